@@ -1,0 +1,66 @@
+"""`exstreamly`: the project's command line. Every command has `--help`."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from conf import load_settings, load_versions
+from stack.errors import StackError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """ExStreamly Cheap: real-time deals over Kafka, Spark, Cassandra and GraphQL."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("kafka", "cassandra"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.DEBUG)
+
+
+@main.group()
+def stack() -> None:
+    """Local single-machine Kafka (KRaft) + Cassandra, started from Maven Central jars on JDK 17."""
+
+
+@stack.command("up")
+def stack_up() -> None:
+    """Start Kafka and Cassandra (a no-op for those already running) and wait until they answer."""
+    from stack.manager import up
+
+    _run_stack(lambda s, v: up(s, v, echo=click.echo))
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop the stack's own Kafka and Cassandra processes (by PID file)."""
+    from stack.manager import down
+
+    _run_stack(lambda s, v: down(s, v, echo=click.echo))
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """Show each service's PID and whether it answers; exit 1 unless all answer."""
+    from stack.manager import status
+
+    rows = status(load_settings(), load_versions())
+    for row in rows:
+        click.echo(f"{row.name:10s} pid={row.pid or '-':<8} {'ready ' + row.answer if row.answer else 'DOWN'}")
+    sys.exit(0 if all(r.is_ready for r in rows) else 1)
+
+
+def _run_stack(action) -> None:  # type: ignore[no-untyped-def]
+    try:
+        action(load_settings(), load_versions())
+    except StackError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

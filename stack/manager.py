@@ -1,0 +1,108 @@
+"""`up`, `down` and `status` of the local stack: idempotent, PID-file based, readiness-checked."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conf.settings import Settings
+from conf.versions import Versions
+from stack.errors import ServiceStartError
+from stack.process import is_alive, read_pid, spawn, terminate
+from stack.services import Cassandra, Kafka, Service
+
+log = logging.getLogger(__name__)
+PROBE_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    pid: int | None
+    answer: str | None  # the probe's answer (a version) or None when it does not answer
+    started_in_s: float | None = None
+
+    @property
+    def is_ready(self) -> bool:
+        return self.answer is not None
+
+
+def services(settings: Settings, versions: Versions) -> list[Service]:
+    # Cassandra first: it is the slowest to come up, so it gets a head start.
+    return [Cassandra(settings, versions), Kafka(settings, versions)]
+
+
+def _pid(service: Service) -> int | None:
+    return read_pid(service.dirs.pidfile, marker=str(service.dirs.home))
+
+
+def _try_probe(service: Service) -> str | None:
+    try:
+        return service.probe()
+    except Exception:  # noqa: BLE001 - any failure of the probe means "not ready yet"
+        return None
+
+
+def status(settings: Settings, versions: Versions) -> list[ServiceStatus]:
+    result = []
+    for service in services(settings, versions):
+        pid = _pid(service)
+        result.append(ServiceStatus(service.name, pid, _try_probe(service) if pid else None))
+    return result
+
+
+def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print) -> list[ServiceStatus]:
+    """Start every service that is not running, then wait until each really answers."""
+    started: dict[str, tuple[Service, int, float]] = {}
+    ready: list[ServiceStatus] = []
+    for service in services(settings, versions):
+        pid = _pid(service)
+        if pid is not None:
+            echo(f"{service.name}: already running (pid {pid})")
+            started[service.name] = (service, pid, time.monotonic())
+            continue
+        t0 = time.monotonic()
+        argv = service.command()
+        pid = spawn(argv, pidfile=service.dirs.pidfile, stdout_log=service.dirs.console_log)
+        echo(f"{service.name}: starting (pid {pid}), log {service.main_log}")
+        started[service.name] = (service, pid, t0)
+    for name, (service, pid, t0) in started.items():
+        answer = _wait_ready(service, pid, settings.startup_timeout_s - (time.monotonic() - t0))
+        took = time.monotonic() - t0
+        echo(f"{name}: ready in {took:.1f}s ({answer})")
+        ready.append(ServiceStatus(name, pid, answer, took))
+    return ready
+
+
+def _wait_ready(service: Service, pid: int, timeout_s: float) -> str:
+    deadline = time.monotonic() + max(timeout_s, 5.0)
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            raise ServiceStartError(_failure(service, f"exited during start (pid {pid})"))
+        answer = _try_probe(service)
+        if answer is not None:
+            return answer
+        time.sleep(PROBE_INTERVAL_S)
+    raise ServiceStartError(_failure(service, f"did not answer within {timeout_s:.0f}s (pid {pid})"))
+
+
+def _failure(service: Service, what: str) -> str:
+    tails = []
+    for path in (service.main_log, service.dirs.console_log):
+        if path.exists():
+            lines = path.read_text(errors="replace").splitlines()[-15:]
+            tails.append(f"--- last lines of {path}:\n" + "\n".join(lines))
+    return f"{service.name} {what}; see {service.main_log}\n" + "\n".join(tails)
+
+
+def down(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print) -> None:
+    """Stop only our own processes, found by PID file; Kafka first so it can leave cleanly."""
+    for service in reversed(services(settings, versions)):
+        pid = _pid(service)
+        if pid is None:
+            echo(f"{service.name}: not running")
+            continue
+        terminate(pid)
+        service.dirs.pidfile.unlink(missing_ok=True)
+        echo(f"{service.name}: stopped (pid {pid})")

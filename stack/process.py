@@ -1,0 +1,64 @@
+"""Start, find and stop the stack's own JVM processes by PID file, never by name."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+def read_pid(pidfile: Path, marker: str) -> int | None:
+    """PID in `pidfile` if that process is alive and its command line contains `marker`.
+
+    The marker (the service's runtime directory) guards against a recycled PID belonging to
+    somebody else's process.
+    """
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid if marker in cmdline else None
+
+
+def spawn(argv: list[str], *, pidfile: Path, stdout_log: Path, env: dict[str, str] | None = None) -> int:
+    """Start `argv` detached in its own session, its output appended to `stdout_log`."""
+    stdout_log.parent.mkdir(parents=True, exist_ok=True)
+    with stdout_log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=env,
+        )
+    pidfile.write_text(str(proc.pid))
+    return proc.pid
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child we spawned but never reaped shows as a zombie: treat it as dead.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def terminate(pid: int, *, grace_s: float = 30.0) -> None:
+    """SIGTERM, wait up to `grace_s`, then SIGKILL."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not is_alive(pid):
+            return
+        time.sleep(0.2)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
