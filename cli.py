@@ -54,6 +54,25 @@ def stack_status() -> None:
     sys.exit(0 if all(r.is_ready for r in rows) else 1)
 
 
+@main.group()
+def schema() -> None:
+    """The Cassandra schema (conf/cassandra/schema.cql)."""
+
+
+@schema.command("apply")
+def schema_apply() -> None:
+    """Create the keyspace and tables that do not exist yet (idempotent)."""
+    from stack.cql import apply_schema, cluster_for
+
+    settings = load_settings()
+    cluster = cluster_for(settings)
+    try:
+        count = apply_schema(cluster.connect(), settings)
+    finally:
+        cluster.shutdown()
+    click.echo(f"schema applied: {count} statements in keyspace {settings.keyspace}")
+
+
 def _run_stack(action) -> None:  # type: ignore[no-untyped-def]
     try:
         action(load_settings(), load_versions())

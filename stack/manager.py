@@ -38,10 +38,18 @@ def _pid(service: Service) -> int | None:
 
 
 def _try_probe(service: Service) -> str | None:
+    # The drivers log every refused connection at ERROR; while waiting for a start that is noise.
+    quiet = [logging.getLogger(name) for name in ("cassandra", "kafka")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
     try:
         return service.probe()
     except Exception:  # noqa: BLE001 - any failure of the probe means "not ready yet"
         return None
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
 
 
 def status(settings: Settings, versions: Versions) -> list[ServiceStatus]:

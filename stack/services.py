@@ -96,10 +96,9 @@ class Cassandra:
 
     def probe(self) -> str:
         """`release_version` of the node; raises while it does not answer CQL yet."""
-        from cassandra.cluster import Cluster
+        from stack.cql import cluster_for
 
-        cluster = Cluster([self.settings.cassandra_host], port=self.settings.cassandra_port,
-                          connect_timeout=3, control_connection_timeout=3)
+        cluster = cluster_for(self.settings, connect_timeout=3, control_connection_timeout=3)
         try:
             row = cluster.connect().execute("SELECT release_version FROM system.local").one()
             return str(row.release_version)
