@@ -6,6 +6,7 @@ resolvers and clients never read `os.environ` themselves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,31 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     deals_api_url: str = "http://127.0.0.1:8100/v2"
     deals_api_key: SecretStr = SecretStr("local-dev-key")
+    deals_api_auth: Literal["query", "header"] = Field(
+        "query", description="send the key as `api_key=` or as `Authorization: api_key K`"
+    )
+    deals_api_rate_per_s: float = Field(100.0, gt=0, le=10_000, description="client-side leaky bucket, per process")
+    deals_api_timeout_s: float = Field(15.0, gt=0, le=300)
+    deals_api_max_attempts: int = Field(6, ge=1, le=20, description="HTTP attempts per request, first included")
+    deals_api_backoff_s: float = Field(0.25, gt=0, le=60, description="base of the full-jitter exponential backoff")
+    deals_api_backoff_max_s: float = Field(20.0, gt=0, le=600, description="cap of one wait, Retry-After included")
+    deals_per_page: int = Field(100, ge=1, le=100, description="the API's maximum is 100")
+
+    fetcher_group: str = Field("deal-fetchers", min_length=1)
+    fetcher_threads: int = Field(16, ge=1, le=256, description="pages in flight per fetcher process")
+    fetch_work_attempts: int = Field(5, ge=1, le=50, description="re-queues of a page chunk that kept failing")
+    plan_growth_margin: float = Field(0.10, ge=0, le=5, description="extra share of pages planned for growth")
+    plan_extra_pages: int = Field(2, ge=0, le=1000, description="extra pages planned per category")
+    pages_per_chunk: int = Field(8, ge=1, le=10_000, description="pages per work message on deal_pages")
+    refresh_overlap_s: float = Field(120.0, ge=0, description="updated_after = previous snapshot minus this")
+    deal_pages_partitions: int = Field(8, ge=1, le=1024)
+    deals_raw_partitions: int = Field(4, ge=1, le=1024)
+    producer_linger_ms: int = Field(20, ge=0, le=10_000)
+
+    simulator_host: str = "127.0.0.1"
+    simulator_port: int = Field(8100, ge=0, le=65535)
+    simulator_seed: int = 2016
+    simulator_deals: int = Field(20_000, ge=0, le=2_000_000)
 
     startup_timeout_s: float = Field(180.0, gt=0)
 

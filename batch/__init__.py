@@ -1,0 +1,1 @@
+"""Batch layer: full recomputes over the lake with the same transforms and sinks as streaming."""

@@ -1,0 +1,200 @@
+"""Pure DataFrame -> DataFrame transforms of deal records, shared by streaming and batch.
+
+Flow: raw records --parse_deal_records--> parsed --filter_valid_deals--> --clean_deals--> clean deals
+                                                 \\--to_dead_letter_rows--> dead letters
+clean deals --latest_deal_versions--> one row per deal id --to_<table>_rows--> table-shaped frames
+No I/O, no session access, no logging: every function here is safe in foreachBatch and batch alike.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from pipeline.geo import DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, geohash
+from pipeline.schemas import DEAL_PAYLOAD_SCHEMA, RAW_RECORD_SCHEMA
+from pipeline.taxonomy import CATEGORY_NAMES, PARENT_OF
+
+#: Fields a deal cannot be served without; a record missing one is a dead letter.
+REQUIRED_FIELDS = ("id", "title", "price", "value", "category_slug", "updated_at")
+#: Numeric fields whose JSON value must be a number when present.
+NUMERIC_FIELDS = ("id", "price", "value", "discount_percentage", "number_sold")
+TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+#: Advertised and recomputed discount may differ by rounding to 2 decimals (sqoot_api.md §5.4).
+DISCOUNT_TOLERANCE = 0.01
+HTML_ENTITIES = (("&nbsp;", " "), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"))
+
+
+def require_columns(df: DataFrame, required: tuple[str, ...]) -> None:
+    """Raise naming the missing and the present columns when `df` lacks any of `required`."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"missing columns {missing}; present: {sorted(df.columns)}")
+
+
+def _literal_map(mapping: dict[str, str]) -> Column:
+    return F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
+
+
+def _timestamp(col: Column) -> Column:
+    return F.coalesce(*[F.to_timestamp(col, fmt) for fmt in TIMESTAMP_FORMATS])
+
+
+def parse_deal_records(raw_df: DataFrame) -> DataFrame:
+    """Parse each record's JSON value with the explicit deal schema; keep the raw payload."""
+    require_columns(raw_df, tuple(RAW_RECORD_SCHEMA.fieldNames()))
+    return raw_df.select(
+        F.col("value").alias("raw_payload"),
+        F.concat_ws("-", "topic", "partition", "offset").alias("record_id"),
+        F.col("topic"), F.col("partition"), F.col("offset"),
+        F.coalesce(F.col("timestamp"), F.current_timestamp()).alias("received_at"),
+        F.from_json("value", DEAL_PAYLOAD_SCHEMA, {"mode": "PERMISSIVE"}).alias("deal"),
+        F.from_json("value", "map<string,string>").alias("raw_fields"),
+    )
+
+
+def _present_in_json(field: str) -> Column:
+    """The JSON object has `field` with a non-null value (whatever its type)."""
+    return F.col("raw_fields").getItem(field).isNotNull()
+
+
+def _rejection_reason() -> Column:
+    """The first rule a parsed record breaks, as a readable reason; null for a valid record."""
+    deal = F.col("deal")
+    is_blank = F.col("raw_payload").isNull() | (F.trim("raw_payload") == "")
+    is_not_object = F.col("raw_fields").isNull()
+    rules: list[tuple[Column, Column]] = [
+        (is_blank, F.lit("empty payload")),
+        (is_not_object, F.lit("payload is not a JSON object (malformed or truncated JSON)")),
+    ]
+    for field in NUMERIC_FIELDS:
+        is_wrong_type = _present_in_json(field) & deal.getField(field).isNull()
+        rules.append((is_wrong_type, F.lit(f"field '{field}' is not a number")))
+    for field in REQUIRED_FIELDS:
+        rules.append((deal.getField(field).isNull(), F.lit(f"missing required field '{field}'")))
+    price, value, pct = deal.getField("price"), deal.getField("value"), deal.getField("discount_percentage")
+    lat, lon = deal.getField("merchant").getField("latitude"), deal.getField("merchant").getField("longitude")
+    slug = F.lower(F.trim(deal.getField("category_slug")))
+    is_bad_lat = lat.isNotNull() & ((lat < -90) | (lat > 90))
+    is_bad_lon = lon.isNotNull() & ((lon < -180) | (lon > 180))
+    rules += [
+        (_timestamp(deal.getField("updated_at")).isNull(), F.lit("field 'updated_at' is not an ISO-8601 time")),
+        (price < 0, F.concat(F.lit("negative price "), price.cast("string"))),
+        (value < price, F.concat(F.lit("value "), value.cast("string"), F.lit(" below price "), price.cast("string"))),
+        (pct.isNotNull() & ((pct < 0) | (pct > 1)), F.concat(F.lit("discount_percentage not a fraction in [0, 1]: "), pct.cast("string"))),
+        (_literal_map(dict(PARENT_OF)).getItem(slug).isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
+        (is_bad_lat | is_bad_lon, F.lit("merchant coordinates out of range")),
+    ]
+    return F.coalesce(*[F.when(condition, reason) for condition, reason in rules])
+
+
+def with_rejection_reason(parsed_df: DataFrame) -> DataFrame:
+    return parsed_df.withColumn("rejection_reason", _rejection_reason())
+
+
+def filter_valid_deals(parsed_df: DataFrame) -> DataFrame:
+    return with_rejection_reason(parsed_df).filter(F.col("rejection_reason").isNull())
+
+
+def to_dead_letter_rows(parsed_df: DataFrame) -> DataFrame:
+    """Rejected records with the reason and the untouched raw payload, by UTC day received."""
+    rejected_df = with_rejection_reason(parsed_df).filter(F.col("rejection_reason").isNotNull())
+    return rejected_df.select(
+        F.date_format("received_at", "yyyy-MM-dd").alias("day"),
+        F.col("received_at"),
+        F.col("record_id").alias("dead_letter_id"),
+        F.col("rejection_reason").alias("reason"),
+        F.col("raw_payload"),
+        F.col("topic").alias("source"),
+    )
+
+
+def _plain_text(col: Column) -> Column:
+    """HTML to plain text: tags dropped, common entities decoded, whitespace collapsed, '' -> null."""
+    text = F.regexp_replace(col, r"<[^>]*>", " ")
+    for entity, char in HTML_ENTITIES:
+        text = F.regexp_replace(text, entity, char)
+    text = F.trim(F.regexp_replace(text, r"\s+", " "))
+    return F.when(text != "", text)
+
+
+def _blank_to_null(col: Column) -> Column:
+    trimmed = F.trim(col)
+    return F.when(trimmed != "", trimmed)
+
+
+def _coordinate(col: Column, *, is_online: Column) -> Column:
+    # Online merchants have no place; providers also send 0.0 for "unknown".
+    return F.when(~is_online & col.isNotNull() & (col != 0.0), col)
+
+
+def clean_deals(valid_df: DataFrame) -> DataFrame:
+    """One clean row per valid record: plain text, canonical category, recomputed savings, geohash."""
+    d, m = F.col("deal"), F.col("deal.merchant")
+    slug = F.lower(F.trim(d.getField("category_slug")))
+    price, value = F.round(d.getField("price"), 2), F.round(d.getField("value"), 2)
+    is_online = F.coalesce(d.getField("online"), F.lit(False))
+    lat = _coordinate(m.getField("latitude"), is_online=is_online)
+    lon = _coordinate(m.getField("longitude"), is_online=is_online)
+    discount_pct = F.when(value > 0, F.round((value - price) / value, 4)).otherwise(F.lit(0.0))
+    advertised = d.getField("discount_percentage")
+    return valid_df.select(
+        d.getField("id").alias("deal_id"),
+        F.trim(d.getField("title")).alias("title"),
+        _blank_to_null(d.getField("short_title")).alias("short_title"),
+        _plain_text(d.getField("description")).alias("description"),
+        _plain_text(d.getField("fine_print")).alias("fine_print"),
+        d.getField("number_sold").alias("number_sold"),
+        _blank_to_null(d.getField("url")).alias("url"),
+        _blank_to_null(d.getField("untracked_url")).alias("untracked_url"),
+        _blank_to_null(d.getField("image_url")).alias("image_url"),
+        price.alias("price"), value.alias("value"),
+        F.round(value - price, 2).alias("discount_amount"),
+        discount_pct.alias("discount_pct"),
+        advertised.alias("advertised_discount_pct"),
+        (F.abs(advertised - discount_pct) <= DISCOUNT_TOLERANCE).alias("is_discount_consistent"),
+        _blank_to_null(d.getField("provider_name")).alias("provider_name"),
+        _blank_to_null(d.getField("provider_slug")).alias("provider_slug"),
+        slug.alias("category_slug"),
+        _literal_map(dict(CATEGORY_NAMES)).getItem(slug).alias("category_name"),
+        _literal_map(dict(PARENT_OF)).getItem(slug).alias("parent_category"),
+        is_online.alias("online"),
+        _timestamp(d.getField("expires_at")).alias("expires_at"),
+        _timestamp(d.getField("created_at")).alias("created_at"),
+        _timestamp(d.getField("updated_at")).alias("updated_at"),
+        m.getField("id").alias("merchant_id"),
+        _blank_to_null(m.getField("name")).alias("merchant_name"),
+        _blank_to_null(m.getField("address")).alias("merchant_address"),
+        _blank_to_null(m.getField("locality")).alias("merchant_locality"),
+        _blank_to_null(m.getField("region")).alias("merchant_region"),
+        _blank_to_null(m.getField("postal_code")).alias("merchant_postal_code"),
+        _blank_to_null(m.getField("country")).alias("merchant_country"),
+        _blank_to_null(m.getField("phone_number")).alias("merchant_phone"),
+        _blank_to_null(m.getField("url")).alias("merchant_url"),
+        lat.alias("latitude"), lon.alias("longitude"),
+        geohash(lat, lon, DEAL_GEOHASH_PRECISION).alias("geohash"),
+        geohash(lat, lon, GEOCELL_PRECISION).alias("geocell"),
+        F.col("offset").alias("source_offset"),
+    )
+
+
+def latest_deal_versions(clean_df: DataFrame) -> DataFrame:
+    """Keep one row per deal id: the newest `updated_at`, ties broken by the later record."""
+    newest_first = Window.partitionBy("deal_id").orderBy(F.col("updated_at").desc(), F.col("source_offset").desc())
+    return (
+        clean_df.withColumn("version_rank", F.row_number().over(newest_first))
+        .filter(F.col("version_rank") == 1)
+        .drop("version_rank")
+    )
+
+
+def to_price_history_rows(clean_df: DataFrame) -> DataFrame:
+    """Every observed (price, value) of every deal version, keyed by the version's updated_at.
+
+    Two records of one version (a re-crawl) collapse to the later record, as in the deal tables.
+    """
+    later_first = Window.partitionBy("deal_id", "updated_at").orderBy(F.col("source_offset").desc())
+    return (
+        clean_df.withColumn("record_rank", F.row_number().over(later_first))
+        .filter(F.col("record_rank") == 1)
+        .select("deal_id", F.col("updated_at").alias("observed_at"), "price", "value", "discount_pct")
+    )

@@ -1,0 +1,93 @@
+"""Pure transforms from one-row-per-deal frames to the shape of each Cassandra query table.
+
+The same builders run over the incoming versions and over the stored versions, so the rows a
+changed deal leaves behind in a sorted table (its stale sort keys) are a plain anti-join.
+"""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from pipeline import schemas
+
+
+def _select_schema(df: DataFrame, schema: T.StructType) -> DataFrame:
+    """End a transform with a select that matches the target table exactly (names and types)."""
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+
+def explode_listing_categories(deals_df: DataFrame) -> DataFrame:
+    """One row per category a deal is listed under: its own slug and, if different, its parent."""
+    categories = F.array_distinct(F.array("category_slug", "parent_category"))
+    return deals_df.withColumn("listing_category", F.explode(categories))
+
+
+def to_deals_by_id_rows(deals_df: DataFrame) -> DataFrame:
+    return _select_schema(deals_df, schemas.DEALS_BY_ID_SCHEMA)
+
+
+def to_deals_by_category_discount_rows(deals_df: DataFrame) -> DataFrame:
+    listed_df = explode_listing_categories(deals_df).drop("category_slug")
+    return _select_schema(listed_df.withColumnRenamed("listing_category", "category_slug"),
+                          schemas.DEALS_BY_CATEGORY_DISCOUNT_SCHEMA)
+
+
+def to_deals_by_category_price_rows(deals_df: DataFrame) -> DataFrame:
+    listed_df = explode_listing_categories(deals_df).drop("category_slug")
+    return _select_schema(listed_df.withColumnRenamed("listing_category", "category_slug"),
+                          schemas.DEALS_BY_CATEGORY_PRICE_SCHEMA)
+
+
+def to_online_deals_by_category_rows(deals_df: DataFrame) -> DataFrame:
+    return _select_schema(deals_df.filter(F.col("online")), schemas.ONLINE_DEALS_BY_CATEGORY_SCHEMA)
+
+
+def to_deals_by_geocell_rows(deals_df: DataFrame) -> DataFrame:
+    return _select_schema(deals_df.filter(F.col("geocell").isNotNull()), schemas.DEALS_BY_GEOCELL_SCHEMA)
+
+
+def to_deals_by_merchant_rows(deals_df: DataFrame) -> DataFrame:
+    return _select_schema(deals_df.filter(F.col("merchant_id").isNotNull()), schemas.DEALS_BY_MERCHANT_SCHEMA)
+
+
+def to_merchants_by_category_rows(merchant_deals_df: DataFrame) -> DataFrame:
+    """Rank merchants per listing category by the deals they sold (unknown number_sold counts 0)."""
+    totals_df = (
+        explode_listing_categories(merchant_deals_df)
+        .groupBy("listing_category", "merchant_id")
+        .agg(
+            F.sum(F.coalesce("number_sold", F.lit(0))).alias("deals_sold"),
+            F.count("deal_id").alias("deal_count"),
+            F.max("merchant_name").alias("merchant_name"),
+        )
+    )
+    return _select_schema(totals_df.withColumnRenamed("listing_category", "category_slug"),
+                          schemas.MERCHANTS_BY_CATEGORY_SCHEMA)
+
+
+def to_merchant_rank_keys_rows(ranking_df: DataFrame) -> DataFrame:
+    return _select_schema(ranking_df, schemas.MERCHANT_RANK_KEYS_SCHEMA)
+
+
+#: Sorted tables whose clustering key moves when a deal changes, with the builder and the key.
+SORTED_DEAL_TABLES = {
+    "deals_by_category_discount": (to_deals_by_category_discount_rows, ("category_slug", "discount_pct", "deal_id")),
+    "deals_by_category_price": (to_deals_by_category_price_rows, ("category_slug", "price", "deal_id")),
+    "online_deals_by_category": (to_online_deals_by_category_rows, ("parent_category", "discount_pct", "deal_id")),
+    "deals_by_geocell": (to_deals_by_geocell_rows, ("geocell", "deal_id")),
+    "deals_by_merchant": (to_deals_by_merchant_rows, ("merchant_id", "deal_id")),
+}
+
+
+def stale_keys(old_rows_df: DataFrame, new_rows_df: DataFrame, keys: tuple[str, ...]) -> DataFrame:
+    """Primary keys present in the old rows but not among the new rows: to be deleted."""
+    return old_rows_df.select(*keys).join(new_rows_df.select(*keys), on=list(keys), how="left_anti")
+
+
+def filter_newer_than_stored(latest_df: DataFrame, stored_df: DataFrame) -> DataFrame:
+    """Drop incoming versions older than what is stored: a late replay never overwrites newer data."""
+    stored_times_df = stored_df.select("deal_id", F.col("updated_at").alias("stored_updated_at"))
+    joined_df = latest_df.join(stored_times_df, on="deal_id", how="left")
+    is_new_or_newer = F.col("stored_updated_at").isNull() | (F.col("updated_at") >= F.col("stored_updated_at"))
+    return joined_df.filter(is_new_or_newer).drop("stored_updated_at")

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Submit any job of the project with the Kafka source and the Cassandra connector.
+#
+#   ./spark-submit.sh [--master URL] <job.py> [job args...]
+#
+#   ./spark-submit.sh streaming/deals_job.py                 # local[*] (default)
+#   ./spark-submit.sh --master spark://host:7077 batch/deals_job.py
+#   SPARK_MASTER=yarn ./spark-submit.sh streaming/archive_job.py
+#
+# Packages come from conf/versions.env (the Kafka source at pyspark's own version) and resolve
+# through Ivy with ~/.m2 first, so a Maven mirror or a pre-fetched local repository works too.
+# The project's packages ship as one zip with --py-files. Settings travel as EXS_* environment
+# variables (see conf/settings.py); the Cassandra host/port are passed to the connector here.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=conf/versions.env
+source "$ROOT/conf/versions.env"
+
+MASTER="${SPARK_MASTER:-${EXS_SPARK_MASTER:-local[*]}}"
+if [[ "${1:-}" == "--master" ]]; then MASTER="$2"; shift 2; fi
+if [[ $# -lt 1 || "$1" == "-h" || "$1" == "--help" ]]; then
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+JOB="$1"; shift
+[[ -f "$JOB" || -f "$ROOT/$JOB" ]] || { echo "error: no such job file: $JOB" >&2; exit 2; }
+[[ -f "$JOB" ]] || JOB="$ROOT/$JOB"
+
+RUNTIME="${EXS_RUNTIME_DIR:-$ROOT/.runtime}"
+export JAVA_HOME="${EXS_JAVA_HOME:-$JAVA_HOME_17}"
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$ROOT/.venv/bin/python}"
+export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+SUBMIT="${SPARK_HOME:+$SPARK_HOME/bin/spark-submit}"
+SUBMIT="${SUBMIT:-$ROOT/.venv/bin/spark-submit}"
+
+# The project code for the executors, rebuilt on every submit so it never goes stale.
+mkdir -p "$RUNTIME/dist"
+ZIP="$RUNTIME/dist/exstreamly.zip"
+rm -f "$ZIP"
+(cd "$ROOT" && "$PYSPARK_PYTHON" -m zipfile -c "$ZIP" conf pipeline streaming batch stack ingest >/dev/null)
+
+PACKAGES="org.apache.spark:spark-sql-kafka-0-10_${SCALA_BINARY}:${SPARK_VERSION},${SPARK_CASSANDRA_CONNECTOR}"
+# Ivy consults ~/.m2 first, and a POM there without its jar (left by other Maven builds) fails the
+# resolution. Fetch each package's full tree with Maven once (through any configured mirror).
+STAMP="$RUNTIME/ivy/.m2-prefetched-$(echo "$PACKAGES" | md5sum | cut -c1-12)"
+if [[ ! -f "$STAMP" ]]; then
+  echo "spark-submit.sh: fetching $PACKAGES with Maven (first run only)" >&2
+  for coordinate in ${PACKAGES//,/ }; do
+    mvn -q -B "$MAVEN_DEPENDENCY_PLUGIN:get" -Dtransitive=true -Dartifact="$coordinate" >&2
+  done
+  mkdir -p "$(dirname "$STAMP")" && touch "$STAMP"
+fi
+exec "$SUBMIT" \
+  --master "$MASTER" \
+  --properties-file "$ROOT/conf/spark-defaults.conf" \
+  --packages "$PACKAGES" \
+  --conf "spark.jars.ivy=$RUNTIME/ivy" \
+  --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$ROOT/conf/spark-log4j2.properties" \
+  --conf "spark.cassandra.connection.host=${EXS_CASSANDRA_HOST:-127.0.0.1}" \
+  --conf "spark.cassandra.connection.port=${EXS_CASSANDRA_PORT:-9042}" \
+  --py-files "$ZIP" \
+  "$JOB" "$@"

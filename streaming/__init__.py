@@ -1,0 +1,1 @@
+"""Speed layer: Structured Streaming jobs from Kafka (archive to the lake, deal tables)."""

@@ -1,0 +1,26 @@
+"""Read a Kafka topic as a stream of raw records shaped like `RAW_RECORD_SCHEMA`."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from conf.settings import Settings
+
+
+def read_topic(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
+    """Key and value as strings plus the record's position and time; bounded per trigger."""
+    stream_df = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", settings.max_offsets_per_trigger)
+        # Topics are recreated between local runs; losing data there must not stop the query.
+        .option("failOnDataLoss", "false")
+        .load()
+    )
+    return stream_df.select(
+        F.col("key").cast("string").alias("key"),
+        F.col("value").cast("string").alias("value"),
+        "topic", "partition", "offset", "timestamp",
+    )
