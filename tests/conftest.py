@@ -1,0 +1,148 @@
+"""Session fixtures shared by every test: settings, the one Spark session, the real stack.
+
+Integration tests (marker `integration`) talk to the real Kafka and Cassandra started by
+`exstreamly stack up`. Locally a missing service skips them with the reason; with CI=true it
+fails the run instead, so CI can never pass by skipping.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from conf.settings import Settings, load_settings
+from conf.versions import load_versions
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_KEYSPACE = "exs_test"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Local-stack settings with a test keyspace, test topics and a private lake/checkpoints."""
+    work = tmp_path_factory.mktemp("exs")
+    run = uuid.uuid4().hex[:8]
+    return load_settings(
+        keyspace=TEST_KEYSPACE,
+        topic_deals_raw=f"test_deals_raw_{run}",
+        topic_deal_pages=f"test_deal_pages_{run}",
+        topic_user_events=f"test_user_events_{run}",
+        lake_uri=(work / "lake").as_uri(),
+        checkpoint_uri=(work / "checkpoints").as_uri(),
+        trigger_seconds=0.5,
+    )
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Fail in CI, skip elsewhere, when a service of the local stack is not listening."""
+    if _port_open(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}; start it with `exstreamly stack up`"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(settings: Settings) -> str:
+    require_service("Kafka", settings.kafka_host, settings.kafka_port)
+    return settings.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def cassandra_session(settings: Settings) -> Iterator[Any]:
+    """A driver session on the test keyspace, with the schema applied (idempotently)."""
+    require_service("Cassandra", settings.cassandra_host, settings.cassandra_port)
+    from stack.cql import apply_schema, cluster_for
+
+    cluster = cluster_for(settings)
+    session = cluster.connect()
+    apply_schema(session, settings)
+    session.set_keyspace(settings.keyspace)
+    yield session
+    cluster.shutdown()
+
+
+@pytest.fixture()
+def clean_tables(cassandra_session: Any) -> Any:
+    """Empty every table of the test keyspace before the test."""
+    for row in cassandra_session.execute(
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (TEST_KEYSPACE,)
+    ):
+        cassandra_session.execute(f"TRUNCATE {TEST_KEYSPACE}.{row.table_name}")
+    return cassandra_session
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings) -> Iterator[Any]:
+    """The one Spark session of the run: local[2], the project's Spark defaults and both connectors."""
+    from pyspark.sql import SparkSession
+
+    versions = load_versions()
+    os.environ.setdefault("JAVA_HOME", versions.java_home_17)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master("local[2]").appName("exstreamly-tests")
+    for key, value in _spark_defaults().items():
+        builder = builder.config(key, value)
+    session = (
+        builder.config("spark.jars.packages", versions.spark_packages)
+        .config("spark.jars.ivy", str(settings.runtime_dir / "ivy"))
+        .config("spark.cassandra.connection.host", settings.cassandra_host)
+        .config("spark.cassandra.connection.port", str(settings.cassandra_port))
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("WARN")
+    yield session
+    session.stop()
+
+
+def _spark_defaults() -> dict[str, str]:
+    from stack.cql import SCHEMA_FILE
+
+    pairs = {}
+    for line in (SCHEMA_FILE.parent.parent / "spark-defaults.conf").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, value = line.split(None, 1)
+            pairs[key] = value.strip()
+    return pairs
+
+
+def raw_records(payloads: list[Any], *, topic: str = "test", start_offset: int = 0,
+                timestamp: datetime | None = None) -> list[tuple[Any, ...]]:
+    """Rows shaped like RAW_RECORD_SCHEMA for payloads (dicts are JSON-encoded, strings kept raw)."""
+    when = timestamp or datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for i, payload in enumerate(payloads):
+        value = payload if isinstance(payload, str) or payload is None else orjson.dumps(payload).decode()
+        key = str(payload.get("id")) if isinstance(payload, dict) else None
+        rows.append((key, value, topic, 0, start_offset + i, when))
+    return rows
+
+
+@pytest.fixture()
+def run_deals_batch(spark: Any, settings: Settings, clean_tables: Any) -> Callable[..., Any]:
+    """Seed the (emptied) test keyspace by running the batch layer's sink over raw payloads."""
+    from pipeline.schemas import RAW_RECORD_SCHEMA
+    from pipeline.sink import DealTablesSink
+
+    sink = DealTablesSink(settings)
+
+    def run(payloads: list[Any], **kwargs: Any) -> Any:
+        return sink(spark.createDataFrame(raw_records(payloads, **kwargs), RAW_RECORD_SCHEMA), None)
+
+    yield run
+    sink.close()
