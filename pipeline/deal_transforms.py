@@ -21,7 +21,8 @@ NUMERIC_FIELDS = ("id", "price", "value", "discount_percentage", "number_sold")
 TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
 #: Advertised and recomputed discount may differ by rounding to 2 decimals (sqoot_api.md §5.4).
 DISCOUNT_TOLERANCE = 0.01
-HTML_ENTITIES = (("&nbsp;", " "), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"))
+#: Decoded in this order, `&amp;` last, so "&amp;lt;" becomes the text "&lt;" and not "<".
+HTML_ENTITIES = (("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 
 
 def require_columns(df: DataFrame, required: tuple[str, ...]) -> None:

@@ -86,18 +86,31 @@ class DealTablesSink:
         stored_df = self._read("deals_by_id").join(ids_df, on="deal_id", how="inner").localCheckpoint(eager=True)
         fresh_df = tr.filter_newer_than_stored(latest_df, stored_df).localCheckpoint(eager=True)
         replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
+        has_replacements = not replaced_df.isEmpty()
         deleted = 0
         touched_merchants_df = spark.createDataFrame([], "merchant_id long")
         for table, (to_rows, keys) in tr.SORTED_DEAL_TABLES.items():
             new_rows_df = to_rows(fresh_df)
-            stale_df = tr.stale_keys(to_rows(replaced_df), new_rows_df, keys)
-            deleted += self._delete(table, keys, stale_df)
-            self._append(new_rows_df, table)
+            if has_replacements:
+                stale_df = tr.stale_keys(to_rows(replaced_df), new_rows_df, keys)
+                deleted += self._delete(table, keys, stale_df)
+            self._upsert_versions(fresh_df, to_rows, table, has_replacements=has_replacements)
             if table == "deals_by_merchant":
-                touched_merchants_df = new_rows_df.select("merchant_id").union(stale_df.select("merchant_id"))
+                touched_merchants_df = new_rows_df.select("merchant_id")
+                if has_replacements:
+                    touched_merchants_df = touched_merchants_df.union(stale_df.select("merchant_id"))
         deleted += self._refresh_merchant_ranking(touched_merchants_df.distinct())
-        self._append(tr.to_deals_by_id_rows(fresh_df), "deals_by_id")
+        self._upsert_versions(fresh_df, tr.to_deals_by_id_rows, "deals_by_id", has_replacements=has_replacements)
         return fresh_df.count(), deleted
+
+    def _upsert_versions(self, fresh_df: DataFrame, to_rows, table: str, *, has_replacements: bool) -> None:  # type: ignore[no-untyped-def]
+        """Upsert without writing nulls for new deals (no tombstones), but clear the fields that
+        became null in a replacing version, or the old value would linger."""
+        if not has_replacements:
+            self._append(to_rows(fresh_df), table)
+            return
+        self._append(to_rows(fresh_df.filter(~F.col("is_replacing"))), table)
+        self._append(to_rows(fresh_df.filter(F.col("is_replacing"))), table, write_nulls=True)
 
     def _refresh_merchant_ranking(self, merchant_ids_df: DataFrame) -> int:
         """Recompute the ranking rows of the merchants this batch touched, from deals_by_merchant."""
@@ -125,8 +138,14 @@ class DealTablesSink:
         assert spark is not None, "the sink runs inside a Spark job"
         return spark.read.format(CASSANDRA_FORMAT).options(keyspace=self.settings.keyspace, table=table).load()
 
-    def _append(self, df: DataFrame, table: str) -> None:
-        df.write.format(CASSANDRA_FORMAT).options(keyspace=self.settings.keyspace, table=table).mode("append").save()
+    def _append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
+        (
+            df.write.format(CASSANDRA_FORMAT)
+            .options(keyspace=self.settings.keyspace, table=table)
+            .option("spark.cassandra.output.ignoreNulls", str(not write_nulls).lower())
+            .mode("append")
+            .save()
+        )
 
     def _delete(self, table: str, keys: tuple[str, ...], keys_df: DataFrame) -> int:
         """Delete rows by full primary key. Only changed deals get here, so the set is small."""

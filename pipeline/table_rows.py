@@ -86,8 +86,16 @@ def stale_keys(old_rows_df: DataFrame, new_rows_df: DataFrame, keys: tuple[str, 
 
 
 def filter_newer_than_stored(latest_df: DataFrame, stored_df: DataFrame) -> DataFrame:
-    """Drop incoming versions older than what is stored: a late replay never overwrites newer data."""
+    """Drop incoming versions older than what is stored: a late replay never overwrites newer data.
+
+    Adds `is_replacing`: the deal is already stored, so a field that became null must be cleared.
+    """
     stored_times_df = stored_df.select("deal_id", F.col("updated_at").alias("stored_updated_at"))
     joined_df = latest_df.join(stored_times_df, on="deal_id", how="left")
-    is_new_or_newer = F.col("stored_updated_at").isNull() | (F.col("updated_at") >= F.col("stored_updated_at"))
-    return joined_df.filter(is_new_or_newer).drop("stored_updated_at")
+    is_new = F.col("stored_updated_at").isNull()
+    is_newer = F.col("updated_at") >= F.col("stored_updated_at")
+    return (
+        joined_df.filter(is_new | is_newer)
+        .withColumn("is_replacing", ~is_new)
+        .drop("stored_updated_at")
+    )
