@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
-from pipeline.sink import deal_tables_sink
+from pipeline.sink import BatchReport, deal_tables_sink
 from streaming.kafka_source import read_topic
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,11 @@ log = logging.getLogger(__name__)
 
 def start_deals_stream(
     spark: SparkSession, settings: Settings, *, available_now: bool = False, checkpoint: str | None = None,
+    sink: Callable[[DataFrame, int | None], BatchReport] | None = None,
 ) -> StreamingQuery:
     writer = (
         read_topic(spark, settings, settings.topic_deals_raw)
-        .writeStream.foreachBatch(deal_tables_sink(settings))
+        .writeStream.foreachBatch(sink or deal_tables_sink(settings))
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deals")
         .queryName("deals")
     )
