@@ -81,5 +81,10 @@ def _run_stack(action) -> None:  # type: ignore[no-untyped-def]
         sys.exit(1)
 
 
+from graphql_api.cli import api  # noqa: E402 - registered after the groups defined above
+
+main.add_command(api)
+
+
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,17 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_profile: Literal["dev", "production"] = Field(
+        "dev", description="production turns GraphiQL and introspection off"
+    )
+    api_cors_origins: tuple[str, ...] = Field((), description="origins allowed by CORS (JSON list in the env)")
+    api_cors_credentials: bool = Field(False, description="allow cookies cross-origin; never with origin '*'")
+    api_max_depth: int = Field(8, ge=2, le=50, description="deepest selection a query may nest")
+    api_max_aliases: int = Field(15, ge=0, le=1000, description="aliases per document")
+    api_max_tokens: int = Field(2000, ge=50, le=100_000, description="lexer tokens per document")
+    api_scan_limit: int = Field(2000, ge=100, le=100_000, description="rows one search may read from Cassandra")
+    api_max_radius_km: float = Field(100.0, gt=0, le=500, description="largest `near.radiusKm` accepted")
+    api_cql_timeout_s: float = Field(2.0, gt=0, le=60, description="timeout of one CQL request from the API")
     deals_api_url: str = "http://127.0.0.1:8100/v2"
     deals_api_key: SecretStr = SecretStr("local-dev-key")
     deals_api_auth: Literal["query", "header"] = Field(
@@ -74,6 +85,12 @@ class Settings(BaseSettings):
     simulator_deals: int = Field(20_000, ge=0, le=2_000_000)
 
     startup_timeout_s: float = Field(180.0, gt=0)
+
+    @model_validator(mode="after")
+    def _cors_credentials_need_origins(self) -> Settings:
+        if self.api_cors_credentials and "*" in self.api_cors_origins:
+            raise ValueError("EXS_API_CORS_CREDENTIALS=true cannot be combined with origin '*' in EXS_API_CORS_ORIGINS")
+        return self
 
     @field_validator("runtime_dir")
     @classmethod

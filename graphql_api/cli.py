@@ -1,0 +1,57 @@
+"""`exstreamly api`: serve the GraphQL API with uvicorn; `exstreamly api export-schema` writes the SDL."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from conf.settings import load_settings
+
+log = logging.getLogger(__name__)
+SCHEMA_SDL = Path(__file__).resolve().parent / "schema.graphql"
+
+
+def schema_sdl() -> str:
+    """The schema in SDL, as committed to `graphql_api/schema.graphql`."""
+    from strawberry.printer import print_schema
+
+    from graphql_api.schema import build_schema
+
+    return print_schema(build_schema(load_settings())) + "\n"
+
+
+@click.group("api", invoke_without_command=True)
+@click.option("--host", default=None, help="Interface to bind [default: EXS_API_HOST, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to bind [default: EXS_API_PORT, 8000].")
+@click.pass_context
+def api(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the GraphQL API (GraphiQL at /graphql in the dev profile) with one uvicorn worker."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from graphql_api.app import create_app
+
+    settings = load_settings()
+    host, port = host or settings.api_host, port or settings.api_port
+    click.echo(f"GraphQL API on http://{host}:{port}/graphql (profile {settings.api_profile}, "
+               f"keyspace {settings.keyspace}); health at /healthz")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+@api.command("export-schema")
+@click.option("--check", is_flag=True, help="Exit 1 if the committed SDL differs instead of writing it.")
+def export_schema(check: bool) -> None:
+    """Write the schema's SDL to graphql_api/schema.graphql (review schema changes in diffs)."""
+    sdl = schema_sdl()
+    if check:
+        current = SCHEMA_SDL.read_text() if SCHEMA_SDL.exists() else ""
+        if current != sdl:
+            click.echo(f"{SCHEMA_SDL} is out of date; run `exstreamly api export-schema`", err=True)
+            sys.exit(1)
+        click.echo(f"{SCHEMA_SDL} is up to date")
+        return
+    SCHEMA_SDL.write_text(sdl)
+    click.echo(f"wrote {SCHEMA_SDL} ({len(sdl.splitlines())} lines)")

@@ -1,0 +1,9 @@
+"""Small value conversions shared by the type modules."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """The driver returns naive UTC timestamps; the API serves them with an explicit offset."""
+    return None if moment is None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,30 @@
+"""`Merchant`: who sells a deal, with its address (fields of a deals_by_id row)."""
+from __future__ import annotations
+
+import strawberry
+
+from graphql_api.repository import Row
+
+
+@strawberry.type(description="The merchant behind a deal. Online merchants have no address.")
+class Merchant:
+    id: strawberry.ID | None = strawberry.field(description="The provider's merchant id.")
+    name: str | None = strawberry.field(description="Display name.")
+    address: str | None = strawberry.field(description="Street address.")
+    locality: str | None = strawberry.field(description="City.")
+    region: str | None = strawberry.field(description="State or region code.")
+    postal_code: str | None = strawberry.field(description="Postal code.")
+    country: str | None = strawberry.field(description="Country name.")
+    phone: str | None = strawberry.field(description="Phone number as the provider gave it.")
+    url: str | None = strawberry.field(description="Merchant web site.")
+
+    @classmethod
+    def from_row(cls, row: Row) -> Merchant:
+        """The merchant columns of a deals_by_id row."""
+        merchant_id = row["merchant_id"]
+        return cls(
+            id=None if merchant_id is None else strawberry.ID(str(merchant_id)),
+            name=row["merchant_name"], address=row["merchant_address"], locality=row["merchant_locality"],
+            region=row["merchant_region"], postal_code=row["merchant_postal_code"],
+            country=row["merchant_country"], phone=row["merchant_phone"], url=row["merchant_url"],
+        )

@@ -1,0 +1,211 @@
+"""The one module of the API that speaks CQL: statements prepared once, awaited without blocking.
+
+Every read is a single-partition query on the full partition key, bound from prepared statements
+(no CQL is ever built from request values). `Repository.start()` runs in the Starlette lifespan; if
+Cassandra is down then, the API still starts, answers `StoreUnavailable`, and keeps reconnecting.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra import ConsistencyLevel, DriverException, OperationTimedOut, RequestExecutionException
+from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
+from cassandra.connection import ConnectionException
+from cassandra.policies import ExponentialReconnectionPolicy
+from cassandra.query import PreparedStatement, dict_factory
+
+from conf.settings import Settings
+from graphql_api.errors import StoreUnavailable
+from stack.cql import cluster_for
+
+log = logging.getLogger(__name__)
+
+Row = Mapping[str, Any]
+#: Driver errors that mean "Cassandra is not answering now", as opposed to a bug in a statement.
+UNAVAILABLE_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException)
+RECONNECT_EVERY_S = 2.0
+_LISTING = "deal_id, price, value, discount_pct, title, short_title, merchant_name, image_url, expires_at"
+_STATEMENTS = {
+    "deal": "SELECT * FROM {ks}.deals_by_id WHERE deal_id = ?",
+    "price_history": "SELECT deal_id, observed_at, price, value, discount_pct FROM {ks}.price_history_by_deal "
+                     "WHERE deal_id = ? LIMIT ?",
+    "by_discount": f"SELECT {_LISTING}, online FROM {{ks}}.deals_by_category_discount "
+                   "WHERE category_slug = ? AND discount_pct >= ? AND discount_pct <= ?",
+    "by_price": f"SELECT {_LISTING}, online FROM {{ks}}.deals_by_category_price "
+                "WHERE category_slug = ? AND price >= ? AND price <= ?",
+    "online_by_discount": f"SELECT {_LISTING}, category_slug FROM {{ks}}.online_deals_by_category "
+                          "WHERE parent_category = ? AND discount_pct >= ? AND discount_pct <= ?",
+    "by_geocell": f"SELECT {_LISTING}, category_slug, latitude, longitude FROM {{ks}}.deals_by_geocell "
+                  "WHERE geocell = ? LIMIT ?",
+    "merchants": "SELECT merchant_id, merchant_name, deals_sold, deal_count FROM {ks}.merchants_by_category "
+                 "WHERE category_slug = ? AND deals_sold <= ?",
+    "category_ids": "SELECT deal_id FROM {ks}.deals_by_category_discount WHERE category_slug = ? LIMIT ?",
+    "ping": "SELECT release_version FROM system.local",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of rows and the driver's paging state for the next one (None when done)."""
+
+    rows: list[Row]
+    paging_state: bytes | None
+
+
+class Repository:
+    """Prepared statements over one driver session, with async methods for the resolvers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.requests = 0  # CQL requests sent (each page counts): tests and the bench read it
+        self._cluster: Cluster | None = None
+        self._session: Session | None = None
+        self._prepared: dict[str, PreparedStatement] = {}
+        self._reconnect: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def is_connected(self) -> bool:
+        return self._session is not None
+
+    async def start(self) -> None:
+        """Connect and prepare; when Cassandra is down, keep retrying in the background."""
+        if not await self._try_connect():
+            self._reconnect = asyncio.create_task(self._reconnect_loop(), name="cassandra-reconnect")
+
+    async def close(self) -> None:
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+        if self._cluster is not None:
+            await asyncio.to_thread(self._cluster.shutdown)
+        self._cluster = self._session = None
+
+    async def _reconnect_loop(self) -> None:
+        while not await self._try_connect():
+            await asyncio.sleep(RECONNECT_EVERY_S)
+
+    async def _try_connect(self) -> bool:
+        try:
+            self._cluster, self._session, self._prepared = await asyncio.to_thread(self._connect)
+        except (DriverException, NoHostAvailable, OSError) as exc:
+            log.warning("Cassandra at %s:%d unavailable (%s); API serving errors until it answers",
+                        self.settings.cassandra_host, self.settings.cassandra_port, exc)
+            return False
+        log.info("connected to Cassandra %s:%d, keyspace %s, %d statements prepared",
+                 self.settings.cassandra_host, self.settings.cassandra_port, self.settings.keyspace,
+                 len(self._prepared))
+        return True
+
+    def _connect(self) -> tuple[Cluster, Session, dict[str, PreparedStatement]]:
+        cluster = cluster_for(self.settings, reconnection_policy=ExponentialReconnectionPolicy(0.5, 10.0))
+        try:
+            session = cluster.connect()
+            # cluster_for sets a load balancing policy, which puts the driver in legacy (non-profile)
+            # mode: consistency, timeout and row factory are therefore set on the session.
+            session.row_factory = dict_factory
+            session.default_timeout = self.settings.api_cql_timeout_s
+            prepared = {name: session.prepare(cql.format(ks=self.settings.keyspace))
+                        for name, cql in _STATEMENTS.items()}
+            for statement in prepared.values():
+                statement.consistency_level = ConsistencyLevel.LOCAL_ONE
+        except BaseException:
+            cluster.shutdown()
+            raise
+        return cluster, session, prepared
+
+    # -- the ResponseFuture -> asyncio bridge ----------------------------------------------------
+
+    async def _execute(self, name: str, values: Sequence[Any], *, fetch_size: int | None = None,
+                       paging_state: bytes | None = None) -> Page:
+        session = self._session
+        if session is None:
+            raise StoreUnavailable("not connected yet")
+        bound = self._prepared[name].bind(values)
+        bound.fetch_size = fetch_size
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Page] = loop.create_future()
+        self.requests += 1
+        try:
+            future = session.execute_async(bound, paging_state=paging_state)
+        except UNAVAILABLE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        future.add_callbacks(_on_rows, _on_error, callback_args=(loop, waiter, future),
+                             errback_args=(loop, waiter))
+        try:
+            return await waiter
+        except UNAVAILABLE_ERRORS as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    # -- typed reads ----------------------------------------------------------------------------
+
+    async def ping(self) -> str:
+        """Cassandra's release version; raises StoreUnavailable when it does not answer."""
+        page = await self._execute("ping", ())
+        return str(page.rows[0]["release_version"])
+
+    async def deal(self, deal_id: int) -> Row | None:
+        rows = (await self._execute("deal", (deal_id,))).rows
+        return rows[0] if rows else None
+
+    async def price_history(self, deal_id: int, *, limit: int) -> list[Row]:
+        """Observed prices of a deal, newest first."""
+        return (await self._execute("price_history", (deal_id, limit))).rows
+
+    async def deals_by_category_discount(self, category: str, low: float, high: float, *, page_size: int,
+                                         paging_state: bytes | None = None) -> Page:
+        """Listing rows with `low <= discount_pct <= high`, best discount first, then deal id."""
+        return await self._execute("by_discount", (category, low, high), fetch_size=page_size,
+                                   paging_state=paging_state)
+
+    async def deals_by_category_price(self, category: str, low: float, high: float, *, page_size: int,
+                                      paging_state: bytes | None = None) -> Page:
+        """Listing rows with `low <= price <= high`, cheapest first, then deal id."""
+        return await self._execute("by_price", (category, low, high), fetch_size=page_size,
+                                   paging_state=paging_state)
+
+    async def online_deals_by_category(self, parent: str, low: float, high: float, *, page_size: int,
+                                       paging_state: bytes | None = None) -> Page:
+        """Online deals of a top-level category with `low <= discount_pct <= high`, best first."""
+        return await self._execute("online_by_discount", (parent, low, high), fetch_size=page_size,
+                                   paging_state=paging_state)
+
+    async def deals_by_geocell(self, geocell: str, *, limit: int) -> list[Row]:
+        """Deals of one geohash-4 cell (at most `limit`)."""
+        return (await self._execute("by_geocell", (geocell, limit), fetch_size=limit)).rows
+
+    async def merchants_by_category(self, category: str, max_sold: int, *, page_size: int,
+                                    paging_state: bytes | None = None) -> Page:
+        """Merchant ranking rows with `deals_sold <= max_sold`, best seller first."""
+        return await self._execute("merchants", (category, max_sold), fetch_size=page_size,
+                                   paging_state=paging_state)
+
+    async def count_category_deals(self, category: str, *, cap: int) -> int:
+        """Deals listed under a category, counting at most `cap` rows of its partition."""
+        page = await self._execute("category_ids", (category, cap), fetch_size=cap)
+        return len(page.rows)
+
+
+def _on_rows(_rows: object, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page],
+             future: ResponseFuture) -> None:
+    """Driver thread: hand the finished page to the event loop."""
+    result = future.result()  # already complete: returns at once
+    page = Page(list(result.current_rows), result.paging_state)
+    loop.call_soon_threadsafe(_settle, waiter, page, None)
+
+
+def _on_error(exc: BaseException, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page]) -> None:
+    loop.call_soon_threadsafe(_settle, waiter, None, exc)
+
+
+def _settle(waiter: asyncio.Future[Page], page: Page | None, exc: BaseException | None) -> None:
+    if waiter.done():  # the request was cancelled meanwhile
+        return
+    if exc is not None:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(page)  # type: ignore[arg-type]
