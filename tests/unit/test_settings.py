@@ -1,0 +1,77 @@
+"""Settings and version pins: typed, frozen, validated, one place for every pin."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from conf.settings import Settings, load_settings
+from conf.versions import load_versions, parse_env_file
+from stack.cql import schema_statements
+
+
+def test_defaults_point_at_the_local_stack(tmp_path):
+    settings = load_settings(runtime_dir=tmp_path)
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.lake_root == (tmp_path / "lake").as_uri()
+    assert settings.checkpoint_root == (tmp_path / "checkpoints").as_uri()
+
+
+def test_environment_overrides_defaults(monkeypatch):
+    monkeypatch.setenv("EXS_KAFKA_PORT", "19092")
+    monkeypatch.setenv("EXS_LAKE_URI", "hdfs://namenode:8020/lake")
+    settings = Settings()
+    assert settings.kafka_bootstrap == "127.0.0.1:19092"
+    assert settings.lake_root == "hdfs://namenode:8020/lake"
+
+
+def test_settings_are_frozen():
+    settings = load_settings()
+    with pytest.raises(ValidationError):
+        settings.kafka_port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("field", "value"), [("kafka_port", "0"), ("kafka_port", "abc"), ("keyspace", "Bad-Name")])
+def test_invalid_values_name_the_field(monkeypatch, field, value):
+    monkeypatch.setenv(f"EXS_{field.upper()}", value)
+    with pytest.raises(ValidationError, match=field):
+        Settings()
+
+
+def test_unknown_options_are_rejected():
+    with pytest.raises(ValidationError, match="kafka_prot"):
+        load_settings(kafka_prot=1)
+
+
+def test_secret_key_does_not_print():
+    settings = load_settings(deals_api_key="s3cret")
+    assert "s3cret" not in repr(settings)
+    assert settings.deals_api_key.get_secret_value() == "s3cret"
+
+
+def test_versions_file_pins_the_spark_packages():
+    versions = load_versions()
+    import pyspark
+
+    assert versions.spark == pyspark.__version__, "SPARK_VERSION must equal the pyspark pin"
+    assert versions.spark_kafka_source == f"org.apache.spark:spark-sql-kafka-0-10_2.12:{pyspark.__version__}"
+    assert versions.spark_packages.endswith("spark-cassandra-connector_2.12:3.5.1")
+
+
+def test_env_file_parser_rejects_garbage():
+    assert parse_env_file("# c\n\nA=1\nB = two \n") == {"A": "1", "B": "two"}
+    with pytest.raises(ValueError, match="KEY=value"):
+        parse_env_file("just words")
+
+
+def test_schema_statements_fill_keyspace_and_replication():
+    settings = load_settings(keyspace="ks1", replication="{'class': 'NetworkTopologyStrategy', 'dc1': '3'}")
+    statements = schema_statements(settings)
+    assert statements[0].startswith("CREATE KEYSPACE IF NOT EXISTS ks1")
+    assert "'dc1': '3'" in statements[0]
+    assert all("{keyspace}" not in s and "--" not in s for s in statements)
+    assert all(s.startswith("CREATE TABLE IF NOT EXISTS ks1.") for s in statements[1:])
+
+
+def test_schema_rejects_a_replication_that_is_not_a_map():
+    with pytest.raises(ValueError, match="EXS_REPLICATION"):
+        schema_statements(load_settings(replication="1; DROP KEYSPACE x"))
