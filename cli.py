@@ -86,5 +86,13 @@ from graphql_api.cli import api  # noqa: E402 - registered after the groups defi
 main.add_command(api)
 
 
+from ingest.cli import crawl, fetcher, plan, simulate  # noqa: E402 - ingestion commands (issue 3)
+
+main.add_command(simulate)
+main.add_command(plan)
+main.add_command(fetcher)
+main.add_command(crawl)
+
+
 if __name__ == "__main__":
     main()
