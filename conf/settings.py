@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     api_max_aliases: int = Field(15, ge=0, le=1000, description="aliases per document")
     api_max_tokens: int = Field(2000, ge=50, le=100_000, description="lexer tokens per document")
     api_scan_limit: int = Field(2000, ge=100, le=100_000, description="rows one search may read from Cassandra")
-    api_max_radius_km: float = Field(100.0, gt=0, le=500, description="largest `near.radiusKm` accepted")
+    api_max_radius_km: float = Field(50.0, gt=0, le=500, description="largest `near.radiusKm` accepted")
     api_cql_timeout_s: float = Field(2.0, gt=0, le=60, description="timeout of one CQL request from the API")
     deals_api_url: str = "http://127.0.0.1:8100/v2"
     deals_api_key: SecretStr = SecretStr("local-dev-key")

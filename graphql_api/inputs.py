@@ -1,9 +1,76 @@
-"""Input types and their validation; each message names the argument path it is about."""
+"""Input types and their validation; each message starts with the argument path it is about."""
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+import strawberry
+
+from conf.settings import Settings
+from graphql_api.cursors import Position, decode_cursor
 from graphql_api.errors import InvalidInput
+from pipeline.taxonomy import CATEGORY_NAMES
 
 MAX_DEAL_ID = 2**63 - 1
+MAX_PAGE_SIZE = 100
+MAX_TEXT_LENGTH = 100
+
+
+@strawberry.enum(description="Order of a deal search.")
+class DealSort(Enum):
+    BEST_DISCOUNT = strawberry.enum_value("BEST_DISCOUNT", description="Highest discount fraction first.")
+    CHEAPEST = strawberry.enum_value("CHEAPEST", description="Lowest price first.")
+    BIGGEST_SAVING = strawberry.enum_value(
+        "BIGGEST_SAVING", description="Largest value - price first; ranked within a bounded read "
+                                      "(see DealConnection.exhaustive).")
+    NEAREST = strawberry.enum_value("NEAREST", description="Closest to filter.near first (needs filter.near).")
+
+
+@strawberry.input(description="A circle on the map.")
+class NearInput:
+    lat: float = strawberry.field(description="Latitude of the centre, -90..90.")
+    lon: float = strawberry.field(description="Longitude of the centre, -180..180.")
+    radius_km: float = strawberry.field(description="Radius in km, above 0 and at most the server's maximum "
+                                                    "(50 km by default).")
+
+
+@strawberry.input(description="Conditions every returned deal meets; omitted fields do not filter.")
+class DealFilter:
+    category: str | None = strawberry.field(
+        default=None, description="Category slug (see `categories`); a parent includes its children.")
+    min_price: float | None = strawberry.field(default=None, description="Lowest price, inclusive, >= 0.")
+    max_price: float | None = strawberry.field(default=None, description="Highest price, inclusive.")
+    min_discount: float | None = strawberry.field(
+        default=None, description="Lowest discount fraction, inclusive, 0..1 (0.5 = half price).")
+    near: NearInput | None = strawberry.field(default=None, description="Only deals within this circle.")
+    online: bool | None = strawberry.field(
+        default=None, description="true: online deals only; false: local deals only.")
+    text: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the title or merchant name.")
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    lat: float
+    lon: float
+    radius_km: float
+
+
+@dataclass(frozen=True, slots=True)
+class DealQuery:
+    """A validated search: every bound checked, the cursor decoded."""
+
+    sort: DealSort
+    first: int
+    after: Position | None
+    category: str | None = None
+    min_price: float = 0.0
+    max_price: float | None = None
+    min_discount: float = 0.0
+    near: Near | None = None
+    online: bool | None = None
+    text: str | None = None
 
 
 def parse_deal_id(raw: str, *, field: str) -> int:
@@ -12,3 +79,54 @@ def parse_deal_id(raw: str, *, field: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_DEAL_ID:
         raise InvalidInput(field, f"expected a deal id (a positive integer), found {str(raw)[:40]!r}")
     return int(text)
+
+
+def parse_first(first: int, *, field: str = "first") -> int:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise InvalidInput(field, f"must be between 1 and {MAX_PAGE_SIZE}, found {first}")
+    return first
+
+
+def parse_category(slug: str, *, field: str) -> str:
+    if slug not in CATEGORY_NAMES:
+        raise InvalidInput(field, f"unknown category {slug[:60]!r}; the `categories` query lists them")
+    return slug
+
+
+def _number(value: float | None, field: str, low: float, high: float) -> float | None:
+    if value is not None and not (math.isfinite(value) and low <= value <= high):
+        raise InvalidInput(field, f"must be between {low:g} and {high:g}, found {value!r}")
+    return value
+
+
+def parse_near(near: NearInput, settings: Settings) -> Near:
+    lat = _number(near.lat, "filter.near.lat", -90.0, 90.0)
+    lon = _number(near.lon, "filter.near.lon", -180.0, 180.0)
+    radius = _number(near.radius_km, "filter.near.radiusKm", 0.0, settings.api_max_radius_km)
+    if not radius:
+        raise InvalidInput("filter.near.radiusKm", f"must be above 0, found {near.radius_km!r}")
+    return Near(lat=lat, lon=lon, radius_km=radius)  # type: ignore[arg-type]
+
+
+def parse_deal_query(flt: DealFilter | None, sort: DealSort, first: int, after: str | None,
+                     settings: Settings) -> DealQuery:
+    """Check every argument of `deals` and return the search it describes."""
+    flt = flt or DealFilter()
+    min_price = _number(flt.min_price, "filter.minPrice", 0.0, 1e12) or 0.0
+    max_price = _number(flt.max_price, "filter.maxPrice", 0.0, 1e12)
+    if max_price is not None and max_price < min_price:
+        raise InvalidInput("filter.maxPrice", f"must be at least filter.minPrice ({min_price:g}), found {max_price:g}")
+    near = None if flt.near is None else parse_near(flt.near, settings)
+    if sort is DealSort.NEAREST and near is None:
+        raise InvalidInput("sort", "NEAREST needs filter.near")
+    text = None if flt.text is None else flt.text.strip().lower()
+    if text is not None and len(text) > MAX_TEXT_LENGTH:
+        raise InvalidInput("filter.text", f"at most {MAX_TEXT_LENGTH} characters, found {len(text)}")
+    return DealQuery(
+        sort=sort, first=parse_first(first),
+        after=None if after is None else decode_cursor(after, tag=sort.value),
+        category=None if flt.category is None else parse_category(flt.category, field="filter.category"),
+        min_price=min_price, max_price=max_price,
+        min_discount=_number(flt.min_discount, "filter.minDiscount", 0.0, 1.0) or 0.0,
+        near=near, online=flt.online, text=text or None,
+    )

@@ -7,6 +7,8 @@ from strawberry.types import ExecutionContext
 
 from conf.settings import Settings
 from graphql_api import resolvers
+from graphql_api.category import Category
+from graphql_api.connection import DealConnection, MerchantConnection
 from graphql_api.deal import Deal
 from graphql_api.extensions import is_unexpected, schema_extensions
 
@@ -16,6 +18,19 @@ class Query:
     deal: Deal | None = strawberry.field(
         resolver=resolvers.deal,
         description="One deal by id, with its merchant and price history; null when there is no such deal.")
+    deals: DealConnection = strawberry.field(
+        resolver=resolvers.deals,
+        description="Search deals: filter by category, price, discount, place, online and text; sort; page "
+                    "with `first` (at most 100) and `after`. Example: the best discounts in a category within "
+                    "a price range.")
+    categories: list[Category] = strawberry.field(
+        resolver=resolvers.categories,
+        description="The top-level categories, alphabetical; each lists its children and deal counts.")
+    category: Category | None = strawberry.field(
+        resolver=resolvers.category, description="One category by slug; null when unknown.")
+    merchants: MerchantConnection = strawberry.field(
+        resolver=resolvers.merchants,
+        description="Merchants with deals in a category, ranked by units sold (best seller first).")
 
 
 class DealsSchema(strawberry.Schema):
