@@ -47,8 +47,9 @@ class DealsGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return Context(request=request, response=response, settings=self.settings, repository=self.repository)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: websocket messages must go out as text frames (graphql-transport-ws)
+        return orjson.dumps(data).decode()
 
 
 def create_app(settings: Settings) -> Starlette:
