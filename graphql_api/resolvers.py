@@ -22,7 +22,10 @@ MERCHANTS_ORDER = "MERCHANTS_BY_DEALS_SOLD"
 MAX_BIGINT = 2**63 - 1
 
 
-async def deal(info: Info[Context, None], id: strawberry.ID) -> Deal | None:  # noqa: A002 - GraphQL name
+async def deal(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The deal's id.")],  # noqa: A002 - GraphQL name
+) -> Deal | None:
     row = await info.context.deals.load(parse_deal_id(id, field="id"))
     return None if row is None else Deal.from_row(row)
 
@@ -87,7 +90,7 @@ def categories() -> list[Category]:
     return [Category.from_slug(slug) for slug in PARENTS]
 
 
-def category(slug: str) -> Category | None:
+def category(slug: Annotated[str, strawberry.argument(description="Category slug.")]) -> Category | None:
     try:
         return Category.from_slug(parse_category(slug, field="slug"))
     except ValueError:
