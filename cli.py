@@ -18,7 +18,7 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("kafka", "cassandra"):
+    for noisy in ("kafka", "cassandra", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.DEBUG)
 
 
@@ -71,6 +71,19 @@ def schema_apply() -> None:
     finally:
         cluster.shutdown()
     click.echo(f"schema applied: {count} statements in keyspace {settings.keyspace}")
+
+
+@main.command("run")
+@click.option("--until-ready", is_flag=True,
+              help="Stop everything once GraphQL serves a deal that came through Kafka and Spark.")
+def run_all(until_ready: bool) -> None:
+    """Run the platform end to end: simulator, crawler, Spark streaming jobs, GraphQL API.
+
+    Needs the stack (`exstreamly stack up`) and the schema (`exstreamly schema apply`).
+    """
+    from stack.local_run import run
+
+    _run_stack(lambda s, _v: sys.exit(run(s, until_ready=until_ready, echo=click.echo)))
 
 
 def _run_stack(action) -> None:  # type: ignore[no-untyped-def]

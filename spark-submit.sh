@@ -33,11 +33,16 @@ export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 SUBMIT="${SPARK_HOME:+$SPARK_HOME/bin/spark-submit}"
 SUBMIT="${SUBMIT:-$ROOT/.venv/bin/spark-submit}"
 
-# The project code for the executors, rebuilt on every submit so it never goes stale.
+# The project code for the driver and executors, named by its content: concurrent submits of the
+# same code share one file, and a running job never sees its zip rewritten under it.
 mkdir -p "$RUNTIME/dist"
-ZIP="$RUNTIME/dist/exstreamly.zip"
-rm -f "$ZIP"
-(cd "$ROOT" && "$PYSPARK_PYTHON" -m zipfile -c "$ZIP" conf pipeline streaming batch stack ingest >/dev/null)
+STAGE="$(mktemp "$RUNTIME/dist/.build-XXXXXX.zip")"
+rm -f "$STAGE"
+(cd "$ROOT" && "$PYSPARK_PYTHON" -m zipfile -c "$STAGE" conf pipeline streaming batch stack ingest >/dev/null)
+ZIP="$RUNTIME/dist/exstreamly-$(md5sum "$STAGE" | cut -c1-12).zip"
+if [[ -f "$ZIP" ]]; then rm -f "$STAGE"; else mv "$STAGE" "$ZIP"; fi
+# Settings resolve paths from the project root, which the zip cannot tell: pass the runtime dir.
+export EXS_RUNTIME_DIR="$RUNTIME"
 
 PACKAGES="org.apache.spark:spark-sql-kafka-0-10_${SCALA_BINARY}:${SPARK_VERSION},${SPARK_CASSANDRA_CONNECTOR}"
 # Ivy consults ~/.m2 first, and a POM there without its jar (left by other Maven builds) fails the

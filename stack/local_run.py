@@ -1,0 +1,143 @@
+"""`exstreamly run`: the whole platform end to end on one machine, in one terminal.
+
+simulator (Sqoot v2) -> crawler (Async DQE over Kafka) -> deals_raw -> Spark streaming
+(archive to the lake + deal tables in Cassandra) -> GraphQL API. Each process logs to
+`.runtime/logs/<name>.log`; Ctrl-C stops them all.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from conf.settings import PROJECT_ROOT, Settings
+from stack.cql import cluster_for
+from stack.errors import ServiceStartError
+from stack.process import is_alive
+
+log = logging.getLogger(__name__)
+EXSTREAMLY = [str(Path(sys.executable).with_name("exstreamly"))]
+SPARK_SUBMIT = str(PROJECT_ROOT / "spark-submit.sh")
+POLL_S = 1.0
+
+
+@dataclass
+class Children:
+    """Background processes of one run, each in its own process group, stopped together."""
+
+    log_dir: Path
+    env: dict[str, str]
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, argv: list[str]) -> Path:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = self.log_dir / f"{name}.log"
+        with log_file.open("ab") as out:
+            self.procs[name] = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=self.env, stdout=out,
+                                                stderr=subprocess.STDOUT, start_new_session=True)
+        return log_file
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise ServiceStartError(f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in self.procs.values():
+            while is_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextmanager
+def children(settings: Settings) -> Iterator[Children]:
+    env = {**os.environ, "EXS_DEALS_API_URL": f"http://{settings.simulator_host}:{settings.simulator_port}/v2"}
+    group = Children(settings.runtime_dir / "logs", env)
+    try:
+        yield group
+    finally:
+        group.stop()
+
+
+def wait_for(what: str, probe: Callable[[], object], group: Children, timeout_s: float) -> object:
+    """Poll `probe` until it returns something truthy, failing fast if a child died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        group.check_alive()
+        try:
+            answer = probe()
+        except (httpx.HTTPError, OSError):
+            answer = None
+        if answer:
+            return answer
+        time.sleep(POLL_S)
+    raise ServiceStartError(f"timed out after {timeout_s:.0f}s waiting for {what}; logs in {group.log_dir}")
+
+
+def served_deal_id(sim_url: str, settings: Settings) -> int:
+    """A deal id the simulator serves right now: the proof that must travel the whole pipeline."""
+    params = {"api_key": settings.deals_api_key.get_secret_value(), "per_page": 1}
+    return int(httpx.get(f"{sim_url}/deals", params=params, timeout=5).json()["deals"][0]["deal"]["id"])
+
+
+def stored_deal(settings: Settings, deal_id: int) -> Callable[[], int | None]:
+    session = cluster_for(settings).connect()
+    statement = session.prepare(f"SELECT deal_id FROM {settings.keyspace}.deals_by_id WHERE deal_id = ?")
+
+    def probe() -> int | None:
+        row = session.execute(statement, (deal_id,)).one()
+        return None if row is None else int(row.deal_id)
+
+    return probe
+
+
+def graphql_deal(api_url: str, deal_id: int) -> dict[str, object] | None:
+    query = "query($id: ID!) { deal(id: $id) { id title price discountPct merchant { name } } }"
+    body = httpx.post(api_url, json={"query": query, "variables": {"id": str(deal_id)}}, timeout=5).json()
+    return (body.get("data") or {}).get("deal")
+
+
+def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -> int:
+    """Start every process, wait until a crawled deal is served by GraphQL, then keep running."""
+    sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
+    api_url = f"http://{settings.api_host}:{settings.api_port}/graphql"
+    with children(settings) as group:
+        echo(f"simulator: {sim_url} (log {group.start('simulator', [*EXSTREAMLY, 'simulate'])})")
+        wait_for("the simulator", lambda: httpx.get(f"{sim_url}/categories",
+                 params={"api_key": settings.deals_api_key.get_secret_value()}, timeout=2).is_success, group, 60)
+        for job in ("streaming/archive_job.py", "streaming/deals_job.py"):
+            name = Path(job).stem
+            echo(f"spark {name}: submitted (log {group.start(name, [SPARK_SUBMIT, job])})")
+        crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])
+        echo(f"crawler: full crawl, then incremental every 60s (log {crawler_log})")
+        deal_id = served_deal_id(sim_url, settings)
+        wait_for(f"deal {deal_id} in Cassandra", stored_deal(settings, deal_id), group, 600)
+        echo(f"deal {deal_id} went simulator -> crawler -> Kafka -> Spark -> Cassandra")
+        echo(f"api: {api_url} (log {group.start('api', [*EXSTREAMLY, 'api'])})")
+        deal = wait_for(f"deal({deal_id}) through GraphQL", lambda: graphql_deal(api_url, int(deal_id)), group, 120)
+        echo(f"GraphQL answers deal({deal_id}): {deal}")
+        echo(f"\nOpen GraphiQL at {api_url}   (Ctrl-C stops everything; logs in {group.log_dir})")
+        if until_ready:
+            return 0
+        try:
+            while True:
+                group.check_alive()
+                time.sleep(5)
+        except KeyboardInterrupt:
+            echo("stopping…")
+    return 0
