@@ -1,6 +1,7 @@
 """Resolvers of the root Query fields: validate arguments, read through the context, build types."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Annotated, Any
 
@@ -26,7 +27,12 @@ async def deal(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The deal's id.")],  # noqa: A002 - GraphQL name
 ) -> Deal | None:
-    row = await info.context.deals.load(parse_deal_id(id, field="id"))
+    deal_id, ctx = parse_deal_id(id, field="id"), info.context
+    if any(f.name == "priceHistory" for f in _fields(info.selected_fields[0].selections)):
+        # Start the history read now, alongside the deal's: the field's load then hits the loader cache.
+        row, _ = await asyncio.gather(ctx.deals.load(deal_id), ctx.price_history.load(deal_id))
+    else:
+        row = await ctx.deals.load(deal_id)
     return None if row is None else Deal.from_row(row)
 
 
