@@ -186,7 +186,9 @@ class DealsClient:
 
     def _redact(self, text: str) -> str:
         """Mask the key: URLs end up in logs and error messages."""
-        return text.replace(quote(self._key, safe=",:"), "***") if self._key else text
+        if not self._key:
+            return text
+        return text.replace(quote(self._key, safe=",:"), "***").replace(self._key, "***")
 
     # -- retry policy --------------------------------------------------------------------------------
 
