@@ -5,10 +5,12 @@ is sized to the thread count (keep-alive), one leaky-bucket rate limit, and boun
 full-jitter exponential backoff on 429, 5xx, timeouts, resets and cut bodies, honouring `Retry-After`.
 Every failure is a typed `DealsApiError` naming the URL and the status; nothing here kills a thread.
 """
+
 from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -155,7 +157,7 @@ class DealsClient:
         except requests.Timeout as exc:
             raise ApiTimeout(f"deals API timed out after {self._timeout[1]} s", url=safe_url) from exc
         except requests.ConnectionError as exc:
-            reason = f"cannot reach the deals API at {self.base_url}: {self._redact(str(exc))}"
+            reason = f"cannot reach the deals API at {self.base_url} ({_root_cause(exc)})"
             raise ApiUnreachable(reason, url=safe_url) from exc
         status = response.status_code
         try:
@@ -173,8 +175,9 @@ class DealsClient:
             return
         snippet = body[:160].decode("utf-8", "replace").strip()
         if status in (401, 403):
-            raise AuthError(f"the deals API rejected the key ({snippet!r}); check EXS_DEALS_API_KEY", url=url,
-                            status=status)
+            raise AuthError(
+                f"the deals API rejected the key ({snippet!r}); check EXS_DEALS_API_KEY", url=url, status=status
+            )
         if status == 404:
             raise NotFound(f"not found: {snippet!r}", url=url, status=status)
         if status == 429:
@@ -218,11 +221,17 @@ def _decode(url: str, status: int, body: bytes, headers: Any) -> Any:
     except orjson.JSONDecodeError as exc:
         ctype = headers.get("Content-Type", "?")
         if body.lstrip()[:1] in (b"{", b"["):
-            raise TruncatedBody(f"JSON cut or malformed at byte {exc.pos} of {len(body)} ({ctype})", url=url,
-                                status=status) from exc
+            raise TruncatedBody(
+                f"JSON cut or malformed at byte {exc.pos} of {len(body)} ({ctype})", url=url, status=status
+            ) from exc
         snippet = body[:120].decode("utf-8", "replace").strip()
-        raise BadPayload(f"body is not JSON ({ctype}, {len(body)} bytes): {snippet!r}", url=url,
-                         status=status) from exc
+        raise BadPayload(f"body is not JSON ({ctype}, {len(body)} bytes): {snippet!r}", url=url, status=status) from exc
+
+
+def _root_cause(exc: BaseException) -> str:
+    """`[Errno 111] Connection refused` rather than urllib3's nested retry wrappers."""
+    match = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
+    return match[0] if match else type(exc).__name__
 
 
 def _server_time(headers: Any) -> datetime | None:

@@ -95,9 +95,9 @@ def _messages(
     snapshot: datetime,
     updated_after: datetime | None,
 ) -> list[WorkMessage]:
-    n_pages = pages_needed(
-        total, settings.deals_per_page, settings.plan_growth_margin, settings.plan_extra_pages
-    )
+    # incremental rounds are small and frequent: no extra pages there, the continuation covers growth
+    extra = 0 if updated_after else settings.plan_extra_pages
+    n_pages = pages_needed(total, settings.deals_per_page, settings.plan_growth_margin, extra)
     return [
         WorkMessage(
             run=run,
@@ -127,15 +127,12 @@ def _warn_uncovered(totals: dict[str, int], overall: int, all_categories: bool) 
 def publish_plan(settings: Settings, producer: KafkaProducer, plan: Plan) -> None:
     """Send every work message keyed by category and wait for all acknowledgements."""
     futures = [
-        producer.send(settings.topic_deal_pages, key=m.category.encode(), value=m.to_bytes())
-        for m in plan.messages
+        producer.send(settings.topic_deal_pages, key=m.category.encode(), value=m.to_bytes()) for m in plan.messages
     ]
     producer.flush()
     try:
         for future in futures:
             future.get(timeout=30)
     except KafkaError as exc:
-        raise PublishError(
-            f"publishing plan {plan.run} to {settings.topic_deal_pages} failed: {exc}"
-        ) from exc
+        raise PublishError(f"publishing plan {plan.run} to {settings.topic_deal_pages} failed: {exc}") from exc
     log.info("%s", plan.summary())
