@@ -80,6 +80,8 @@ def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 2_000,
         "max_poll_interval_ms": 300_000,
+        # a paused-then-resumed partition needs a fresh fetch; a long broker wait there idles every thread
+        "fetch_max_wait_ms": 50,
     } | overrides
     try:
         return KafkaConsumer(**config)
