@@ -11,13 +11,15 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline.geo import DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, geohash
-from pipeline.schemas import DEAL_PAYLOAD_SCHEMA, RAW_RECORD_SCHEMA
+from pipeline.schemas import CORRUPT_RECORD, DEAL_PAYLOAD_SCHEMA, RAW_RECORD_SCHEMA
 from pipeline.taxonomy import CATEGORY_NAMES, PARENT_OF
 
 #: Fields a deal cannot be served without; a record missing one is a dead letter.
 REQUIRED_FIELDS = ("id", "title", "price", "value", "category_slug", "updated_at")
-#: Numeric fields whose JSON value must be a number when present.
-NUMERIC_FIELDS = ("id", "price", "value", "discount_percentage", "number_sold")
+#: Fields that must hold a JSON number (or numeric text) when present, and their Spark type.
+DECIMAL_FIELDS = ("price", "value", "discount_percentage")
+INTEGER_FIELDS = ("id", "number_sold")
+INTEGER_TEXT = r"^-?[0-9]+$"
 TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
 #: Advertised and recomputed discount may differ by rounding to 2 decimals (sqoot_api.md §5.4).
 DISCOUNT_TOLERANCE = 0.01
@@ -40,49 +42,63 @@ def _timestamp(col: Column) -> Column:
     return F.coalesce(*[F.to_timestamp(col, fmt) for fmt in TIMESTAMP_FORMATS])
 
 
+def _decimal(text: Column) -> Column:
+    return F.trim(text).cast("double")
+
+
+def _integer(text: Column, spark_type: str = "long") -> Column:
+    trimmed = F.trim(text)
+    return F.when(trimmed.rlike(INTEGER_TEXT), trimmed.cast(spark_type))
+
+
+def _deal_field(name: str) -> Column:
+    return F.col("deal").getField(name)
+
+
+def _merchant_field(name: str) -> Column:
+    return F.col("deal").getField("merchant").getField(name)
+
+
 def parse_deal_records(raw_df: DataFrame) -> DataFrame:
-    """Parse each record's JSON value with the explicit deal schema; keep the raw payload."""
+    """Parse each record's JSON value once with the explicit payload schema; keep the raw payload."""
     require_columns(raw_df, tuple(RAW_RECORD_SCHEMA.fieldNames()))
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
     return raw_df.select(
         F.col("value").alias("raw_payload"),
         F.concat_ws("-", "topic", "partition", "offset").alias("record_id"),
         F.col("topic"), F.col("partition"), F.col("offset"),
         F.coalesce(F.col("timestamp"), F.current_timestamp()).alias("received_at"),
-        F.from_json("value", DEAL_PAYLOAD_SCHEMA, {"mode": "PERMISSIVE"}).alias("deal"),
-        F.from_json("value", "map<string,string>").alias("raw_fields"),
+        F.from_json("value", DEAL_PAYLOAD_SCHEMA, options).alias("deal"),
     )
-
-
-def _present_in_json(field: str) -> Column:
-    """The JSON object has `field` with a non-null value (whatever its type)."""
-    return F.col("raw_fields").getItem(field).isNotNull()
 
 
 def _rejection_reason() -> Column:
     """The first rule a parsed record breaks, as a readable reason; null for a valid record."""
-    deal = F.col("deal")
     is_blank = F.col("raw_payload").isNull() | (F.trim("raw_payload") == "")
-    is_not_object = F.col("raw_fields").isNull()
+    is_not_object = F.col("deal").isNull() | _deal_field(CORRUPT_RECORD).isNotNull()
     rules: list[tuple[Column, Column]] = [
         (is_blank, F.lit("empty payload")),
         (is_not_object, F.lit("payload is not a JSON object (malformed or truncated JSON)")),
     ]
-    for field in NUMERIC_FIELDS:
-        is_wrong_type = _present_in_json(field) & deal.getField(field).isNull()
-        rules.append((is_wrong_type, F.lit(f"field '{field}' is not a number")))
-    for field in REQUIRED_FIELDS:
-        rules.append((deal.getField(field).isNull(), F.lit(f"missing required field '{field}'")))
-    price, value, pct = deal.getField("price"), deal.getField("value"), deal.getField("discount_percentage")
-    lat, lon = deal.getField("merchant").getField("latitude"), deal.getField("merchant").getField("longitude")
-    slug = F.lower(F.trim(deal.getField("category_slug")))
+    for name in INTEGER_FIELDS + DECIMAL_FIELDS:
+        typed = _integer(_deal_field(name)) if name in INTEGER_FIELDS else _decimal(_deal_field(name))
+        is_wrong_type = _deal_field(name).isNotNull() & typed.isNull()
+        rules.append((is_wrong_type, F.lit(f"field '{name}' is not a number")))
+    for name in REQUIRED_FIELDS:
+        rules.append((_deal_field(name).isNull(), F.lit(f"missing required field '{name}'")))
+    price, value = _decimal(_deal_field("price")), _decimal(_deal_field("value"))
+    pct = _decimal(_deal_field("discount_percentage"))
+    lat, lon = _decimal(_merchant_field("latitude")), _decimal(_merchant_field("longitude"))
+    slug = F.lower(F.trim(_deal_field("category_slug")))
     is_bad_lat = lat.isNotNull() & ((lat < -90) | (lat > 90))
     is_bad_lon = lon.isNotNull() & ((lon < -180) | (lon > 180))
+    is_bad_pct = pct.isNotNull() & ((pct < 0) | (pct > 1))
     rules += [
-        (_timestamp(deal.getField("updated_at")).isNull(), F.lit("field 'updated_at' is not an ISO-8601 time")),
+        (_timestamp(_deal_field("updated_at")).isNull(), F.lit("field 'updated_at' is not an ISO-8601 time")),
         (price < 0, F.concat(F.lit("negative price "), price.cast("string"))),
         (value < price, F.concat(F.lit("value "), value.cast("string"), F.lit(" below price "), price.cast("string"))),
-        (pct.isNotNull() & ((pct < 0) | (pct > 1)), F.concat(F.lit("discount_percentage not a fraction in [0, 1]: "), pct.cast("string"))),
-        (_literal_map(dict(PARENT_OF)).getItem(slug).isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
+        (is_bad_pct, F.concat(F.lit("discount_percentage not a fraction in [0, 1]: "), pct.cast("string"))),
+        (_literal_map(dict(PARENT_OF))[slug].isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
         (is_bad_lat | is_bad_lon, F.lit("merchant coordinates out of range")),
     ]
     return F.coalesce(*[F.when(condition, reason) for condition, reason in rules])
@@ -92,13 +108,18 @@ def with_rejection_reason(parsed_df: DataFrame) -> DataFrame:
     return parsed_df.withColumn("rejection_reason", _rejection_reason())
 
 
-def filter_valid_deals(parsed_df: DataFrame) -> DataFrame:
-    return with_rejection_reason(parsed_df).filter(F.col("rejection_reason").isNull())
+def filter_valid_deals(judged_df: DataFrame) -> DataFrame:
+    """Records without a rejection reason (adds the reason first if it is not there yet)."""
+    if "rejection_reason" not in judged_df.columns:
+        judged_df = with_rejection_reason(judged_df)
+    return judged_df.filter(F.col("rejection_reason").isNull())
 
 
-def to_dead_letter_rows(parsed_df: DataFrame) -> DataFrame:
+def to_dead_letter_rows(judged_df: DataFrame) -> DataFrame:
     """Rejected records with the reason and the untouched raw payload, by UTC day received."""
-    rejected_df = with_rejection_reason(parsed_df).filter(F.col("rejection_reason").isNotNull())
+    if "rejection_reason" not in judged_df.columns:
+        judged_df = with_rejection_reason(judged_df)
+    rejected_df = judged_df.filter(F.col("rejection_reason").isNotNull())
     return rejected_df.select(
         F.date_format("received_at", "yyyy-MM-dd").alias("day"),
         F.col("received_at"),
@@ -130,21 +151,21 @@ def _coordinate(col: Column, *, is_online: Column) -> Column:
 
 def clean_deals(valid_df: DataFrame) -> DataFrame:
     """One clean row per valid record: plain text, canonical category, recomputed savings, geohash."""
-    d, m = F.col("deal"), F.col("deal.merchant")
+    d = F.col("deal")
     slug = F.lower(F.trim(d.getField("category_slug")))
-    price, value = F.round(d.getField("price"), 2), F.round(d.getField("value"), 2)
+    price, value = F.round(_decimal(d.getField("price")), 2), F.round(_decimal(d.getField("value")), 2)
     is_online = F.coalesce(d.getField("online"), F.lit(False))
-    lat = _coordinate(m.getField("latitude"), is_online=is_online)
-    lon = _coordinate(m.getField("longitude"), is_online=is_online)
+    lat = _coordinate(_decimal(_merchant_field("latitude")), is_online=is_online)
+    lon = _coordinate(_decimal(_merchant_field("longitude")), is_online=is_online)
     discount_pct = F.when(value > 0, F.round((value - price) / value, 4)).otherwise(F.lit(0.0))
-    advertised = d.getField("discount_percentage")
+    advertised = _decimal(d.getField("discount_percentage"))
     return valid_df.select(
-        d.getField("id").alias("deal_id"),
+        _integer(d.getField("id")).alias("deal_id"),
         F.trim(d.getField("title")).alias("title"),
         _blank_to_null(d.getField("short_title")).alias("short_title"),
         _plain_text(d.getField("description")).alias("description"),
         _plain_text(d.getField("fine_print")).alias("fine_print"),
-        d.getField("number_sold").alias("number_sold"),
+        _integer(d.getField("number_sold"), "int").alias("number_sold"),
         _blank_to_null(d.getField("url")).alias("url"),
         _blank_to_null(d.getField("untracked_url")).alias("untracked_url"),
         _blank_to_null(d.getField("image_url")).alias("image_url"),
@@ -156,21 +177,21 @@ def clean_deals(valid_df: DataFrame) -> DataFrame:
         _blank_to_null(d.getField("provider_name")).alias("provider_name"),
         _blank_to_null(d.getField("provider_slug")).alias("provider_slug"),
         slug.alias("category_slug"),
-        _literal_map(dict(CATEGORY_NAMES)).getItem(slug).alias("category_name"),
-        _literal_map(dict(PARENT_OF)).getItem(slug).alias("parent_category"),
+        _literal_map(dict(CATEGORY_NAMES))[slug].alias("category_name"),
+        _literal_map(dict(PARENT_OF))[slug].alias("parent_category"),
         is_online.alias("online"),
         _timestamp(d.getField("expires_at")).alias("expires_at"),
         _timestamp(d.getField("created_at")).alias("created_at"),
         _timestamp(d.getField("updated_at")).alias("updated_at"),
-        m.getField("id").alias("merchant_id"),
-        _blank_to_null(m.getField("name")).alias("merchant_name"),
-        _blank_to_null(m.getField("address")).alias("merchant_address"),
-        _blank_to_null(m.getField("locality")).alias("merchant_locality"),
-        _blank_to_null(m.getField("region")).alias("merchant_region"),
-        _blank_to_null(m.getField("postal_code")).alias("merchant_postal_code"),
-        _blank_to_null(m.getField("country")).alias("merchant_country"),
-        _blank_to_null(m.getField("phone_number")).alias("merchant_phone"),
-        _blank_to_null(m.getField("url")).alias("merchant_url"),
+        _integer(_merchant_field("id")).alias("merchant_id"),
+        _blank_to_null(_merchant_field("name")).alias("merchant_name"),
+        _blank_to_null(_merchant_field("address")).alias("merchant_address"),
+        _blank_to_null(_merchant_field("locality")).alias("merchant_locality"),
+        _blank_to_null(_merchant_field("region")).alias("merchant_region"),
+        _blank_to_null(_merchant_field("postal_code")).alias("merchant_postal_code"),
+        _blank_to_null(_merchant_field("country")).alias("merchant_country"),
+        _blank_to_null(_merchant_field("phone_number")).alias("merchant_phone"),
+        _blank_to_null(_merchant_field("url")).alias("merchant_url"),
         lat.alias("latitude"), lon.alias("longitude"),
         geohash(lat, lon, DEAL_GEOHASH_PRECISION).alias("geohash"),
         geohash(lat, lon, GEOCELL_PRECISION).alias("geocell"),

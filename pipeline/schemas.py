@@ -17,8 +17,11 @@ RAW_RECORD_SCHEMA = T.StructType([
     T.StructField("timestamp", T.TimestampType()),
 ])
 
+#: Name of the field that from_json fills with the raw text of a record it could not parse.
+CORRUPT_RECORD = "_corrupt_record"
+
 MERCHANT_SCHEMA = T.StructType([
-    T.StructField("id", T.LongType()),
+    T.StructField("id", T.StringType()),
     T.StructField("name", T.StringType()),
     T.StructField("address", T.StringType()),
     T.StructField("locality", T.StringType()),
@@ -26,27 +29,29 @@ MERCHANT_SCHEMA = T.StructType([
     T.StructField("postal_code", T.StringType()),
     T.StructField("country", T.StringType()),
     T.StructField("country_code", T.StringType()),
-    T.StructField("latitude", T.DoubleType()),
-    T.StructField("longitude", T.DoubleType()),
+    T.StructField("latitude", T.StringType()),
+    T.StructField("longitude", T.StringType()),
     T.StructField("phone_number", T.StringType()),
     T.StructField("url", T.StringType()),
 ])
 
-#: The Sqoot v2 deal object (sqoot_api.md §5.4). Timestamps stay strings here and are parsed by
-#: the transforms, so a malformed one is a dead letter with a reason rather than a silent null.
+#: The Sqoot v2 deal object (sqoot_api.md §5.4) as it is parsed off the wire. Numbers and times
+#: are read as text and typed by the transforms, so a malformed one becomes a dead letter with a
+#: reason naming the field (instead of a silent null), and one JSON parse serves both validation
+#: and cleaning. `_corrupt_record` holds the text of a payload that is not a JSON object.
 DEAL_PAYLOAD_SCHEMA = T.StructType([
-    T.StructField("id", T.LongType()),
+    T.StructField("id", T.StringType()),
     T.StructField("title", T.StringType()),
     T.StructField("short_title", T.StringType()),
     T.StructField("description", T.StringType()),
     T.StructField("fine_print", T.StringType()),
-    T.StructField("number_sold", T.IntegerType()),
+    T.StructField("number_sold", T.StringType()),
     T.StructField("url", T.StringType()),
     T.StructField("untracked_url", T.StringType()),
-    T.StructField("price", T.DoubleType()),
-    T.StructField("value", T.DoubleType()),
-    T.StructField("discount_amount", T.DoubleType()),
-    T.StructField("discount_percentage", T.DoubleType()),
+    T.StructField("price", T.StringType()),
+    T.StructField("value", T.StringType()),
+    T.StructField("discount_amount", T.StringType()),
+    T.StructField("discount_percentage", T.StringType()),
     T.StructField("provider_name", T.StringType()),
     T.StructField("provider_slug", T.StringType()),
     T.StructField("category_name", T.StringType()),
@@ -57,6 +62,7 @@ DEAL_PAYLOAD_SCHEMA = T.StructType([
     T.StructField("created_at", T.StringType()),
     T.StructField("updated_at", T.StringType()),
     T.StructField("merchant", MERCHANT_SCHEMA),
+    T.StructField(CORRUPT_RECORD, T.StringType()),
 ])
 
 
@@ -64,7 +70,8 @@ def _fields(*specs: tuple[str, T.DataType]) -> T.StructType:
     return T.StructType([T.StructField(name, dtype) for name, dtype in specs])
 
 
-_S, _D, _L, _I, _B, _TS = T.StringType(), T.DoubleType(), T.LongType(), T.IntegerType(), T.BooleanType(), T.TimestampType()
+_S, _D, _L, _I = T.StringType(), T.DoubleType(), T.LongType(), T.IntegerType()
+_B, _TS = T.BooleanType(), T.TimestampType()
 
 DEALS_BY_ID_SCHEMA = _fields(
     ("deal_id", _L), ("title", _S), ("short_title", _S), ("description", _S), ("fine_print", _S),

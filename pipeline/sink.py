@@ -63,80 +63,108 @@ class DealTablesSink:
     # -- the steps -----------------------------------------------------------------------------
 
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> BatchReport:
-        parsed_df = raw_df.transform(dt.parse_deal_records).persist()
-        dead_df = dt.to_dead_letter_rows(parsed_df).persist()
-        clean_df = parsed_df.transform(dt.filter_valid_deals).transform(dt.clean_deals).persist()
+        # Checkpointed (not just cached): every later plan then starts from these rows instead of
+        # re-optimising the parse/clean expressions, which costs more than running them on a micro-batch.
+        judged_df = raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason).localCheckpoint()
+        clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals).localCheckpoint()
         try:
-            dead_count = dead_df.count()
-            self._append(dead_df, "dead_letters_by_day")
+            stats = judged_df.agg(
+                F.count(F.lit(1)).alias("rows_in"),
+                F.count("rejection_reason").alias("dead_letters"),
+                F.max("received_at").alias("newest"),
+            ).first()
+            if stats["dead_letters"]:
+                self._append(dt.to_dead_letter_rows(judged_df), "dead_letters_by_day")
             self._append(dt.to_price_history_rows(clean_df), "price_history_by_deal")
-            written, deleted = self._write_current_deals(clean_df.transform(dt.latest_deal_versions))
-            stats = raw_df.agg(F.count(F.lit(1)).alias("n"), F.max("timestamp").alias("newest")).first()
+            written, deleted = self._write_current_deals(
+                clean_df.transform(dt.latest_deal_versions).localCheckpoint())
         finally:
-            for df in (parsed_df, dead_df, clean_df):
-                df.unpersist()
+            judged_df.unpersist()
+            clean_df.unpersist()
         lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
-        return BatchReport(batch_id, stats["n"], dead_count, written, deleted, lag, time.monotonic() - started)
+        return BatchReport(batch_id, stats["rows_in"], stats["dead_letters"], written, deleted, lag,
+                           time.monotonic() - started)
 
     def _write_current_deals(self, latest_df: DataFrame) -> tuple[int, int]:
-        spark = latest_df.sparkSession
-        latest_df = latest_df.localCheckpoint(eager=True)
-        ids_df = latest_df.select("deal_id")
-        # Materialised before any write: the stored versions must not be re-read after we update them.
-        stored_df = self._read("deals_by_id").join(ids_df, on="deal_id", how="inner").localCheckpoint(eager=True)
-        fresh_df = tr.filter_newer_than_stored(latest_df, stored_df).localCheckpoint(eager=True)
-        replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
-        has_replacements = not replaced_df.isEmpty()
-        deleted = 0
-        touched_merchants_df = spark.createDataFrame([], "merchant_id long")
-        for table, (to_rows, keys) in tr.SORTED_DEAL_TABLES.items():
-            new_rows_df = to_rows(fresh_df)
-            if has_replacements:
-                stale_df = tr.stale_keys(to_rows(replaced_df), new_rows_df, keys)
-                deleted += self._delete(table, keys, stale_df)
-            self._upsert_versions(fresh_df, to_rows, table, has_replacements=has_replacements)
-            if table == "deals_by_merchant":
-                touched_merchants_df = new_rows_df.select("merchant_id")
-                if has_replacements:
-                    touched_merchants_df = touched_merchants_df.union(stale_df.select("merchant_id"))
-        deleted += self._refresh_merchant_ranking(touched_merchants_df.distinct())
-        self._upsert_versions(fresh_df, tr.to_deals_by_id_rows, "deals_by_id", has_replacements=has_replacements)
-        return fresh_df.count(), deleted
+        # The stored versions are materialised before any write: re-read after our own upserts
+        # they would hide every stale sort row.
+        stored_df = self._read_keys("deals_by_id", latest_df.select("deal_id")).localCheckpoint(eager=True)
+        fresh_df = tr.filter_newer_than_stored(latest_df, stored_df).persist()
+        try:
+            counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
+                                  F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
+            replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
+            stale_merchants: set[int] = set()
+            deleted = 0
+            if counts["replacing"]:
+                deleted, stale_merchants = self._delete_stale_sort_rows(replaced_df, fresh_df)
+            split = (counts["fresh"] - counts["replacing"], counts["replacing"])
+            for table, (to_rows, _keys) in tr.SORTED_DEAL_TABLES.items():
+                self._upsert_versions(fresh_df, to_rows, table, split)
+            deleted += self._refresh_merchant_ranking(fresh_df, stale_merchants)
+            self._upsert_versions(fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)
+        finally:
+            fresh_df.unpersist()
+        return counts["fresh"], deleted
 
-    def _upsert_versions(self, fresh_df: DataFrame, to_rows, table: str, *, has_replacements: bool) -> None:  # type: ignore[no-untyped-def]
+    def _delete_stale_sort_rows(self, replaced_df: DataFrame, fresh_df: DataFrame) -> tuple[int, set[int]]:
+        """Delete the sort rows the replaced versions leave behind, all tables in one Spark job."""
+        stale_by_table = {
+            table: tr.stale_keys(to_rows(replaced_df), to_rows(fresh_df), keys)
+            for table, (to_rows, keys) in tr.SORTED_DEAL_TABLES.items()
+        }
+        collected = tr.union_keyed_rows(stale_by_table).collect()
+        deleted = 0
+        for table, (_to_rows, keys) in tr.SORTED_DEAL_TABLES.items():
+            rows = [tuple(row[k] for k in keys) for row in collected if row["table"] == table]
+            deleted += self._delete(table, keys, rows)
+        old_merchants = {row["merchant_id"] for row in collected if row["table"] == "deals_by_merchant"}
+        return deleted, old_merchants
+
+    def _upsert_versions(self, fresh_df: DataFrame, to_rows, table: str, split: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
         """Upsert without writing nulls for new deals (no tombstones), but clear the fields that
-        became null in a replacing version, or the old value would linger."""
-        if not has_replacements:
+        became null in a replacing version, or the old value would linger. `split` is
+        (new deals, replacing deals); an empty side costs no Spark job."""
+        new_count, replacing_count = split
+        if new_count and not replacing_count:
             self._append(to_rows(fresh_df), table)
             return
-        self._append(to_rows(fresh_df.filter(~F.col("is_replacing"))), table)
-        self._append(to_rows(fresh_df.filter(F.col("is_replacing"))), table, write_nulls=True)
+        if new_count:
+            self._append(to_rows(fresh_df.filter(~F.col("is_replacing"))), table)
+        if replacing_count:
+            self._append(to_rows(fresh_df.filter(F.col("is_replacing"))), table, write_nulls=True)
 
-    def _refresh_merchant_ranking(self, merchant_ids_df: DataFrame) -> int:
+    def _refresh_merchant_ranking(self, fresh_df: DataFrame, stale_merchants: set[int]) -> int:
         """Recompute the ranking rows of the merchants this batch touched, from deals_by_merchant."""
-        merchant_ids_df = merchant_ids_df.localCheckpoint(eager=True)
-        if merchant_ids_df.isEmpty():
-            return 0
-        deals_df = self._read("deals_by_merchant").join(merchant_ids_df, on="merchant_id", how="inner")
+        spark = fresh_df.sparkSession
+        merchant_ids_df = fresh_df.select("merchant_id").filter(F.col("merchant_id").isNotNull())
+        if stale_merchants:
+            extra_df = spark.createDataFrame([(m,) for m in sorted(stale_merchants)], "merchant_id long")
+            merchant_ids_df = merchant_ids_df.union(extra_df)
+        merchant_ids_df = merchant_ids_df.distinct()
+        deals_df = self._read_keys("deals_by_merchant", merchant_ids_df)
         ranking_df = tr.to_merchants_by_category_rows(deals_df).localCheckpoint(eager=True)
-        old_keys_df = self._read("merchant_rank_keys").join(merchant_ids_df, on="merchant_id", how="inner")
-        old_keys_df = old_keys_df.localCheckpoint(eager=True)
-        rank_key = ("category_slug", "deals_sold", "merchant_id")
-        deleted = self._delete("merchants_by_category", rank_key, tr.stale_keys(old_keys_df, ranking_df, rank_key))
-        deleted += self._delete("merchant_rank_keys", ("merchant_id", "category_slug"),
-                                tr.stale_keys(old_keys_df, ranking_df, ("merchant_id", "category_slug")))
+        old_keys_df = self._read_keys("merchant_rank_keys", merchant_ids_df).localCheckpoint(eager=True)
+        rank_key, row_key = ("category_slug", "deals_sold", "merchant_id"), ("merchant_id", "category_slug")
+        stale = tr.stale_keys(old_keys_df, ranking_df, rank_key).collect()
+        deleted = self._delete("merchants_by_category", rank_key, [tuple(r) for r in stale])
+        gone = tr.stale_keys(old_keys_df, ranking_df, row_key).collect()
+        deleted += self._delete("merchant_rank_keys", row_key, [tuple(r) for r in gone])
         self._append(ranking_df, "merchants_by_category")
         self._append(tr.to_merchant_rank_keys_rows(ranking_df), "merchant_rank_keys")
         return deleted
 
     # -- I/O helpers ---------------------------------------------------------------------------
 
-    def _read(self, table: str) -> DataFrame:
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.getActiveSession()
-        assert spark is not None, "the sink runs inside a Spark job"
-        return spark.read.format(CASSANDRA_FORMAT).options(keyspace=self.settings.keyspace, table=table).load()
+    def _read_keys(self, table: str, keys_df: DataFrame) -> DataFrame:
+        """Rows of `table` whose partition key is in `keys_df`: a direct join (one read per key),
+        never a scan of the table, whatever the connector's size estimate says."""
+        table_df = (
+            keys_df.sparkSession.read.format(CASSANDRA_FORMAT)
+            .options(keyspace=self.settings.keyspace, table=table, directJoinSetting="on")
+            .load()
+        )
+        return table_df.join(keys_df, on=keys_df.columns, how="inner")
 
     def _append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
         (
@@ -147,9 +175,8 @@ class DealTablesSink:
             .save()
         )
 
-    def _delete(self, table: str, keys: tuple[str, ...], keys_df: DataFrame) -> int:
+    def _delete(self, table: str, keys: tuple[str, ...], rows: list[tuple[object, ...]]) -> int:
         """Delete rows by full primary key. Only changed deals get here, so the set is small."""
-        rows = [tuple(row) for row in keys_df.toLocalIterator()]
         if not rows:
             return 0
         statement = self._delete_statement(table, keys)

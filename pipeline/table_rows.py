@@ -81,8 +81,34 @@ SORTED_DEAL_TABLES = {
 
 
 def stale_keys(old_rows_df: DataFrame, new_rows_df: DataFrame, keys: tuple[str, ...]) -> DataFrame:
-    """Primary keys present in the old rows but not among the new rows: to be deleted."""
-    return old_rows_df.select(*keys).join(new_rows_df.select(*keys), on=list(keys), how="left_anti")
+    """Primary keys present in the old rows but not among the new rows: to be deleted.
+
+    The new keys are broadcast: they come from one micro-batch (or the deals of one recompute that
+    replaced stored ones), and a shuffle join costs more than the rows it compares.
+    """
+    return old_rows_df.select(*keys).join(F.broadcast(new_rows_df.select(*keys)), on=list(keys), how="left_anti")
+
+
+#: Every key column of the sorted tables with its type, so their keys stack into one frame.
+SORT_KEY_TYPES = {
+    "category_slug": "string", "parent_category": "string", "geocell": "string",
+    "discount_pct": "double", "price": "double", "deal_id": "long", "merchant_id": "long",
+}
+
+
+def union_keyed_rows(keys_by_table: dict[str, DataFrame]) -> DataFrame:
+    """Stack key frames of different shapes as (table, every key column) rows, for one collect."""
+    frames = [
+        keys_df.select(
+            F.lit(table).alias("table"),
+            *[(F.col(c) if c in keys_df.columns else F.lit(None)).cast(t).alias(c) for c, t in SORT_KEY_TYPES.items()],
+        )
+        for table, keys_df in keys_by_table.items()
+    ]
+    stacked_df = frames[0]
+    for frame in frames[1:]:
+        stacked_df = stacked_df.unionByName(frame)
+    return stacked_df
 
 
 def filter_newer_than_stored(latest_df: DataFrame, stored_df: DataFrame) -> DataFrame:

@@ -67,6 +67,10 @@ CHILDREN: tuple[str, ...] = tuple(sorted(slug for _, children in _TREE.values() 
 def categories_payload() -> list[dict[str, str | None]]:
     """The flat, alphabetical category list as `/v2/categories` serves it (§4.5)."""
     return [
-        {"slug": slug, "name": CATEGORY_NAMES[slug], "parent_slug": None if PARENT_OF[slug] == slug else PARENT_OF[slug]}
+        {"slug": slug, "name": CATEGORY_NAMES[slug], "parent_slug": _parent_or_none(slug)}
         for slug in sorted(CATEGORY_NAMES)
     ]
+
+
+def _parent_or_none(slug: str) -> str | None:
+    return None if PARENT_OF[slug] == slug else PARENT_OF[slug]
