@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from ingest.api_model import DealsQuery
 from ingest.client import DealsClient
 from ingest.crawl import crawl
 from ingest.fetcher import Fetcher
+from ingest.kafka_io import delete_topics
 from ingest.readback import read_deals
 
 log = logging.getLogger(__name__)
@@ -197,7 +199,10 @@ def dqe(settings: Settings, url: str, name: str, rate: float) -> Run:
         Fetcher._publish = original  # type: ignore[method-assign]
         DealsClient.__init__ = original_init  # type: ignore[method-assign]
     [timed] = timers
-    landed = read_deals(bench_settings)
+    try:
+        landed = read_deals(bench_settings)
+    finally:
+        delete_topics(bench_settings, [bench_settings.topic_deals_raw, bench_settings.topic_deal_pages])
     truth = live_throughout(url, start, end)
     run = Run(
         name,
@@ -227,6 +232,7 @@ def main() -> None:
     deals = 20_000 if args.quick else 60_000
     rate_limit = 40.0
     settings = load_settings()
+    load_before = os.getloadavg()[0]  # the box is shared (Spark, Kafka, Cassandra): say how busy it was
 
     with simulator(deals) as url:
         seq = sequential(settings, url)
@@ -319,6 +325,12 @@ def main() -> None:
         "dqe_kafka_rest_cpu_us_per_deal": us_per_deal(kafka_rest, fast),
         "sequential_cpu_us_per_deal": us_per_deal(seq.cpu_s, seq),
     }
+    metrics["load_avg_1m_before"] = load_before
+    metrics["load_avg_1m_after"] = os.getloadavg()[0]
+    print(
+        f"\nload average (1 min) {load_before:.2f} before, {metrics['load_avg_1m_after']:.2f} after, "
+        f"on {os.cpu_count()} CPUs"
+    )
     print(f"\nwrote {write_results('ingest', metrics)}")
 
 

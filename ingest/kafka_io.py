@@ -93,3 +93,15 @@ def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
 
 def _unreachable(settings: Settings) -> str:
     return f"cannot reach Kafka at {settings.kafka_bootstrap}; is the stack up? (`exstreamly stack up`)"
+
+
+def delete_topics(settings: Settings, names: list[str]) -> None:
+    """Drop topics (tests and benchmarks clean up after themselves); missing ones are ignored."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="exstreamly-ingest-admin")
+    try:
+        existing = set(admin.list_topics())
+        doomed = [name for name in names if name in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()

@@ -14,6 +14,7 @@ import pytest
 
 from conf.settings import Settings
 from ingest.crawl import crawl
+from ingest.kafka_io import delete_topics
 from ingest.readback import Landed, read_deals
 from ingest.simulator import ManualClock, SimConfig, Simulator, SimulatorServer
 from ingest.simulator.config import SQOOT_2016
@@ -46,9 +47,19 @@ DEAL_KEYS = {
 }
 
 
+_CREATED: list[Settings] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_topics() -> Iterator[None]:
+    yield
+    for made in _CREATED:
+        delete_topics(made, [made.topic_deals_raw, made.topic_deal_pages])
+
+
 def ingest_settings(settings: Settings, url: str) -> Settings:
     run = uuid.uuid4().hex[:8]
-    return settings.model_copy(
+    made = settings.model_copy(
         update={
             "deals_api_url": url,
             "topic_deals_raw": f"itest_ingest_raw_{run}",
@@ -58,6 +69,8 @@ def ingest_settings(settings: Settings, url: str) -> Settings:
             "fetcher_threads": 8,
         }
     )
+    _CREATED.append(made)
+    return made
 
 
 def assert_versions_are_true(sim: Simulator, landed: Landed) -> None:

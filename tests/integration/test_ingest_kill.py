@@ -19,7 +19,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from conf.settings import Settings
 from ingest.client import DealsClient
-from ingest.kafka_io import ensure_topics, ingest_topics, make_producer
+from ingest.kafka_io import delete_topics, ensure_topics, ingest_topics, make_producer
 from ingest.planner import make_plan, publish_plan
 from ingest.readback import read_deals
 from ingest.simulator import ManualClock, SimConfig, Simulator, SimulatorServer
@@ -120,7 +120,10 @@ def test_kill_9_a_fetcher_mid_crawl_and_restart_loses_no_deal(
             survivor.wait(60)
 
         live = sim.live_at(sim.now())
-    landed = read_deals(crawl_settings)
+    try:
+        landed = read_deals(crawl_settings)
+    finally:
+        delete_topics(crawl_settings, [crawl_settings.topic_deals_raw, crawl_settings.topic_deal_pages])
     missing = live - landed.by_id.keys()
     assert not missing, f"{len(missing)} of {len(live)} live deals missing, e.g. {sorted(missing)[:5]}"
     assert landed.by_id.keys() == live  # and nothing that was not live
