@@ -126,6 +126,11 @@ MERCHANTS_BY_CATEGORY_SCHEMA = _fields(
 
 MERCHANT_RANK_KEYS_SCHEMA = _fields(("merchant_id", _L), ("category_slug", _S), ("deals_sold", _L))
 
+DEAL_VERSIONS_SCHEMA = _fields(
+    ("deal_id", _L), ("updated_at", _TS), ("category_slug", _S), ("parent_category", _S), ("discount_pct", _D),
+    ("price", _D), ("online", _B), ("geocell", _S), ("merchant_id", _L),
+)
+
 DEAD_LETTERS_BY_DAY_SCHEMA = _fields(
     ("day", _S), ("received_at", _TS), ("dead_letter_id", _S), ("reason", _S), ("raw_payload", _S), ("source", _S),
 )

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame
@@ -73,11 +74,11 @@ class DealTablesSink:
                 F.count("rejection_reason").alias("dead_letters"),
                 F.max("received_at").alias("newest"),
             ).first()
+            written, deleted = self._write_current_deals(
+                clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags).localCheckpoint())
             if stats["dead_letters"]:
                 self._append(dt.to_dead_letter_rows(judged_df), "dead_letters_by_day")
             self._append(dt.to_price_history_rows(clean_df), "price_history_by_deal")
-            written, deleted = self._write_current_deals(
-                clean_df.transform(dt.latest_deal_versions).localCheckpoint())
         finally:
             judged_df.unpersist()
             clean_df.unpersist()
@@ -86,23 +87,33 @@ class DealTablesSink:
                            time.monotonic() - started)
 
     def _write_current_deals(self, latest_df: DataFrame) -> tuple[int, int]:
-        # The stored versions are materialised before any write: re-read after our own upserts
-        # they would hide every stale sort row.
-        stored_df = self._read_keys("deals_by_id", latest_df.select("deal_id")).localCheckpoint(eager=True)
+        """Upsert the newest version of each deal into deals_by_id and the sorted tables.
+
+        Order: the deal row first (what readers ask for by id shows up soonest), then the stale
+        sort rows are deleted and the sorted tables and ranking upserted, and `deal_versions` —
+        the record of which sort keys a deal holds — last, so a replay after a crash anywhere in
+        between finds the old keys again.
+        """
+        # Materialised before any write: re-read after our own upserts it would hide stale rows.
+        stored_df = (
+            self._read_keys("deal_versions", latest_df.select("deal_id"))
+            .transform(tr.with_sort_flags)
+            .localCheckpoint(eager=True)
+        )
         fresh_df = tr.filter_newer_than_stored(latest_df, stored_df).persist()
         try:
             counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
                                   F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
-            replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
-            stale_merchants: set[int] = set()
-            deleted = 0
-            if counts["replacing"]:
-                deleted, stale_merchants = self._delete_stale_sort_rows(replaced_df, fresh_df)
             split = (counts["fresh"] - counts["replacing"], counts["replacing"])
-            for table, (to_rows, _keys) in tr.SORTED_DEAL_TABLES.items():
-                self._upsert_versions(fresh_df, to_rows, table, split)
-            deleted += self._refresh_merchant_ranking(fresh_df, stale_merchants)
             self._upsert_versions(fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)
+            deleted, stale_merchants = 0, set()
+            if counts["replacing"]:
+                replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
+                deleted, stale_merchants = self._delete_stale_sort_rows(replaced_df, fresh_df)
+            for table in tr.SORTED_DEAL_TABLES:
+                self._upsert_versions(fresh_df, partial(tr.to_sorted_table_rows, table=table), table.name, split)
+            deleted += self._refresh_merchant_ranking(fresh_df, stale_merchants)
+            self._upsert_versions(fresh_df, tr.to_deal_versions_rows, "deal_versions", split)
         finally:
             fresh_df.unpersist()
         return counts["fresh"], deleted
@@ -110,14 +121,15 @@ class DealTablesSink:
     def _delete_stale_sort_rows(self, replaced_df: DataFrame, fresh_df: DataFrame) -> tuple[int, set[int]]:
         """Delete the sort rows the replaced versions leave behind, all tables in one Spark job."""
         stale_by_table = {
-            table: tr.stale_keys(to_rows(replaced_df), to_rows(fresh_df), keys)
-            for table, (to_rows, keys) in tr.SORTED_DEAL_TABLES.items()
+            table.name: tr.stale_keys(tr.to_sorted_table_keys(replaced_df, table),
+                                      tr.to_sorted_table_keys(fresh_df, table), table.keys)
+            for table in tr.SORTED_DEAL_TABLES
         }
         collected = tr.union_keyed_rows(stale_by_table).collect()
         deleted = 0
-        for table, (_to_rows, keys) in tr.SORTED_DEAL_TABLES.items():
-            rows = [tuple(row[k] for k in keys) for row in collected if row["table"] == table]
-            deleted += self._delete(table, keys, rows)
+        for table in tr.SORTED_DEAL_TABLES:
+            rows = [tuple(row[k] for k in table.keys) for row in collected if row["table"] == table.name]
+            deleted += self._delete(table.name, table.keys, rows)
         old_merchants = {row["merchant_id"] for row in collected if row["table"] == "deals_by_merchant"}
         return deleted, old_merchants
 

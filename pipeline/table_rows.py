@@ -1,9 +1,11 @@
 """Pure transforms from one-row-per-deal frames to the shape of each Cassandra query table.
 
-The same builders run over the incoming versions and over the stored versions, so the rows a
-changed deal leaves behind in a sorted table (its stale sort keys) are a plain anti-join.
+The same rules shape the incoming versions and the stored `deal_versions`, so the rows a changed
+deal leaves behind in a sorted table (its stale sort keys) are a plain anti-join.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -27,28 +29,58 @@ def to_deals_by_id_rows(deals_df: DataFrame) -> DataFrame:
     return _select_schema(deals_df, schemas.DEALS_BY_ID_SCHEMA)
 
 
-def to_deals_by_category_discount_rows(deals_df: DataFrame) -> DataFrame:
-    listed_df = explode_listing_categories(deals_df).drop("category_slug")
-    return _select_schema(listed_df.withColumnRenamed("listing_category", "category_slug"),
-                          schemas.DEALS_BY_CATEGORY_DISCOUNT_SCHEMA)
+@dataclass(frozen=True)
+class SortedTable:
+    """A query table whose primary key moves when a deal changes (price, discount, category...)."""
+
+    name: str
+    schema: T.StructType
+    keys: tuple[str, ...]
+    is_listed_by_category: bool = False  # one row per listing category (own slug and parent)
+    only_if: str | None = None  # a boolean column: rows only for deals where it holds
 
 
-def to_deals_by_category_price_rows(deals_df: DataFrame) -> DataFrame:
-    listed_df = explode_listing_categories(deals_df).drop("category_slug")
-    return _select_schema(listed_df.withColumnRenamed("listing_category", "category_slug"),
-                          schemas.DEALS_BY_CATEGORY_PRICE_SCHEMA)
+def _shape_for(deals_df: DataFrame, table: SortedTable) -> DataFrame:
+    """The deal rows a table holds, before projection: exploded by category, filtered."""
+    if table.is_listed_by_category:
+        listed_df = explode_listing_categories(deals_df).drop("category_slug")
+        deals_df = listed_df.withColumnRenamed("listing_category", "category_slug")
+    return deals_df.filter(F.col(table.only_if)) if table.only_if else deals_df
 
 
-def to_online_deals_by_category_rows(deals_df: DataFrame) -> DataFrame:
-    return _select_schema(deals_df.filter(F.col("online")), schemas.ONLINE_DEALS_BY_CATEGORY_SCHEMA)
+def to_sorted_table_rows(deals_df: DataFrame, table: SortedTable) -> DataFrame:
+    return _select_schema(_shape_for(deals_df, table), table.schema)
 
 
-def to_deals_by_geocell_rows(deals_df: DataFrame) -> DataFrame:
-    return _select_schema(deals_df.filter(F.col("geocell").isNotNull()), schemas.DEALS_BY_GEOCELL_SCHEMA)
+def to_sorted_table_keys(deal_versions_df: DataFrame, table: SortedTable) -> DataFrame:
+    """Only the primary keys: needs only the DEAL_VERSIONS_SCHEMA columns, not the whole deal."""
+    key_fields = T.StructType([f for f in table.schema.fields if f.name in table.keys])
+    return _select_schema(_shape_for(deal_versions_df, table), key_fields)
 
 
-def to_deals_by_merchant_rows(deals_df: DataFrame) -> DataFrame:
-    return _select_schema(deals_df.filter(F.col("merchant_id").isNotNull()), schemas.DEALS_BY_MERCHANT_SCHEMA)
+SORTED_DEAL_TABLES = (
+    SortedTable("deals_by_category_discount", schemas.DEALS_BY_CATEGORY_DISCOUNT_SCHEMA,
+                ("category_slug", "discount_pct", "deal_id"), is_listed_by_category=True),
+    SortedTable("deals_by_category_price", schemas.DEALS_BY_CATEGORY_PRICE_SCHEMA,
+                ("category_slug", "price", "deal_id"), is_listed_by_category=True),
+    SortedTable("online_deals_by_category", schemas.ONLINE_DEALS_BY_CATEGORY_SCHEMA,
+                ("parent_category", "discount_pct", "deal_id"), only_if="online"),
+    SortedTable("deals_by_geocell", schemas.DEALS_BY_GEOCELL_SCHEMA, ("geocell", "deal_id"), only_if="has_geocell"),
+    SortedTable("deals_by_merchant", schemas.DEALS_BY_MERCHANT_SCHEMA, ("merchant_id", "deal_id"),
+                only_if="has_merchant"),
+)
+
+
+def with_sort_flags(deals_df: DataFrame) -> DataFrame:
+    """The conditions `only_if` names, as columns (so deals and stored versions share them)."""
+    return deals_df.withColumns({
+        "has_geocell": F.col("geocell").isNotNull(),
+        "has_merchant": F.col("merchant_id").isNotNull(),
+    })
+
+
+def to_deal_versions_rows(deals_df: DataFrame) -> DataFrame:
+    return _select_schema(deals_df, schemas.DEAL_VERSIONS_SCHEMA)
 
 
 def to_merchants_by_category_rows(merchant_deals_df: DataFrame) -> DataFrame:
@@ -68,16 +100,6 @@ def to_merchants_by_category_rows(merchant_deals_df: DataFrame) -> DataFrame:
 
 def to_merchant_rank_keys_rows(ranking_df: DataFrame) -> DataFrame:
     return _select_schema(ranking_df, schemas.MERCHANT_RANK_KEYS_SCHEMA)
-
-
-#: Sorted tables whose clustering key moves when a deal changes, with the builder and the key.
-SORTED_DEAL_TABLES = {
-    "deals_by_category_discount": (to_deals_by_category_discount_rows, ("category_slug", "discount_pct", "deal_id")),
-    "deals_by_category_price": (to_deals_by_category_price_rows, ("category_slug", "price", "deal_id")),
-    "online_deals_by_category": (to_online_deals_by_category_rows, ("parent_category", "discount_pct", "deal_id")),
-    "deals_by_geocell": (to_deals_by_geocell_rows, ("geocell", "deal_id")),
-    "deals_by_merchant": (to_deals_by_merchant_rows, ("merchant_id", "deal_id")),
-}
 
 
 def stale_keys(old_rows_df: DataFrame, new_rows_df: DataFrame, keys: tuple[str, ...]) -> DataFrame:

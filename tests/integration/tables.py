@@ -14,7 +14,7 @@ SORTED_KEY_COLUMNS = {
 }
 ALL_TABLES = (
     "deals_by_id", *SORTED_KEY_COLUMNS, "price_history_by_deal", "merchants_by_category",
-    "merchant_rank_keys", "dead_letters_by_day",
+    "merchant_rank_keys", "dead_letters_by_day", "deal_versions",
 )
 
 
@@ -35,6 +35,10 @@ def assert_deal_tables_match(session: Any, raws: list[dict[str, Any]]) -> None:
     assert set(got) == set(want), f"missing {set(want) - set(got)}, unexpected {set(got) - set(want)}"
     mismatched = {i: (got[i], want[i]) for i in want if got[i] != want[i]}
     assert not mismatched, f"{len(mismatched)} rows differ, e.g. {next(iter(mismatched.items()))}"
+    version_columns = ("deal_id", "updated_at", "category_slug", "parent_category", "discount_pct", "price",
+                       "online", "geocell", "merchant_id")
+    got_versions = {tuple(r[c] for c in version_columns) for r in rows(session, "deal_versions")}
+    assert got_versions == {tuple(w[c] for c in version_columns) for w in want.values()}
     want_keys = expected.sorted_table_rows(list(want.values()))
     for table, columns in SORTED_KEY_COLUMNS.items():
         got_keys = {tuple(r[c] for c in columns) for r in rows(session, table)}
