@@ -18,6 +18,7 @@ import argparse
 import logging
 import os
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -120,6 +121,7 @@ class Timed:
         self.cpu = 0.0
         self.calls = 0
         self.busy = 0.0  # summed request durations: busy / (last - first) = mean requests in flight
+        self.durations: list[float] = []
         self._lock = threading.Lock()
         client.deals = self  # type: ignore[method-assign]
 
@@ -134,6 +136,7 @@ class Timed:
                     ended = time.monotonic()
                     self.calls += 1
                     self.busy += ended - began
+                    self.durations.append(ended - began)
                     self.first, self.last = min(self.first, began), max(self.last, ended)
 
 
@@ -214,7 +217,12 @@ def dqe(settings: Settings, url: str, name: str, rate: float) -> Run:
         cpu_s=cpu_s,
         coverage=len(truth & landed.by_id.keys()) / len(truth),
     )
-    run.parts = {"fetch_parse": timed.cpu, "publish_call": publish_cpu[0]}
+    run.parts = {
+        "fetch_parse": timed.cpu,
+        "publish_call": publish_cpu[0],
+        "p50_latency_s": statistics.median(timed.durations),
+        "in_flight": timed.busy / run.fetch_s,
+    }
     log.info("%s: %d landed; round counts %s", name, landed.records, result.counts)
     return run
 
@@ -291,6 +299,11 @@ def main() -> None:
         f"/ {measured_latency * 1000:.1f} ms measured unloaded = {measured_ceiling:.0f} pages/s -> DQE at "
         f"{fast.pages_per_s / measured_ceiling:.2f} of the measured ceiling"
     )
+    p50 = fast.parts["p50_latency_s"]
+    print(
+        f"DQE under load: p50 page latency {p50 * 1000:.1f} ms, mean in flight {fast.parts['in_flight']:.1f} "
+        f"of {IN_FLIGHT} -> {fast.pages_per_s * p50 / IN_FLIGHT:.2f} of {IN_FLIGHT} / p50"
+    )
     kafka_rest = fast.cpu_s - fast.parts["fetch_parse"] - fast.parts["publish_call"]
     print(
         f"\nDQE CPU per deal: fetch+parse {us_per_deal(fast.parts['fetch_parse'], fast):.1f} µs, "
@@ -314,6 +327,9 @@ def main() -> None:
         "dqe_vs_sequential_pages": fast.pages_per_s / seq.pages_per_s,
         "dqe_vs_ceiling": fast.pages_per_s / ceiling,
         "measured_latency_s": measured_latency,
+        "dqe_p50_latency_s": fast.parts["p50_latency_s"],
+        "dqe_mean_in_flight": fast.parts["in_flight"],
+        "dqe_vs_p50_ceiling": fast.pages_per_s * fast.parts["p50_latency_s"] / IN_FLIGHT,
         "dqe_vs_measured_ceiling": fast.pages_per_s / measured_ceiling,
         "rate_limit_per_s": rate_limit,
         "rate_limited_pages_per_s": limited.pages_per_s,
