@@ -86,6 +86,22 @@ class Settings(BaseSettings):
 
     startup_timeout_s: float = Field(180.0, gt=0)
 
+    activity_rate_per_s: float = Field(50.0, gt=0, le=100_000, description="events/s the activity simulator sends")
+    activity_users: int = Field(5000, ge=1, le=10_000_000, description="simulated users")
+    activity_seed: int = Field(2016, description="seed of the users and of the event ids")
+    activity_deals_sample: int = Field(5000, ge=1, le=200_000, description="live deals read per catalog refresh")
+    activity_deals_refresh_s: float = Field(30.0, gt=0, description="how often the simulator re-reads live deals")
+    activity_user_events_partitions: int = Field(4, ge=1, le=1024)
+    activity_allowed_lateness_s: float = Field(
+        30.0, ge=0, description="events received longer than this after they happened are late: kept in "
+                                "late_events_by_day, not counted in windows")
+    activity_watermark_margin_s: float = Field(
+        15.0, ge=0, description="Spark watermark = allowed lateness + this margin (producer clock skew)")
+    activity_future_tolerance_s: float = Field(
+        5.0, ge=0, description="an event stamped further than this after its receipt is a dead letter")
+    activity_min_users_per_cell: int = Field(
+        5, ge=2, le=10_000, description="k-anonymity floor: map cells with fewer distinct users are not served")
+
     @model_validator(mode="after")
     def _cors_credentials_need_origins(self) -> Settings:
         if self.api_cors_credentials and "*" in self.api_cors_origins:

@@ -1,0 +1,151 @@
+"""The sinks both activity jobs share, and the transform chains in front of them.
+
+Two sinks, because one is stateless and one is not:
+- `ActivityEventsSink` takes raw records and writes what each event gives on its own: dead letters,
+  late events, the purchase feed and each user's purchase history (keyed by event id).
+- `ActivityWindowsSink` takes the windowed aggregation (update mode in streaming, a plain groupBy in
+  batch) and writes trending buckets, sales per second, map cells and merchant sales (keyed by window
+  and key).
+Every write is an upsert on a deterministic key, so a replayed micro-batch rewrites the same rows.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from conf.settings import Settings
+from pipeline import activity_transforms as at
+from pipeline.deal_transforms import to_dead_letter_rows
+
+log = logging.getLogger(__name__)
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+
+
+def judge_activity_records(raw_df: DataFrame, settings: Settings) -> DataFrame:
+    """Raw records parsed, each with its rejection reason (null when valid)."""
+    return (
+        raw_df.transform(at.parse_activity_records)
+        .transform(at.with_event_rejection_reason, future_tolerance_s=settings.activity_future_tolerance_s)
+    )
+
+
+def activity_events(raw_df: DataFrame, settings: Settings) -> DataFrame:
+    """The valid events of raw records, typed."""
+    return judge_activity_records(raw_df, settings).transform(at.filter_valid_events).transform(at.clean_events)
+
+
+def activity_windows(raw_df: DataFrame, settings: Settings) -> DataFrame:
+    """Raw records -> on-time, de-duplicated events -> windowed sums (streaming or batch alike)."""
+    delay_s = settings.activity_allowed_lateness_s + settings.activity_watermark_margin_s
+    return (
+        activity_events(raw_df, settings)
+        .transform(at.filter_on_time_events, allowed_lateness_s=settings.activity_allowed_lateness_s)
+        .transform(at.with_event_watermark, delay_s=delay_s)
+        .transform(at.drop_duplicate_events)
+        .transform(at.aggregate_activity_windows)
+    )
+
+
+@dataclass(frozen=True)
+class ActivityReport:
+    batch_id: int | None
+    rows: dict[str, int]
+    seconds: float
+
+
+class _TablesWriter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reports: list[ActivityReport] = []
+
+    def _append(self, df: DataFrame, table: str) -> None:
+        (
+            df.write.format(CASSANDRA_FORMAT)
+            .options(keyspace=self.settings.keyspace, table=table)
+            .option("spark.cassandra.output.ignoreNulls", "true")
+            .mode("append")
+            .save()
+        )
+
+    def _write_all(self, frames: dict[str, DataFrame], counts: dict[str, int]) -> None:
+        """Write each non-empty table frame (an empty one costs no Spark job)."""
+        for table, rows_df in frames.items():
+            if counts.get(table):
+                self._append(rows_df, table)
+
+    def _report(self, batch_id: int | None, counts: dict[str, int], started: float) -> ActivityReport:
+        report = ActivityReport(batch_id, counts, time.monotonic() - started)
+        self.reports.append(report)
+        log.info("%s batch %s: %s in %.2fs", type(self).__name__, batch_id,
+                 ", ".join(f"{n} {t}" for t, n in counts.items() if n) or "nothing", report.seconds)
+        return report
+
+
+class ActivityEventsSink(_TablesWriter):
+    """Raw user_events records -> dead letters, late events, purchase feed, purchase histories."""
+
+    def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
+        started = time.monotonic()
+        judged_df = judge_activity_records(raw_df, self.settings).localCheckpoint()
+        events_df = judged_df.transform(at.filter_valid_events).transform(at.clean_events)
+        lateness = self.settings.activity_allowed_lateness_s
+        frames = {
+            "dead_letters_by_day": to_dead_letter_rows(judged_df),
+            "late_events_by_day": at.to_late_event_rows(at.filter_late_events(events_df, allowed_lateness_s=lateness)),
+            "purchases_by_minute": at.to_purchases_by_minute_rows(events_df),
+            "purchases_by_user": at.to_purchases_by_user_rows(events_df),
+        }
+        try:
+            counts = _counts(judged_df, lateness)
+            self._write_all(frames, counts)
+        finally:
+            judged_df.unpersist()
+        return self._report(batch_id, counts, started)
+
+
+def _counts(judged_df: DataFrame, lateness_s: float) -> dict[str, int]:
+    """Rows each table will get, in one pass over the judged records."""
+    is_valid = F.col("rejection_reason").isNull()
+    kind = F.lower(F.trim(F.col("event").getField("event_type")))
+    received, occurred = F.col("received_at").cast("double"), F.col("event").getField("occurred_at").cast("timestamp")
+    is_late = is_valid & (received - occurred.cast("double") > F.lit(lateness_s))
+    is_purchase = is_valid & (kind == "purchase")
+    row = judged_df.agg(
+        F.count(F.lit(1)).alias("records"), F.count("rejection_reason").alias("dead_letters_by_day"),
+        F.count(F.when(is_late, 1)).alias("late_events_by_day"),
+        F.count(F.when(is_purchase, 1)).alias("purchases_by_minute"),
+    ).first()
+    counts = row.asDict() if row is not None else {}
+    counts["purchases_by_user"] = counts.get("purchases_by_minute", 0)
+    return counts
+
+
+class ActivityWindowsSink(_TablesWriter):
+    """Windowed sums -> trending buckets, sales per second, map cells over the floor, merchant sales."""
+
+    def __call__(self, windows_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
+        started = time.monotonic()
+        windows_df = windows_df.localCheckpoint()
+        frames = {
+            "trending_categories_by_bucket": at.to_trending_rows(windows_df),
+            "sales_by_second": at.to_sales_by_second_rows(windows_df),
+            "activity_by_cell": at.to_activity_by_cell_rows(
+                windows_df, min_users=self.settings.activity_min_users_per_cell),
+            "merchant_sales_by_category": at.to_merchant_sales_rows(windows_df),
+        }
+        try:
+            by_metric = {r["metric"]: r["n"] for r in windows_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n"))
+                         .collect()}
+            counts = {table: by_metric.get(metric, 0) for table, metric in _TABLE_METRIC.items()}
+            self._write_all(frames, counts)
+        finally:
+            windows_df.unpersist()
+        return self._report(batch_id, counts, started)
+
+
+_TABLE_METRIC = {"trending_categories_by_bucket": "trend", "sales_by_second": "sales",
+                 "activity_by_cell": "cell", "merchant_sales_by_category": "merchant"}

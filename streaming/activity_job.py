@@ -1,0 +1,80 @@
+"""Speed layer for user activity: Kafka `user_events` -> the shared activity transforms -> Cassandra.
+
+Input:  Kafka topic `user_events` (one JSON interaction per record, keyed by user id).
+Output: two queries over the same topic, checkpointed under `<checkpoints>/activity-events` and
+        `<checkpoints>/activity-windows`:
+        - events (stateless): dead_letters_by_day, late_events_by_day, purchases_by_minute,
+          purchases_by_user, via `ActivityEventsSink` in foreachBatch;
+        - windows (stateful, update mode, watermarked on event time): trending_categories_by_bucket,
+          sales_by_second, activity_by_cell, merchant_sales_by_category, via `ActivityWindowsSink`.
+Run:    ./spark-submit.sh streaming/activity_job.py [--available-now]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from conf.settings import Settings, load_settings
+from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, activity_windows
+from streaming.kafka_source import read_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActivityQueries:
+    events: StreamingQuery
+    windows: StreamingQuery
+    events_sink: ActivityEventsSink
+    windows_sink: ActivityWindowsSink
+
+    def await_both(self, timeout_s: float | None = None) -> None:
+        for query in (self.events, self.windows):
+            query.awaitTermination(timeout_s)
+
+    def stop(self) -> None:
+        for query in (self.events, self.windows):
+            query.stop()
+
+
+def start_activity_streams(spark: SparkSession, settings: Settings, *, available_now: bool = False,
+                           checkpoint_root: str | None = None) -> ActivityQueries:
+    root = (checkpoint_root or settings.checkpoint_root).rstrip("/")
+    trigger = {"availableNow": True} if available_now else {"processingTime": f"{settings.trigger_seconds} seconds"}
+    events_sink, windows_sink = ActivityEventsSink(settings), ActivityWindowsSink(settings)
+    events = (
+        read_topic(spark, settings, settings.topic_user_events)
+        .writeStream.foreachBatch(events_sink)
+        .option("checkpointLocation", f"{root}/activity-events")
+        .queryName("activity-events")
+        .trigger(**trigger).start()
+    )
+    windows = (
+        activity_windows(read_topic(spark, settings, settings.topic_user_events), settings)
+        .writeStream.outputMode("update").foreachBatch(windows_sink)
+        .option("checkpointLocation", f"{root}/activity-windows")
+        .queryName("activity-windows")
+        .trigger(**trigger).start()
+    )
+    return ActivityQueries(events, windows, events_sink, windows_sink)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--available-now", action="store_true", help="process what is in Kafka, then stop")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spark = SparkSession.builder.appName("exstreamly-activity-stream").getOrCreate()
+    queries = start_activity_streams(spark, load_settings(), available_now=args.available_now)
+    if args.available_now:
+        queries.await_both()
+    else:
+        spark.streams.awaitAnyTermination()
+
+
+if __name__ == "__main__":
+    main()
