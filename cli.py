@@ -107,5 +107,10 @@ main.add_command(fetcher)
 main.add_command(crawl)
 
 
+from ingest.activity.cli import activity  # noqa: E402 - the user activity simulator (issue 6)
+
+main.add_command(activity)
+
+
 if __name__ == "__main__":
     main()

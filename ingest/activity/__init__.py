@@ -1,0 +1,1 @@
+"""The activity simulator: users, their interests and their interactions with live deals."""
