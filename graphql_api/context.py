@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -46,6 +47,7 @@ class Context:
     deals: DataLoader[int, Row | None] = field(init=False)
     price_history: DataLoader[int, list[Row]] = field(init=False)
     category_counts: DataLoader[str, int] = field(init=False)
+    merchant_sales_today: DataLoader[str, list[Row]] = field(init=False)
 
     def __post_init__(self) -> None:
         repo = self.repository
@@ -59,3 +61,9 @@ class Context:
 
         self.price_history = DataLoader(_concurrent(history))
         self.category_counts = DataLoader(_concurrent(count))
+
+        async def sales_today(slug: str) -> list[Row]:
+            # one partition per category and request, shared by every merchant of a ranking page
+            return await repo.merchant_sales(slug, datetime.now(UTC).strftime("%Y-%m-%d"))
+
+        self.merchant_sales_today = DataLoader(_concurrent(sales_today))

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
+from graphql_api.context import Context
 from graphql_api.repository import Row
 
 
@@ -12,8 +14,17 @@ class RankedMerchant:
     name: str | None = strawberry.field(description="Display name.")
     deals_sold: int = strawberry.field(description="Units sold by the merchant's deals in this category.")
     deal_count: int = strawberry.field(description="The merchant's deals in this category.")
+    category: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="Units platform users bought from this merchant in this category today "
+                                  "(UTC), live from the activity stream; 0 when none.")
+    async def live_units_today(self, info: Info[Context, None]) -> int:
+        if self.category is None:
+            return 0
+        rows = await info.context.merchant_sales_today.load(self.category)
+        return sum(row["units"] or 0 for row in rows if str(row["merchant_id"]) == self.id)
 
     @classmethod
-    def from_row(cls, row: Row) -> RankedMerchant:
+    def from_row(cls, row: Row, *, category: str | None = None) -> RankedMerchant:
         return cls(id=strawberry.ID(str(row["merchant_id"])), name=row["merchant_name"],
-                   deals_sold=row["deals_sold"], deal_count=row["deal_count"])
+                   deals_sold=row["deals_sold"], deal_count=row["deal_count"], category=category)

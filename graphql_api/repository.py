@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException, OperationTimedOut, RequestExecutionException
@@ -45,6 +46,17 @@ _STATEMENTS = {
                  "WHERE category_slug = ? AND deals_sold <= ?",
     "category_ids": "SELECT deal_id FROM {ks}.deals_by_category_discount WHERE category_slug = ? LIMIT ?",
     "ping": "SELECT release_version FROM system.local",
+    # user activity (issue 6): every read is one window's partition
+    "trend_bucket": "SELECT category_slug, parent_category, views, clicks, purchases, reviews, score "
+                    "FROM {ks}.trending_categories_by_bucket WHERE bucket_seconds = ? AND bucket_start = ?",
+    "sales_minute": "SELECT second, purchases, units, revenue FROM {ks}.sales_by_second WHERE minute = ?",
+    "purchases_minute": "SELECT occurred_at, event_id, user_name, user_city, deal_id, deal_title, category_slug, "
+                        "merchant_name, quantity, price, amount FROM {ks}.purchases_by_minute "
+                        "WHERE minute = ? LIMIT ?",
+    "activity_cells": "SELECT cell, users, events, purchases FROM {ks}.activity_by_cell "
+                      "WHERE precision = ? AND region = ? AND hour = ?",
+    "merchant_sales": "SELECT merchant_id, merchant_name, purchases, units, revenue "
+                      "FROM {ks}.merchant_sales_by_category WHERE category_slug = ? AND day = ?",
 }
 
 
@@ -188,6 +200,28 @@ class Repository:
         """Deals listed under a category, counting at most `cap` rows of its partition."""
         page = await self._execute("category_ids", (category, cap), fetch_size=cap)
         return len(page.rows)
+
+    # -- user activity (issue 6) ----------------------------------------------------------------
+
+    async def trend_bucket(self, bucket_seconds: int, bucket_start: datetime) -> list[Row]:
+        """Per-category counts of one trending bucket (at most one row per category)."""
+        return (await self._execute("trend_bucket", (bucket_seconds, bucket_start))).rows
+
+    async def sales_minute(self, minute: datetime) -> list[Row]:
+        """Sales of each second of one minute, newest first."""
+        return (await self._execute("sales_minute", (minute,))).rows
+
+    async def purchases_minute(self, minute: datetime, *, limit: int) -> list[Row]:
+        """The newest `limit` purchases of one minute, newest first."""
+        return (await self._execute("purchases_minute", (minute, limit), fetch_size=limit)).rows
+
+    async def activity_cells(self, precision: int, region: str, hour: datetime) -> list[Row]:
+        """Map cells of one precision, region and hour (only cells over the anonymity floor exist)."""
+        return (await self._execute("activity_cells", (precision, region, hour))).rows
+
+    async def merchant_sales(self, category: str, day: str) -> list[Row]:
+        """Live sales per merchant and hour of one category and UTC day."""
+        return (await self._execute("merchant_sales", (category, day))).rows
 
 
 def _on_rows(_rows: object, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page],

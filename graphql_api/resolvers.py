@@ -116,7 +116,7 @@ async def merchants(
     stream = SortedStream(lambda n, state: repo.merchants_by_category(slug, high, page_size=n, paging_state=state),
                           page_size=size + 1)
     rows = await _merchant_rows(stream, position, size + 1, info.context.settings.api_scan_limit)
-    nodes = [RankedMerchant.from_row(row) for row in rows[:size]]
+    nodes = [RankedMerchant.from_row(row, category=slug) for row in rows[:size]]
     edges = [MerchantEdge(cursor=encode_cursor(MERCHANTS_ORDER, row["deals_sold"], row["merchant_id"]), node=node)
              for row, node in zip(rows, nodes, strict=False)]
     info_ = PageInfo(has_next_page=len(rows) > size, has_previous_page=after is not None,

@@ -6,7 +6,8 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from conf.settings import Settings
-from graphql_api import resolvers
+from graphql_api import activity_resolvers, resolvers
+from graphql_api.activity import ActivityMap, MerchantSales, Purchase, SalesSecond, TrendingCategory
 from graphql_api.category import Category
 from graphql_api.connection import DealConnection, MerchantConnection
 from graphql_api.deal import Deal
@@ -31,6 +32,21 @@ class Query:
     merchants: MerchantConnection = strawberry.field(
         resolver=resolvers.merchants,
         description="Merchants with deals in a category, ranked by units sold (best seller first).")
+    trending: list[TrendingCategory] = strawberry.field(
+        resolver=activity_resolvers.trending,
+        description="Categories users interact with most in the last 10 s, minute or hour, by score.")
+    sales_timeline: list[SalesSecond] = strawberry.field(
+        resolver=activity_resolvers.sales_timeline,
+        description="Purchases, units and revenue per second over the last `last` seconds, oldest first.")
+    purchase_feed: list[Purchase] = strawberry.field(
+        resolver=activity_resolvers.purchase_feed, description="The newest purchases, newest first.")
+    activity_map: ActivityMap = strawberry.field(
+        resolver=activity_resolvers.activity_map,
+        description="Where users are active this hour: geohash cells in a box, only cells with enough "
+                    "distinct users to stay anonymous.")
+    top_sellers: list[MerchantSales] = strawberry.field(
+        resolver=activity_resolvers.top_sellers,
+        description="Merchants of a category ranked by what platform users bought today (UTC), live.")
 
 
 class DealsSchema(strawberry.Schema):
@@ -43,4 +59,5 @@ class DealsSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with the limits, caches and profile of `settings`."""
-    return DealsSchema(query=Query, extensions=schema_extensions(settings))
+    return DealsSchema(query=Query, subscription=activity_resolvers.Subscription,
+                       extensions=schema_extensions(settings))

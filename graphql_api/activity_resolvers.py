@@ -1,0 +1,213 @@
+"""Resolvers of the live activity fields: validate, read window partitions concurrently, build types.
+
+`at` (default: now) is the moment the answer is about; windows are aligned like the pipeline's
+buckets, so `trending(TEN_SECONDS)` sums the 1 s bucket holding `at` and the nine before it.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from graphql_api import geo
+from graphql_api.activity import (
+    TREND_BUCKETS,
+    ActivityCell,
+    ActivityMap,
+    BBoxInput,
+    MerchantSales,
+    Purchase,
+    SalesSecond,
+    TrendingCategory,
+    TrendWindow,
+)
+from graphql_api.context import Context
+from graphql_api.errors import InvalidInput
+from graphql_api.inputs import parse_category, parse_first
+from graphql_api.repository import Repository
+
+TREND_FIELDS = ("score", "views", "clicks", "purchases", "reviews")
+MAX_TIMELINE_S = 300
+FEED_MINUTES_BACK = 10
+MAP_PRECISIONS = (3, 4, 5)
+REGION_PRECISION = 2
+MAX_REGIONS = 64
+MIN_EVERY_S, MAX_EVERY_S = 0.2, 60.0
+
+At = Annotated[datetime | None, strawberry.argument(description="The moment asked about (default: now).")]
+
+
+def _moment(at: datetime | None) -> datetime:
+    """`at` (or now) as a naive UTC datetime, as the driver binds timestamps."""
+    moment = at or datetime.now(UTC)
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).replace(tzinfo=None)
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    epoch = int(moment.replace(tzinfo=UTC).timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC).replace(tzinfo=None)
+
+
+async def load_trending(repo: Repository, window: TrendWindow, first: int, moment: datetime) -> list[TrendingCategory]:
+    """Sum the window's buckets per category; best score first (ties by slug)."""
+    size, count = TREND_BUCKETS[window]
+    newest = _floor(moment, size)
+    buckets = await asyncio.gather(*(repo.trend_bucket(size, newest - timedelta(seconds=size * i))
+                                     for i in range(count)))
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TREND_FIELDS, 0))
+    for rows in buckets:
+        for row in rows:
+            for name in TREND_FIELDS:
+                totals[row["category_slug"]][name] += row[name] or 0
+    ranked = sorted(totals.items(), key=lambda item: (-item[1]["score"], item[0]))
+    return [TrendingCategory.from_totals(slug, sums) for slug, sums in ranked[:first]]
+
+
+async def trending(
+    info: Info[Context, None],
+    window: Annotated[TrendWindow, strawberry.argument(description="How far back to look.")] = TrendWindow.ONE_MINUTE,
+    first: Annotated[int, strawberry.argument(description="How many categories, 1..100.")] = 10,
+    at: At = None,
+) -> list[TrendingCategory]:
+    return await load_trending(info.context.repository, window, parse_first(first), _moment(at))
+
+
+async def sales_timeline(
+    info: Info[Context, None],
+    last: Annotated[int, strawberry.argument(description=f"Seconds to return, 1..{MAX_TIMELINE_S}.")] = 60,
+    at: At = None,
+) -> list[SalesSecond]:
+    if not 1 <= last <= MAX_TIMELINE_S:
+        raise InvalidInput("last", f"must be between 1 and {MAX_TIMELINE_S}, found {last}")
+    newest = _floor(_moment(at), 1)
+    seconds = [newest - timedelta(seconds=i) for i in range(last - 1, -1, -1)]
+    minutes = sorted({_floor(s, 60) for s in seconds})
+    pages = await asyncio.gather(*(info.context.repository.sales_minute(m) for m in minutes))
+    by_second = {row["second"]: row for rows in pages for row in rows}
+    return [SalesSecond.from_row(second.replace(tzinfo=UTC), by_second.get(second)) for second in seconds]
+
+
+async def purchase_feed(
+    info: Info[Context, None],
+    first: Annotated[int, strawberry.argument(description="How many purchases, 1..100.")] = 20,
+    at: At = None,
+) -> list[Purchase]:
+    """The newest purchases, reading back minute by minute (at most FEED_MINUTES_BACK minutes)."""
+    size, minute = parse_first(first), _floor(_moment(at), 60)
+    found: list[Purchase] = []
+    for back in range(FEED_MINUTES_BACK):
+        rows = await info.context.repository.purchases_minute(minute - timedelta(minutes=back), limit=size - len(found))
+        found += [Purchase.from_row(row) for row in rows]
+        if len(found) >= size:
+            break
+    return found
+
+
+def _parse_bbox(bbox: BBoxInput) -> BBoxInput:
+    for name, value, limit in (("south", bbox.south, 90), ("north", bbox.north, 90),
+                               ("west", bbox.west, 180), ("east", bbox.east, 180)):
+        if not -limit <= value <= limit:
+            raise InvalidInput(f"bbox.{name}", f"must be between -{limit} and {limit}, found {value}")
+    if bbox.north <= bbox.south:
+        raise InvalidInput("bbox.north", f"must be above bbox.south ({bbox.south}), found {bbox.north}")
+    if bbox.east <= bbox.west:
+        raise InvalidInput("bbox.east", f"must be above bbox.west ({bbox.west}), found {bbox.east}")
+    return bbox
+
+
+def regions_covering(bbox: BBoxInput) -> list[str]:
+    """The geohash-2 regions (11.25 x 5.625 degrees) that intersect the box."""
+    lon_bits, lat_bits = 5, 5  # geohash-2: 10 bits, alternating from longitude
+    lats = range(geo._slice(bbox.south, -90.0, 180.0, lat_bits), geo._slice(bbox.north, -90.0, 180.0, lat_bits) + 1)
+    lons = range(geo._slice(bbox.west, -180.0, 360.0, lon_bits), geo._slice(bbox.east, -180.0, 360.0, lon_bits) + 1)
+    if len(lats) * len(lons) > MAX_REGIONS:
+        raise InvalidInput("bbox", f"spans {len(lats) * len(lons)} map regions; at most {MAX_REGIONS} "
+                                   "(about a continent) per request")
+    return [geo._encode(i, j, REGION_PRECISION) for j in lats for i in lons]
+
+
+def cell_centre(cell: str) -> tuple[float, float]:
+    lon_bits, lat_bits = geo._bit_widths(len(cell))
+    lon_idx, lat_idx = geo._decode(cell)
+    return (-90.0 + (lat_idx + 0.5) * 180.0 / (1 << lat_bits), -180.0 + (lon_idx + 0.5) * 360.0 / (1 << lon_bits))
+
+
+async def _cells(repo: Repository, precision: int, regions: list[str], hour: datetime, floor: int,
+                 bbox: BBoxInput) -> list[ActivityCell]:
+    pages = await asyncio.gather(*(repo.activity_cells(precision, region, hour) for region in regions))
+    cells = []
+    for row in (r for rows in pages for r in rows):
+        lat, lon = cell_centre(row["cell"])
+        # The pipeline never writes a cell under the floor; checking again costs nothing.
+        if row["users"] >= floor and bbox.south <= lat <= bbox.north and bbox.west <= lon <= bbox.east:
+            cells.append(ActivityCell(geohash=row["cell"], latitude=round(lat, 5), longitude=round(lon, 5),
+                                      users=row["users"], events=row["events"], purchases=row["purchases"]))
+    return sorted(cells, key=lambda c: (-c.users, c.geohash))
+
+
+async def activity_map(
+    info: Info[Context, None],
+    bbox: Annotated[BBoxInput, strawberry.argument(description="The part of the map to return.")],
+    precision: Annotated[int, strawberry.argument(description="Geohash precision: 3 (~156 km), 4 (~39 km) "
+                                                              "or 5 (~4.9 km).")] = 4,
+    at: At = None,
+) -> ActivityMap:
+    """Cells of the current hour; until the first cells of a new hour pass the floor, the previous hour."""
+    if precision not in MAP_PRECISIONS:
+        raise InvalidInput("precision", f"must be one of {', '.join(map(str, MAP_PRECISIONS))}, found {precision}")
+    box, ctx = _parse_bbox(bbox), info.context
+    regions, floor = regions_covering(box), ctx.settings.activity_min_users_per_cell
+    hour = _floor(_moment(at), 3600)
+    cells = await _cells(ctx.repository, precision, regions, hour, floor, box)
+    if not cells:
+        hour -= timedelta(hours=1)
+        cells = await _cells(ctx.repository, precision, regions, hour, floor, box)
+    return ActivityMap(hour=hour.replace(tzinfo=UTC), precision=precision, min_users=floor, cells=cells)
+
+
+async def load_live_sales(repo: Repository, category: str, moment: datetime) -> dict[int, MerchantSales]:
+    """Today's live sales per merchant of a category (hours summed)."""
+    rows = await repo.merchant_sales(category, moment.strftime("%Y-%m-%d"))
+    sums: dict[int, MerchantSales] = {}
+    for row in rows:
+        seen = sums.setdefault(row["merchant_id"], MerchantSales(
+            id=strawberry.ID(str(row["merchant_id"])), name=row["merchant_name"], purchases=0, units=0, revenue=0.0))
+        seen.purchases += row["purchases"] or 0
+        seen.units += row["units"] or 0
+        seen.revenue = round(seen.revenue + (row["revenue"] or 0.0), 2)
+    return sums
+
+
+async def top_sellers(
+    info: Info[Context, None],
+    category: Annotated[str, strawberry.argument(description="Category slug (a parent includes its children).")],
+    first: Annotated[int, strawberry.argument(description="How many merchants, 1..100.")] = 10,
+    at: At = None,
+) -> list[MerchantSales]:
+    slug, size = parse_category(category, field="category"), parse_first(first)
+    sums = await load_live_sales(info.context.repository, slug, _moment(at))
+    return sorted(sums.values(), key=lambda m: (-m.units, -m.revenue, int(m.id)))[:size]
+
+
+@strawberry.type(description="Live updates over graphql-transport-ws.")
+class Subscription:
+    @strawberry.subscription(description="`trending`, pushed every `everySeconds` (0.2..60).")
+    async def trending(
+        self, info: Info[Context, None],
+        window: Annotated[TrendWindow, strawberry.argument(description="How far back to look.")]
+        = TrendWindow.TEN_SECONDS,
+        first: Annotated[int, strawberry.argument(description="How many categories, 1..100.")] = 10,
+        every_seconds: Annotated[float, strawberry.argument(description="Seconds between updates.")] = 1.0,
+    ) -> AsyncGenerator[list[TrendingCategory], None]:
+        size = parse_first(first)
+        if not MIN_EVERY_S <= every_seconds <= MAX_EVERY_S:
+            raise InvalidInput("everySeconds",
+                               f"must be between {MIN_EVERY_S} and {MAX_EVERY_S}, found {every_seconds}")
+        while True:
+            yield await load_trending(info.context.repository, window, size, _moment(None))
+            await asyncio.sleep(every_seconds)
