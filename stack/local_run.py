@@ -1,8 +1,9 @@
 """`exstreamly run`: the whole platform end to end on one machine, in one terminal.
 
 simulator (Sqoot v2) -> crawler (Async DQE over Kafka) -> deals_raw -> Spark streaming
-(archive to the lake + deal tables in Cassandra) -> GraphQL API. Each process logs to
-`.runtime/logs/<name>.log`; Ctrl-C stops them all.
+(archive to the lake + deal tables in Cassandra) -> GraphQL API; and the activity simulator
+(users on the live deals) -> user_events -> Spark streaming (archive + activity tables) ->
+`trending` & co. Each process logs to `.runtime/logs/<name>.log`; Ctrl-C stops them all.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from conf.settings import PROJECT_ROOT, Settings
+from ingest.kafka_io import ensure_topics
 from stack.cql import cluster_for
 from stack.errors import ServiceStartError
 from stack.process import is_alive
@@ -112,6 +114,13 @@ def graphql_deal(api_url: str, deal_id: int) -> dict[str, object] | None:
     return (body.get("data") or {}).get("deal")
 
 
+def graphql_trending(api_url: str) -> list[str] | None:
+    query = "{ trending(window: TEN_SECONDS, first: 3) { slug score } }"
+    body = httpx.post(api_url, json={"query": query}, timeout=5).json()
+    found = (body.get("data") or {}).get("trending")
+    return [f"{t['slug']} ({t['score']})" for t in found] if found else None
+
+
 def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -> int:
     """Start every process, wait until a crawled deal is served by GraphQL, then keep running."""
     sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
@@ -120,7 +129,11 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         echo(f"simulator: {sim_url} (log {group.start('simulator', [*EXSTREAMLY, 'simulate'])})")
         wait_for("the simulator", lambda: httpx.get(f"{sim_url}/categories",
                  params={"api_key": settings.deals_api_key.get_secret_value()}, timeout=2).is_success, group, 60)
-        for job in ("streaming/archive_job.py", "streaming/deals_job.py"):
+        ensure_topics(settings, {settings.topic_user_events: settings.activity_user_events_partitions})
+        archive = [SPARK_SUBMIT, "streaming/archive_job.py", "--topic", settings.topic_deals_raw,
+                   "--topic", settings.topic_user_events]
+        echo(f"spark archive_job: submitted (log {group.start('archive_job', archive)})")
+        for job in ("streaming/deals_job.py", "streaming/activity_job.py"):
             name = Path(job).stem
             echo(f"spark {name}: submitted (log {group.start(name, [SPARK_SUBMIT, job])})")
         crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])
@@ -128,9 +141,13 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         deal_id = served_deal_id(sim_url, settings)
         wait_for(f"deal {deal_id} in Cassandra", stored_deal(settings, deal_id), group, 600)
         echo(f"deal {deal_id} went simulator -> crawler -> Kafka -> Spark -> Cassandra")
+        activity_log = group.start("activity", [*EXSTREAMLY, "activity"])
+        echo(f"activity: {settings.activity_rate_per_s:g} events/s on the live deals (log {activity_log})")
         echo(f"api: {api_url} (log {group.start('api', [*EXSTREAMLY, 'api'])})")
         deal = wait_for(f"deal({deal_id}) through GraphQL", lambda: graphql_deal(api_url, int(deal_id)), group, 120)
         echo(f"GraphQL answers deal({deal_id}): {deal}")
+        trends = wait_for("trending categories through GraphQL", lambda: graphql_trending(api_url), group, 300)
+        echo(f"GraphQL answers trending(TEN_SECONDS): {trends}")
         echo(f"\nOpen GraphiQL at {api_url}   (Ctrl-C stops everything; logs in {group.log_dir})")
         if until_ready:
             return 0
