@@ -81,7 +81,8 @@ def crawl(
                 if every_s is None:
                     break
                 updated_after = result.plan.snapshot - timedelta(seconds=settings.refresh_overlap_s)
-                stop.wait(max(0.0, every_s - result.elapsed_s))
+                # keep serving the group between rounds (and stay in it: no max_poll_interval expiry)
+                fetcher.run(stop, until=time.monotonic() + max(0.0, every_s - result.elapsed_s))
         finally:
             fetcher.close()
             producer.close(timeout=30)

@@ -105,13 +105,13 @@ class Fetcher:
 
     # -- main loop (the consumer is used from this thread only) ----------------------------------------
 
-    def run(self, stop: threading.Event, *, until_drained: bool = False) -> None:
-        """Fetch until `stop` is set or, with `until_drained`, until the group has no work left."""
+    def run(self, stop: threading.Event, *, until_drained: bool = False, until: float | None = None) -> None:
+        """Fetch until `stop`, until the group has no work left (`until_drained`), or the monotonic `until`."""
         if not self._subscribed:
             self._consumer.subscribe([self._settings.topic_deal_pages], listener=_Rebalance(self))
             self._subscribed = True
         next_check = time.monotonic() + 0.5
-        while not stop.is_set():
+        while not stop.is_set() and (until is None or time.monotonic() < until):
             self._poll_once()
             self._commit_finished()
             if self._fatal is not None:
