@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pipeline.geo import DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, geohash
+from pipeline.geo import DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, geohash_prefix, with_geohash
 from pipeline.schemas import CORRUPT_RECORD, DEAL_PAYLOAD_SCHEMA, RAW_RECORD_SCHEMA
 from pipeline.taxonomy import CATEGORY_NAMES, PARENT_OF
 
@@ -132,9 +132,12 @@ def to_dead_letter_rows(judged_df: DataFrame) -> DataFrame:
 
 def _plain_text(col: Column) -> Column:
     """HTML to plain text: tags dropped, common entities decoded, whitespace collapsed, '' -> null."""
-    text = F.regexp_replace(col, r"<[^>]*>", " ")
+    text = F.when(col.contains("<"), F.regexp_replace(col, r"<[^>]*>", " ")).otherwise(col)
+    decoded = text
     for entity, char in HTML_ENTITIES:
-        text = F.regexp_replace(text, entity, char)
+        decoded = F.regexp_replace(decoded, entity, char)
+    # Most texts have no entity at all: skip the six passes for them.
+    text = F.when(text.contains("&"), decoded).otherwise(text)
     text = F.trim(F.regexp_replace(text, r"\s+", " "))
     return F.when(text != "", text)
 
@@ -193,10 +196,15 @@ def clean_deals(valid_df: DataFrame) -> DataFrame:
         _blank_to_null(_merchant_field("phone_number")).alias("merchant_phone"),
         _blank_to_null(_merchant_field("url")).alias("merchant_url"),
         lat.alias("latitude"), lon.alias("longitude"),
-        geohash(lat, lon, DEAL_GEOHASH_PRECISION).alias("geohash"),
-        geohash(lat, lon, GEOCELL_PRECISION).alias("geocell"),
         F.col("offset").alias("source_offset"),
-    )
+    ).transform(with_geohash_cells)
+
+
+def with_geohash_cells(deals_df: DataFrame) -> DataFrame:
+    """The deal's geohash (precision 7) and its map cell (precision 4), null for online deals."""
+    hashed_df = with_geohash(deals_df, lat_col="latitude", lon_col="longitude", out_col="geohash",
+                             precision=DEAL_GEOHASH_PRECISION)
+    return hashed_df.withColumn("geocell", geohash_prefix(F.col("geohash"), GEOCELL_PRECISION))
 
 
 def latest_deal_versions(clean_df: DataFrame) -> DataFrame:

@@ -1,7 +1,13 @@
-"""Geohash as native Spark column expressions (no Python UDF on the hot path)."""
+"""Geohash as native Spark expressions (no Python UDF on the hot path).
+
+A geohash interleaves the bits of the longitude and latitude cell indexes (longitude first) and
+spells the result five bits per base-32 character. The indexes are computed in a projection of
+their own: every bit refers to them, and Catalyst only evaluates a shared subexpression once when
+it is a column of the projection below (it does not collapse projects that would duplicate it).
+"""
 from __future__ import annotations
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
@@ -9,6 +15,7 @@ BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 GEOCELL_PRECISION = 4
 #: Precision stored on each deal for finer client-side use: about 153 m x 153 m.
 DEAL_GEOHASH_PRECISION = 7
+MAX_PRECISION = 12  # 60 bits: the interleaved code must fit a signed long
 
 
 def _cell_index(coord: Column, low: float, span: float, bits: int) -> Column:
@@ -22,20 +29,42 @@ def _bit(index: Column, position_from_msb: int, width: int) -> Column:
     return F.shiftright(index, width - 1 - position_from_msb).bitwiseAND(F.lit(1))
 
 
-def geohash(lat: Column, lon: Column, precision: int) -> Column:
-    """Standard geohash of (lat, lon); null when either is null. Bits alternate lon, lat."""
+def _spell(lon_idx: Column, lat_idx: Column, precision: int) -> Column:
     total = 5 * precision
     lon_bits, lat_bits = (total + 1) // 2, total // 2
-    lon_idx = _cell_index(lon, -180.0, 360.0, lon_bits)
-    lat_idx = _cell_index(lat, -90.0, 180.0, lat_bits)
-    bits = [
-        _bit(lon_idx, i // 2, lon_bits) if i % 2 == 0 else _bit(lat_idx, i // 2, lat_bits)
-        for i in range(total)
-    ]
-    alphabet = F.array(*[F.lit(c) for c in BASE32])
+    bits = [_bit(lon_idx, i // 2, lon_bits) if i % 2 == 0 else _bit(lat_idx, i // 2, lat_bits) for i in range(total)]
     chars = []
     for j in range(precision):
         value = sum((bits[5 * j + k] * F.lit(1 << (4 - k)) for k in range(5)), F.lit(0))
-        chars.append(F.element_at(alphabet, (value + F.lit(1)).cast("int")))
-    encoded = F.concat(*chars)
-    return F.when(lat.isNotNull() & lon.isNotNull(), encoded)
+        # substr of a literal string: an array literal would be rebuilt for every row.
+        chars.append(F.substr(F.lit(BASE32), (value + F.lit(1)).cast("int"), F.lit(1)))
+    return F.concat(*chars)
+
+
+def with_geohash(df: DataFrame, *, lat_col: str, lon_col: str, out_col: str, precision: int) -> DataFrame:
+    """Add `out_col`, the standard geohash of (lat, lon); null when either is null."""
+    if not 1 <= precision <= MAX_PRECISION:
+        raise ValueError(f"geohash precision must be 1..{MAX_PRECISION}, got {precision}")
+    total = 5 * precision
+    indexed_df = df.withColumns({
+        "_gh_lon_idx": _cell_index(F.col(lon_col), -180.0, 360.0, (total + 1) // 2),
+        "_gh_lat_idx": _cell_index(F.col(lat_col), -90.0, 180.0, total // 2),
+    })
+    is_placed = F.col(lat_col).isNotNull() & F.col(lon_col).isNotNull()
+    spelled = F.when(is_placed, _spell(F.col("_gh_lon_idx"), F.col("_gh_lat_idx"), precision))
+    return indexed_df.withColumn(out_col, spelled).drop("_gh_lon_idx", "_gh_lat_idx")
+
+
+def geohash_prefix(hash_col: Column, precision: int) -> Column:
+    """The enclosing cell of a longer geohash: its first `precision` characters."""
+    return F.substring(hash_col, 1, precision)
+
+
+def geohash(lat: Column, lon: Column, precision: int) -> Column:
+    """The geohash as one column expression, for a select; `with_geohash` is cheaper on wide frames."""
+    if not 1 <= precision <= MAX_PRECISION:
+        raise ValueError(f"geohash precision must be 1..{MAX_PRECISION}, got {precision}")
+    total = 5 * precision
+    lon_idx = _cell_index(lon, -180.0, 360.0, (total + 1) // 2)
+    lat_idx = _cell_index(lat, -90.0, 180.0, total // 2)
+    return F.when(lat.isNotNull() & lon.isNotNull(), _spell(lon_idx, lat_idx, precision))

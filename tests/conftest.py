@@ -17,7 +17,6 @@ import orjson
 import pytest
 
 from conf.settings import Settings, load_settings
-from conf.versions import load_versions
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_KEYSPACE = "exs_test"
@@ -88,37 +87,11 @@ def clean_tables(cassandra_session: Any) -> Any:
 @pytest.fixture(scope="session")
 def spark(settings: Settings) -> Iterator[Any]:
     """The one Spark session of the run: local[2], the project's Spark defaults and both connectors."""
-    from pyspark.sql import SparkSession
+    from stack.spark_local import local_session
 
-    versions = load_versions()
-    os.environ.setdefault("JAVA_HOME", versions.java_home_17)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder.master("local[2]").appName("exstreamly-tests")
-    for key, value in _spark_defaults().items():
-        builder = builder.config(key, value)
-    session = (
-        builder.config("spark.jars.packages", versions.spark_packages)
-        .config("spark.jars.ivy", str(settings.runtime_dir / "ivy"))
-        .config("spark.cassandra.connection.host", settings.cassandra_host)
-        .config("spark.cassandra.connection.port", str(settings.cassandra_port))
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("WARN")
+    session = local_session(settings, app="exstreamly-tests", **{"spark.sql.shuffle.partitions": "2"})
     yield session
     session.stop()
-
-
-def _spark_defaults() -> dict[str, str]:
-    from stack.cql import SCHEMA_FILE
-
-    pairs = {}
-    for line in (SCHEMA_FILE.parent.parent / "spark-defaults.conf").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, value = line.split(None, 1)
-            pairs[key] = value.strip()
-    return pairs
 
 
 def raw_records(payloads: list[Any], *, topic: str = "test", start_offset: int = 0,

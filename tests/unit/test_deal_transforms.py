@@ -7,12 +7,11 @@ from datetime import datetime
 import orjson
 import pytest
 from chispa.schema_comparer import assert_schema_equality
-from pyspark.sql import functions as F
 
 from pipeline import deal_transforms as dt
 from pipeline import schemas
 from pipeline import table_rows as tr
-from pipeline.geo import geohash
+from pipeline.geo import with_geohash
 from tests import expected, factories
 from tests.conftest import raw_records
 from tests.frames import assert_frames_equal
@@ -97,7 +96,7 @@ def test_geohash_matches_the_textbook_encoder(spark):
     points = [(57.64911, 10.40744), (-90.0, -180.0), (89.99999, 179.99999), (None, 3.0)]
     points += [(rng.uniform(-90, 90), rng.uniform(-180, 180)) for _ in range(200)]
     df = spark.createDataFrame(points, "lat double, lon double")
-    got = df.select("lat", "lon", geohash(F.col("lat"), F.col("lon"), 11).alias("gh"))
+    got = with_geohash(df, lat_col="lat", lon_col="lon", out_col="gh", precision=11)
     want = spark.createDataFrame(
         [(lat, lon, None if lat is None else expected.geohash(lat, lon, 11)) for lat, lon in points],
         "lat double, lon double, gh string",

@@ -1,0 +1,296 @@
+"""Deals pipeline throughput and latency, each figure beside a baseline measured in the same run.
+
+Run: `.venv/bin/python -m bench.pipeline [--quick]` (starts the local stack if it is not running).
+
+1. Streaming deals/s, Kafka -> transforms -> every Cassandra table (local[2]), and batch deals/s,
+   lake -> the same transforms and sink; each against the sink alone writing the same,
+   already-transformed rows to the same tables (goal >= 0.7x), with a Python
+   `execute_concurrent` writer's rows/s printed as a second reference.
+2. The transforms against the same query with its two heavy column functions (HTML to text,
+   geohash) as row-at-a-time Python UDFs, and a check that the real plan has no Python UDF.
+3. End-to-end latency at a steady rate below saturation (trigger 500 ms): produce -> the row
+   readable in deals_by_id, p50 / p99 (goals 1.5 s / 3 s).
+Writes bench/results/pipeline.json.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from bench.report import table, write_results
+from conf.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+KEYSPACE = "exs_bench_pipeline"
+
+
+def catalog_deals(count: int, seed: int) -> list[dict[str, Any]]:
+    """Realistic raw deals from the simulator's catalog (its quirks included)."""
+    from ingest.simulator.catalog import Catalog
+    from ingest.simulator.config import SimConfig
+
+    catalog = Catalog(SimConfig(seed=seed, deals=count))
+    catalog.build(random.Random(seed))
+    return [record.to_deal() for record in catalog.live.values()]
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+class Bench:
+    def __init__(self, settings: Settings, quick: bool) -> None:
+        from stack.cql import apply_schema, cluster_for
+        from stack.spark_local import local_session
+
+        self.settings = settings
+        self.quick = quick
+        self.session = cluster_for(settings).connect()
+        apply_schema(self.session, settings)
+        self.spark = local_session(settings, app="bench-pipeline")
+        self.run_id = f"{int(time.time())}"
+
+    def truncate(self) -> None:
+        for row in self.session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (KEYSPACE,)
+        ):
+            self.session.execute(f"TRUNCATE {KEYSPACE}.{row.table_name}", timeout=120)
+
+    def topic(self, name: str) -> Settings:
+        return self.settings.model_copy(update={"topic_deals_raw": f"bench_{name}_{self.run_id}"})
+
+    # -- 1. throughput -------------------------------------------------------------------------
+
+    def streaming_seconds(self, payloads: list[dict[str, Any]]) -> float:
+        from pipeline.sink import DealTablesSink
+        from streaming.deals_job import start_deals_stream
+        from tests.integration.kafka_io import produce
+
+        settings = self.topic("stream").model_copy(update={"max_offsets_per_trigger": max(1, len(payloads) // 4)})
+        produce(settings.kafka_bootstrap, settings.topic_deals_raw, payloads)
+        self.truncate()
+        sink = DealTablesSink(settings)
+        checkpoint = f"{settings.checkpoint_root}/bench-{self.run_id}"
+        query = start_deals_stream(self.spark, settings, available_now=True, checkpoint=checkpoint, sink=sink)
+        seconds = timed(lambda: query.awaitTermination())
+        sink.close()
+        return seconds
+
+    def batch_seconds(self, raw_df: Any) -> float:
+        from pipeline.sink import DealTablesSink
+
+        self.truncate()
+        sink = DealTablesSink(self.settings)
+        seconds = timed(lambda: sink(raw_df, None))
+        sink.close()
+        return seconds
+
+    def sink_alone(self, table_frames: dict[str, Any]) -> float:
+        """Write the already-transformed rows of every table with the connector, nothing else."""
+        from pipeline.sink import DealTablesSink
+
+        self.truncate()
+        sink = DealTablesSink(self.settings)
+        return timed(lambda: [sink._append(df, name) for name, df in table_frames.items()])
+
+    def python_writer_rows_per_s(self, table_frames: dict[str, Any]) -> tuple[float, int]:
+        """The same rows through cassandra-driver's execute_concurrent_with_args (from the driver)."""
+        from cassandra.concurrent import execute_concurrent_with_args
+
+        self.truncate()
+        batches = []
+        for name, df in table_frames.items():
+            columns = df.columns
+            cql = f"INSERT INTO {KEYSPACE}.{name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            batches.append((self.session.prepare(cql), [tuple(row) for row in df.collect()]))
+        rows = sum(len(values) for _, values in batches)
+        seconds = timed(lambda: [execute_concurrent_with_args(self.session, stmt, values, concurrency=100)
+                                 for stmt, values in batches])
+        return rows / seconds, rows
+
+    # -- 2. transforms vs Python UDFs ------------------------------------------------------------
+
+    def transform_seconds(self, raw_df: Any, *, with_udfs: bool) -> float:
+        from pipeline import deal_transforms as dt
+        from pipeline import table_rows as tr
+
+        clean_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals).transform(dt.clean_deals)
+        if with_udfs:
+            clean_df = with_python_udf_columns(clean_df)
+        out_df = clean_df.transform(dt.latest_deal_versions).transform(tr.to_deals_by_id_rows)
+        out_df.write.format("noop").mode("overwrite").save()  # warm-up: codegen, JIT
+        return min(timed(lambda: out_df.write.format("noop").mode("overwrite").save()) for _ in range(3))
+
+    # -- 3. latency --------------------------------------------------------------------------------
+
+    def latency(self, payloads: list[dict[str, Any]], rate_per_s: float) -> list[float]:
+        from kafka import KafkaProducer
+
+        from pipeline.sink import DealTablesSink
+        from streaming.deals_job import start_deals_stream
+
+        settings = self.topic("latency")
+        self.truncate()
+        sink = DealTablesSink(settings)
+        query = start_deals_stream(self.spark, settings, checkpoint=f"{settings.checkpoint_root}/lat-{self.run_id}",
+                                   sink=sink)
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
+        produced: dict[int, float] = {}
+        seen: dict[int, float] = {}
+        stop = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(produced, seen, stop), daemon=True)
+        time.sleep(8)  # let the first (empty) micro-batches and the JIT settle
+        watcher.start()
+        try:
+            for payload in payloads:
+                producer.send(settings.topic_deals_raw, key=str(payload["id"]).encode(), value=orjson.dumps(payload))
+                producer.flush()
+                produced[payload["id"]] = time.time()
+                time.sleep(1.0 / rate_per_s)
+            deadline = time.time() + 60
+            while len(seen) < len(produced) and time.time() < deadline:
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            watcher.join()
+            query.stop()
+            sink.close()
+            producer.close()
+        return sorted(seen[i] - produced[i] for i in seen)
+
+    def _watch(self, produced: dict[int, float], seen: dict[int, float], stop: threading.Event) -> None:
+        """Poll deals_by_id for every produced, not yet seen id, every 20 ms."""
+        statement = self.session.prepare(f"SELECT deal_id FROM {KEYSPACE}.deals_by_id WHERE deal_id = ?")
+        while not stop.is_set():
+            pending = [i for i in list(produced) if i not in seen]
+            futures = [(i, self.session.execute_async(statement, (i,))) for i in pending]
+            for deal_id, future in futures:
+                if future.result().one() is not None:
+                    seen[deal_id] = time.time()
+            time.sleep(0.02)
+
+
+def with_python_udf_columns(clean_df: Any) -> Any:
+    """The same two column functions as row-at-a-time Python UDFs (what the pipeline avoids)."""
+    import html
+    import re
+
+    from pyspark.sql import functions as F
+
+    from tests.expected import geohash as py_geohash
+
+    text_udf = F.udf(lambda s: (" ".join(html.unescape(re.sub(r"<[^>]*>", " ", s)).split()) or None) if s else None)
+    hash_udf = F.udf(lambda lat, lon: py_geohash(lat, lon, 7) if lat is not None and lon is not None else None)
+    return clean_df.withColumns({
+        "description": text_udf("description"),
+        "geohash": hash_udf("latitude", "longitude"),
+    })
+
+
+def percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(share * len(values)))] if values else float("nan")
+
+
+def run(quick: bool) -> dict[str, float]:
+    from conf.versions import load_versions
+    from pipeline import deal_transforms as dt
+    from pipeline import table_rows as tr
+    from pipeline.schemas import RAW_RECORD_SCHEMA
+    from stack.manager import up
+    from tests.conftest import raw_records
+
+    settings = load_settings(keyspace=KEYSPACE)
+    up(settings, load_versions(), echo=log.info)
+    bench = Bench(settings, quick)
+    count = 10_000 if quick else 50_000
+    payloads = catalog_deals(count, seed=7)
+    raw_df = bench.spark.createDataFrame(raw_records(payloads, topic="bench"), RAW_RECORD_SCHEMA).cache()
+    raw_df.count()
+
+    log.info("streaming %d deals…", count)
+    stream_s = bench.streaming_seconds(payloads)
+    log.info("batch %d deals…", count)
+    batch_s = bench.batch_seconds(raw_df)
+    latest_df = (raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
+                 .transform(dt.clean_deals).transform(dt.latest_deal_versions).transform(tr.with_sort_flags))
+    frames = {"deals_by_id": tr.to_deals_by_id_rows(latest_df), "deal_versions": tr.to_deal_versions_rows(latest_df),
+              "price_history_by_deal": dt.to_price_history_rows(latest_df)}
+    frames |= {t.name: tr.to_sorted_table_rows(latest_df, t) for t in tr.SORTED_DEAL_TABLES}
+    frames = {name: df.cache() for name, df in frames.items()}
+    table_rows = sum(df.count() for df in frames.values())
+    log.info("sink alone, %d rows…", table_rows)
+    sink_s = bench.sink_alone(frames)
+    python_rps, _ = bench.python_writer_rows_per_s(frames)
+    log.info("transforms vs Python UDFs…")
+    native_s = bench.transform_seconds(raw_df, with_udfs=False)
+    udf_s = bench.transform_seconds(raw_df, with_udfs=True)
+    plan = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals).transform(dt.clean_deals)
+    plan_text = plan._jdf.queryExecution().executedPlan().toString()
+    has_python_udf = "EvalPython" in plan_text
+    log.info("latency at a steady rate…")
+    lat_rate = 20.0
+    latencies = bench.latency(catalog_deals(200 if quick else 600, seed=99), rate_per_s=lat_rate)
+    return {
+        "deals": count,
+        "table_rows_written": table_rows,
+        "streaming_deals_per_s": count / stream_s,
+        "batch_deals_per_s": count / batch_s,
+        "sink_alone_deals_per_s": count / sink_s,
+        "sink_alone_rows_per_s": table_rows / sink_s,
+        "streaming_vs_sink_alone": sink_s / stream_s,
+        "batch_vs_sink_alone": sink_s / batch_s,
+        "python_execute_concurrent_rows_per_s": python_rps,
+        "transforms_native_deals_per_s": count / native_s,
+        "transforms_with_python_udfs_deals_per_s": count / udf_s,
+        "native_vs_python_udfs": udf_s / native_s,
+        "plan_has_python_udf": float(has_python_udf),
+        "latency_rate_per_s": lat_rate,
+        "latency_samples": len(latencies),
+        "latency_p50_s": percentile(latencies, 0.50),
+        "latency_p99_s": percentile(latencies, 0.99),
+        "latency_mean_s": statistics.fmean(latencies) if latencies else float("nan"),
+    }
+
+
+def report(m: dict[str, float]) -> str:
+    rows = [
+        ("streaming Kafka -> Cassandra", f"{m['streaming_deals_per_s']:,.0f} deals/s",
+         f"sink alone {m['sink_alone_deals_per_s']:,.0f} deals/s", f"{m['streaming_vs_sink_alone']:.2f}x", ">= 0.7x"),
+        ("batch lake -> Cassandra", f"{m['batch_deals_per_s']:,.0f} deals/s",
+         f"sink alone {m['sink_alone_deals_per_s']:,.0f} deals/s", f"{m['batch_vs_sink_alone']:.2f}x", ">= 0.7x"),
+        ("sink alone, all tables", f"{m['sink_alone_rows_per_s']:,.0f} rows/s",
+         f"execute_concurrent {m['python_execute_concurrent_rows_per_s']:,.0f} rows/s",
+         f"{m['sink_alone_rows_per_s'] / m['python_execute_concurrent_rows_per_s']:.2f}x", "reference"),
+        ("transforms (native)", f"{m['transforms_native_deals_per_s']:,.0f} deals/s",
+         f"same with Python UDFs {m['transforms_with_python_udfs_deals_per_s']:,.0f} deals/s",
+         f"{m['native_vs_python_udfs']:.2f}x", f"no Python UDF in plan: {not m['plan_has_python_udf']}"),
+        ("latency produce -> deals_by_id", f"p50 {m['latency_p50_s']:.2f} s, p99 {m['latency_p99_s']:.2f} s",
+         f"trigger 0.5 s, {m['latency_rate_per_s']:.0f} deals/s", "", "p50 <= 1.5 s, p99 <= 3 s"),
+    ]
+    return table(("measure", "value", "baseline (same run)", "ratio", "goal"), rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10k deals, 200 latency samples (a few minutes)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("cassandra", "kafka", "py4j"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    metrics = run(args.quick)
+    print(report(metrics))
+    print(f"results: {write_results('pipeline', metrics)}")
+
+
+if __name__ == "__main__":
+    main()
