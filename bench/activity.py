@@ -1,0 +1,271 @@
+"""User activity through Structured Streaming: sustained events/s, and event -> `trending` latency.
+
+Run: `.venv/bin/python -m bench.activity [--quick]` (Kafka and Cassandra from `exstreamly stack up`).
+
+In one local[2] Spark session, on keyspace `exs_bench_activity` and fresh topics:
+1. floor: a rate source -> foreachBatch no-op query at the same trigger; its batch durations are the
+   micro-batch floor every latency below is compared with;
+2. throughput: N simulated events (the activity model over synthetic deals) produced first, then both
+   activity queries (events + windows, the real job) drain them with availableNow; events/s;
+3. latency: the real job running at its trigger while background events flow, plus the API as a
+   subprocess; each probe event is produced and timed until `trending(ONE_HOUR)` shows it.
+Output: a table (absolute numbers and ratios to the floor) and bench/results/activity.json.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bench.report import table, write_results
+from conf.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+KEYSPACE = "exs_bench_activity"
+PROBE_CATEGORY = "skydiving"
+TREND_QUERY = "{ trending(window: ONE_HOUR, first: 100) { slug views } }"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def spark_defaults() -> dict[str, str]:
+    """conf/spark-defaults.conf as spark-submit.sh passes it (--properties-file)."""
+    from conf.settings import PROJECT_ROOT
+
+    lines = (PROJECT_ROOT / "conf" / "spark-defaults.conf").read_text().splitlines()
+    return dict(line.split(None, 1) for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
+def spark_session(settings: Settings) -> Any:
+    from pyspark.sql import SparkSession
+
+    from conf.versions import load_versions
+    versions = load_versions()
+    os.environ.setdefault("JAVA_HOME", versions.java_home_17)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master("local[2]").appName("bench-activity")
+    for key, value in {**spark_defaults(), "spark.jars.packages": versions.spark_packages,
+                       "spark.jars.ivy": str(settings.runtime_dir / "ivy"), "spark.ui.enabled": "false",
+                       "spark.cassandra.connection.host": settings.cassandra_host,
+                       "spark.cassandra.connection.port": str(settings.cassandra_port)}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def measure_floor(spark: Any, settings: Settings, seconds: float, work: str) -> list[float]:
+    query = (spark.readStream.format("rate").option("rowsPerSecond", 100).load()
+             .writeStream.foreachBatch(lambda df, _id: None)
+             .option("checkpointLocation", f"{work}/ck-floor")
+             .trigger(processingTime=f"{settings.trigger_seconds} seconds").start())
+    time.sleep(seconds)
+    query.stop()
+    return [p["durationMs"]["triggerExecution"] for p in query.recentProgress[2:]]
+
+
+def synthetic_events(count: int, seed: int) -> list[dict[str, Any]]:
+    from ingest.activity.behaviour import ActivityModel, LiveDeal
+    from ingest.activity.population import make_users
+    from pipeline.taxonomy import CHILDREN
+
+    deals = [LiveDeal(i, f"Deal {i}", CHILDREN[i % len(CHILDREN)], 100 + i % 50, f"Merchant {100 + i % 50}",
+                      10.0 + i % 40, 0.5, 40.7 + (i % 7) * 0.3, -74.0 + (i % 5) * 0.4) for i in range(500)]
+    deals = [d for d in deals if d.category_slug != PROBE_CATEGORY]
+    model = ActivityModel(make_users(2000, seed), deals, seed=seed)
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        events += model.next_events(datetime.now(UTC), min(1000, count - len(events)))
+    return events
+
+
+def produce(settings: Settings, events: list[dict[str, Any]]) -> None:
+    from ingest.activity.cli import encode
+    from ingest.kafka_io import make_producer
+
+    producer = make_producer(settings, client_id="bench-activity", linger_ms=5)
+    try:
+        for event in events:
+            key, value = encode(event)
+            producer.send(settings.topic_user_events, key=key, value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def measure_throughput(spark: Any, settings: Settings, events: int, work: str) -> dict[str, float]:
+    from streaming.activity_job import start_activity_streams
+
+    produce(settings, synthetic_events(events, seed=7))
+    started = time.monotonic()
+    queries = start_activity_streams(spark, settings, available_now=True, checkpoint_root=f"{work}/ck-throughput")
+    try:
+        queries.await_both(600)
+    finally:
+        queries.stop()
+    seconds = time.monotonic() - started
+    return {"throughput_events": events, "throughput_seconds": seconds, "throughput_events_per_s": events / seconds}
+
+
+def start_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "EXS_KEYSPACE": settings.keyspace}
+    exe = os.path.join(os.path.dirname(sys.executable), "exstreamly")
+    return subprocess.Popen([exe, "api", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def probe_views(client: httpx.Client) -> int:
+    body = client.post("/graphql", json={"query": TREND_QUERY}).json()
+    return next((t["views"] for t in (body.get("data") or {}).get("trending") or [] if t["slug"] == PROBE_CATEGORY), 0)
+
+
+def probe_event(i: int) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"event_id": f"probe-{uuid.uuid4().hex[:8]}-{i}", "event_type": "view",
+            "occurred_at": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+            "user_id": 1, "deal_id": 1, "category_slug": PROBE_CATEGORY, "price": 10.0}
+
+
+def background(settings: Settings, rate: float, stop: threading.Event) -> None:
+    pool = synthetic_events(int(rate * 400), seed=11)
+    from ingest.activity.cli import encode
+    from ingest.kafka_io import make_producer
+
+    producer = make_producer(settings, client_id="bench-background", linger_ms=5)
+    sent, started = 0, time.monotonic()
+    while not stop.is_set() and sent < len(pool):
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        for event in pool[sent:int(rate * (time.monotonic() - started))]:
+            key, value = encode({**event, "occurred_at": stamp})
+            producer.send(settings.topic_user_events, key=key, value=value)
+            sent += 1
+        stop.wait(0.05)
+    producer.close()
+
+
+def measure_latency(spark: Any, settings: Settings, probes: int, rate: float, work: str) -> dict[str, Any]:
+    from ingest.activity.cli import encode
+    from ingest.kafka_io import make_producer
+    from streaming.activity_job import start_activity_streams
+    from tests.integration.api_client import free_port
+
+    queries = start_activity_streams(spark, settings, checkpoint_root=f"{work}/ck-latency")
+    port, stop = free_port(), threading.Event()
+    api = start_api(settings, port)
+    feeder = threading.Thread(target=background, args=(settings, rate, stop), daemon=True)
+    feeder.start()
+    producer = make_producer(settings, client_id="bench-probe", linger_ms=0)
+    latencies: list[float] = []
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            _wait(lambda: client.get("/healthz").status_code == 200, 60)
+            time.sleep(8)  # let the queries reach steady state
+            seen = probe_views(client)
+            for i in range(probes):
+                key, value = encode(probe_event(i))
+                sent_at = time.monotonic()
+                producer.send(settings.topic_user_events, key=key, value=value)
+                producer.flush()
+                _wait(lambda target=seen: probe_views(client) > target, 60, poll=0.02)
+                latencies.append(time.monotonic() - sent_at)
+                seen += 1
+                time.sleep(0.3)
+    finally:
+        stop.set()
+        producer.close()
+        api.terminate()
+        api.wait(10)
+        windows = [p["durationMs"]["triggerExecution"] for p in queries.windows.recentProgress if p["numInputRows"]]
+        queries.stop()
+    return {"latencies": latencies, "windows_batch_ms": windows}
+
+
+def _wait(check: Any, timeout_s: float, poll: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(poll)
+    raise TimeoutError(f"not seen within {timeout_s}s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer events and probes (about 2 minutes)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    events, probes, floor_s, rate = (20_000, 20, 10.0, 100.0) if args.quick else (200_000, 100, 30.0, 500.0)
+    run = uuid.uuid4().hex[:6]
+    settings = load_settings(keyspace=KEYSPACE, topic_user_events=f"bench_user_events_{run}",
+                             max_offsets_per_trigger=50_000)
+    from ingest.kafka_io import delete_topics, ensure_topics
+    from stack.cql import apply_schema, cluster_for
+
+    live_topic = f"bench_user_events_{run}_live"
+    ensure_topics(settings, {settings.topic_user_events: settings.activity_user_events_partitions,
+                             live_topic: settings.activity_user_events_partitions})
+
+    cluster = cluster_for(settings)
+    apply_schema(cluster.connect(), settings)
+    cluster.shutdown()
+    spark = spark_session(settings)
+    work = tempfile.mkdtemp(prefix="bench-activity-")
+    try:
+        floor = measure_floor(spark, settings, floor_s, f"file://{work}")
+        flow = measure_throughput(spark, settings, events, f"file://{work}")
+        live_settings = settings.model_copy(update={"topic_user_events": live_topic})
+        lat = measure_latency(spark, live_settings, probes, rate, f"file://{work}")
+    finally:
+        delete_topics(settings, [settings.topic_user_events, live_topic])
+        spark.stop()
+    report(floor, flow, lat, rate, settings)
+
+
+def report(floor: list[float], flow: dict[str, float], lat: dict[str, Any], rate: float, settings: Settings) -> None:
+    ms = [x * 1000 for x in lat["latencies"]]
+    metrics = {
+        "floor_batch_ms_p50": _pct(floor, 0.5), "floor_batch_ms_p99": _pct(floor, 0.99),
+        "windows_batch_ms_p50": _pct(lat["windows_batch_ms"], 0.5),
+        "windows_batch_ms_p99": _pct(lat["windows_batch_ms"], 0.99),
+        "latency_ms_p50": _pct(ms, 0.5), "latency_ms_p99": _pct(ms, 0.99), "latency_samples": len(ms),
+        "background_events_per_s": rate, "trigger_s": settings.trigger_seconds, **flow,
+        "load_average_1m": os.getloadavg()[0],
+    }
+    metrics["latency_p50_over_floor_p50"] = metrics["latency_ms_p50"] / metrics["floor_batch_ms_p50"]
+    metrics["latency_p99_over_floor_p99"] = metrics["latency_ms_p99"] / metrics["floor_batch_ms_p99"]
+    rows = [
+        ("micro-batch floor (no-op foreachBatch), ms", metrics["floor_batch_ms_p50"],
+         metrics["floor_batch_ms_p99"], 1.0),
+        ("activity windows query batch, ms", metrics["windows_batch_ms_p50"], metrics["windows_batch_ms_p99"],
+         metrics["windows_batch_ms_p50"] / metrics["floor_batch_ms_p50"]),
+        ("event -> trending via GraphQL, ms", metrics["latency_ms_p50"], metrics["latency_ms_p99"],
+         metrics["latency_p50_over_floor_p50"]),
+    ]
+    print(table(("measure", "p50", "p99", "p50 / floor p50"), rows))
+    print(table(("throughput (both activity queries, availableNow, local[2])", "value"),
+                [("events", int(flow["throughput_events"])), ("seconds", flow["throughput_seconds"]),
+                 ("events/s", flow["throughput_events_per_s"])]))
+    print(f"goal (perf.md #3): p50 <= 1500 ms, p99 <= 3000 ms at trigger {settings.trigger_seconds}s; "
+          f"load average {metrics['load_average_1m']:.1f}")
+    print(f"wrote {write_results('activity', metrics)}")
+
+
+if __name__ == "__main__":
+    main()
