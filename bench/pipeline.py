@@ -139,7 +139,10 @@ class Bench:
         from pipeline.sink import DealTablesSink
         from streaming.deals_job import start_deals_stream
 
+        from ingest.kafka_io import ensure_topics
+
         settings = self.topic("latency")
+        ensure_topics(settings, {settings.topic_deals_raw: 1})  # the stream must find it at start
         self.truncate()
         sink = DealTablesSink(settings)
         query = start_deals_stream(self.spark, settings, checkpoint=f"{settings.checkpoint_root}/lat-{self.run_id}",
