@@ -7,6 +7,9 @@ import sys
 import click
 
 from conf import load_settings, load_versions
+from graphql_api.cli import api
+from ingest.activity.cli import activity
+from ingest.cli import crawl, fetcher, plan, simulate
 from stack.errors import StackError
 
 
@@ -94,22 +97,9 @@ def _run_stack(action) -> None:  # type: ignore[no-untyped-def]
         sys.exit(1)
 
 
-from graphql_api.cli import api  # noqa: E402 - registered after the groups defined above
-
-main.add_command(api)
-
-
-from ingest.cli import crawl, fetcher, plan, simulate  # noqa: E402 - ingestion commands (issue 3)
-
-main.add_command(simulate)
-main.add_command(plan)
-main.add_command(fetcher)
-main.add_command(crawl)
-
-
-from ingest.activity.cli import activity  # noqa: E402 - the user activity simulator (issue 6)
-
-main.add_command(activity)
+main.add_command(api)  # GraphQL API
+for command in (simulate, plan, fetcher, crawl, activity):  # ingestion and activity simulators
+    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from conf.settings import Settings
 from pipeline import activity_transforms as at
+from pipeline.cassandra_io import append_rows, run_concurrently
 from pipeline.deal_transforms import to_dead_letter_rows
 
 log = logging.getLogger(__name__)
-CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 
 
 def judge_activity_records(raw_df: DataFrame, settings: Settings) -> DataFrame:
@@ -62,20 +63,13 @@ class _TablesWriter:
         self.settings = settings
         self.reports: list[ActivityReport] = []
 
-    def _append(self, df: DataFrame, table: str) -> None:
-        (
-            df.write.format(CASSANDRA_FORMAT)
-            .options(keyspace=self.settings.keyspace, table=table)
-            .option("spark.cassandra.output.ignoreNulls", "true")
-            .mode("append")
-            .save()
-        )
-
     def _write_all(self, frames: dict[str, DataFrame], counts: dict[str, int]) -> None:
-        """Write each non-empty table frame (an empty one costs no Spark job)."""
-        for table, rows_df in frames.items():
-            if counts.get(table):
-                self._append(rows_df, table)
+        """Write each non-empty table frame side by side (an empty one costs no Spark job)."""
+        keyspace = self.settings.keyspace
+        run_concurrently([
+            partial(append_rows, rows_df, keyspace=keyspace, table=table)
+            for table, rows_df in frames.items() if counts.get(table)
+        ])
 
     def _report(self, batch_id: int | None, counts: dict[str, int], started: float) -> ActivityReport:
         report = ActivityReport(batch_id, counts, time.monotonic() - started)

@@ -20,9 +20,9 @@ from pyspark.sql import functions as F
 from conf.settings import Settings
 from pipeline import deal_transforms as dt
 from pipeline import table_rows as tr
+from pipeline.cassandra_io import CASSANDRA_FORMAT, append_rows, run_concurrently
 
 log = logging.getLogger(__name__)
-CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 DELETE_CONCURRENCY = 64
 
 
@@ -44,15 +44,17 @@ class DealTablesSink:
         self.settings = settings
         self._session = None  # cassandra-driver session for deletes, opened on first need
         self._deletes: dict[str, object] = {}
+        self._held: list[DataFrame] = []  # frames materialised for the current batch
         self.reports: list[BatchReport] = []
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> BatchReport:
         started = time.monotonic()
-        raw_df = raw_df.persist()
         try:
             report = self._write(raw_df, batch_id, started)
         finally:
-            raw_df.unpersist()
+            for held_df in self._held:
+                held_df.unpersist()
+            self._held.clear()
         self.reports.append(report)
         log.info(
             "batch %s: %d rows in, %d deals written, %d dead letters, %d stale rows deleted, lag %s, %.2fs",
@@ -64,59 +66,61 @@ class DealTablesSink:
     # -- the steps -----------------------------------------------------------------------------
 
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> BatchReport:
-        # Checkpointed (not just cached): every later plan then starts from these rows instead of
-        # re-optimising the parse/clean expressions, which costs more than running them on a micro-batch.
-        judged_df = raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason).localCheckpoint()
-        clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals).localCheckpoint()
-        try:
-            stats = judged_df.agg(
-                F.count(F.lit(1)).alias("rows_in"),
-                F.count("rejection_reason").alias("dead_letters"),
-                F.max("received_at").alias("newest"),
-            ).first()
-            written, deleted = self._write_current_deals(
-                clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags).localCheckpoint())
-            if stats["dead_letters"]:
-                self._append(dt.to_dead_letter_rows(judged_df), "dead_letters_by_day")
-            self._append(dt.to_price_history_rows(clean_df), "price_history_by_deal")
-        finally:
-            judged_df.unpersist()
-            clean_df.unpersist()
+        judged_df = self._hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
+        clean_df = self._hold(judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals))
+        stats = judged_df.agg(
+            F.count(F.lit(1)).alias("rows_in"),
+            F.count("rejection_reason").alias("dead_letters"),
+            F.max("received_at").alias("newest"),
+        ).first()
+        side_writes = [partial(self._append, dt.to_price_history_rows(clean_df), "price_history_by_deal")]
+        if stats["dead_letters"]:
+            side_writes.append(partial(self._append, dt.to_dead_letter_rows(judged_df), "dead_letters_by_day"))
+        latest_df = self._hold(clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags))
+        written, deleted = self._write_current_deals(latest_df, side_writes)
         lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
         return BatchReport(batch_id, stats["rows_in"], stats["dead_letters"], written, deleted, lag,
                            time.monotonic() - started)
 
-    def _write_current_deals(self, latest_df: DataFrame) -> tuple[int, int]:
+    def _write_current_deals(self, latest_df: DataFrame, side_writes: list[Callable[[], object]]) -> tuple[int, int]:
         """Upsert the newest version of each deal into deals_by_id and the sorted tables.
 
-        Order: the deal row first (what readers ask for by id shows up soonest), then the stale
-        sort rows are deleted and the sorted tables and ranking upserted, and `deal_versions` —
-        the record of which sort keys a deal holds — last, so a replay after a crash anywhere in
-        between finds the old keys again.
+        Phase 1 runs concurrently (Spark runs jobs submitted from several threads side by side, and
+        one micro-batch is many small jobs): deals_by_id, the sorted tables, the deletes of stale
+        sort rows (never a key the new rows use), price history and dead letters. Phase 2 ranks the
+        merchants from the updated deals_by_merchant. Phase 3 writes `deal_versions` — the record
+        of which sort keys a deal holds — last, so a replay after a crash anywhere before finds the
+        old keys again.
         """
-        # Materialised before any write: re-read after our own upserts it would hide stale rows.
-        stored_df = (
-            self._read_keys("deal_versions", latest_df.select("deal_id"))
-            .transform(tr.with_sort_flags)
-            .localCheckpoint(eager=True)
-        )
-        fresh_df = tr.filter_newer_than_stored(latest_df, stored_df).persist()
-        try:
-            counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
-                                  F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
-            split = (counts["fresh"] - counts["replacing"], counts["replacing"])
-            self._upsert_versions(fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)
-            deleted, stale_merchants = 0, set()
-            if counts["replacing"]:
-                replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
-                deleted, stale_merchants = self._delete_stale_sort_rows(replaced_df, fresh_df)
-            for table in tr.SORTED_DEAL_TABLES:
-                self._upsert_versions(fresh_df, partial(tr.to_sorted_table_rows, table=table), table.name, split)
-            deleted += self._refresh_merchant_ranking(fresh_df, stale_merchants)
-            self._upsert_versions(fresh_df, tr.to_deal_versions_rows, "deal_versions", split)
-        finally:
-            fresh_df.unpersist()
+        # Held before any write: re-read after our own upserts it would hide the stale rows.
+        stored_df = self._hold(
+            self._read_keys("deal_versions", latest_df.select("deal_id")).transform(tr.with_sort_flags))
+        fresh_df = self._hold(tr.filter_newer_than_stored(latest_df, stored_df))
+        counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
+                              F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
+        split = (counts["fresh"] - counts["replacing"], counts["replacing"])
+        phase_one = [partial(self._upsert_versions, fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)]
+        phase_one += [partial(self._upsert_versions, fresh_df, partial(tr.to_sorted_table_rows, table=table),
+                              table.name, split) for table in tr.SORTED_DEAL_TABLES]
+        if counts["replacing"]:
+            replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
+            phase_one.append(partial(self._delete_stale_sort_rows, replaced_df, fresh_df))
+        results = run_concurrently(phase_one + side_writes)
+        deleted, stale_merchants = next((r for r in results if isinstance(r, tuple)), (0, set()))
+        deleted += self._refresh_merchant_ranking(fresh_df, stale_merchants)
+        self._upsert_versions(fresh_df, tr.to_deal_versions_rows, "deal_versions", split)
         return counts["fresh"], deleted
+
+    def _hold(self, df: DataFrame) -> DataFrame:
+        """Materialise `df` now and keep it for this batch only.
+
+        A local checkpoint, not a cache: later plans start from these rows instead of re-optimising
+        the parse/clean expressions (which costs more than running them on a micro-batch), and
+        reads of Cassandra are never repeated after our own writes changed what they would see.
+        """
+        held_df = df.localCheckpoint(eager=True)
+        self._held.append(held_df)
+        return held_df
 
     def _delete_stale_sort_rows(self, replaced_df: DataFrame, fresh_df: DataFrame) -> tuple[int, set[int]]:
         """Delete the sort rows the replaced versions leave behind, all tables in one Spark job."""
@@ -153,18 +157,25 @@ class DealTablesSink:
         if stale_merchants:
             extra_df = spark.createDataFrame([(m,) for m in sorted(stale_merchants)], "merchant_id long")
             merchant_ids_df = merchant_ids_df.union(extra_df)
-        merchant_ids_df = merchant_ids_df.distinct()
-        deals_df = self._read_keys("deals_by_merchant", merchant_ids_df)
-        ranking_df = tr.to_merchants_by_category_rows(deals_df).localCheckpoint(eager=True)
-        old_keys_df = self._read_keys("merchant_rank_keys", merchant_ids_df).localCheckpoint(eager=True)
+        merchant_ids_df = self._hold(merchant_ids_df.distinct())
+        ranking_df, old_keys_df = run_concurrently([
+            lambda: self._hold(tr.to_merchants_by_category_rows(self._read_keys("deals_by_merchant", merchant_ids_df))),
+            lambda: self._hold(self._read_keys("merchant_rank_keys", merchant_ids_df)),
+        ])
         rank_key, row_key = ("category_slug", "deals_sold", "merchant_id"), ("merchant_id", "category_slug")
-        stale = tr.stale_keys(old_keys_df, ranking_df, rank_key).collect()
-        deleted = self._delete("merchants_by_category", rank_key, [tuple(r) for r in stale])
-        gone = tr.stale_keys(old_keys_df, ranking_df, row_key).collect()
-        deleted += self._delete("merchant_rank_keys", row_key, [tuple(r) for r in gone])
-        self._append(ranking_df, "merchants_by_category")
-        self._append(tr.to_merchant_rank_keys_rows(ranking_df), "merchant_rank_keys")
-        return deleted
+        # Deletes of stale rows and upserts of new ones touch disjoint keys, so each pair runs side by
+        # side; the rank keys go second, like deal_versions, so after a crash they still find old rows.
+        deleted, _ = run_concurrently([
+            lambda: self._delete("merchants_by_category", rank_key,
+                                 [tuple(r) for r in tr.stale_keys(old_keys_df, ranking_df, rank_key).collect()]),
+            lambda: self._append(ranking_df, "merchants_by_category"),
+        ])
+        gone, _ = run_concurrently([
+            lambda: self._delete("merchant_rank_keys", row_key,
+                                 [tuple(r) for r in tr.stale_keys(old_keys_df, ranking_df, row_key).collect()]),
+            lambda: self._append(tr.to_merchant_rank_keys_rows(ranking_df), "merchant_rank_keys"),
+        ])
+        return int(deleted) + int(gone)  # type: ignore[call-overload]
 
     # -- I/O helpers ---------------------------------------------------------------------------
 
@@ -179,13 +190,7 @@ class DealTablesSink:
         return table_df.join(keys_df, on=keys_df.columns, how="inner")
 
     def _append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
-        (
-            df.write.format(CASSANDRA_FORMAT)
-            .options(keyspace=self.settings.keyspace, table=table)
-            .option("spark.cassandra.output.ignoreNulls", str(not write_nulls).lower())
-            .mode("append")
-            .save()
-        )
+        append_rows(df, keyspace=self.settings.keyspace, table=table, write_nulls=write_nulls)
 
     def _delete(self, table: str, keys: tuple[str, ...], rows: list[tuple[object, ...]]) -> int:
         """Delete rows by full primary key. Only changed deals get here, so the set is small."""

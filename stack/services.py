@@ -60,8 +60,11 @@ class ServiceDirs:
         return self.logs / "console.log"
 
 
-class Cassandra:
-    name = "cassandra"
+class JvmService:
+    """A service of the stack: jars from Maven, config rendered under its own runtime directory."""
+
+    name = ""
+    log_name = ""
 
     def __init__(self, settings: Settings, versions: Versions) -> None:
         self.settings = settings
@@ -70,20 +73,30 @@ class Cassandra:
 
     @property
     def main_log(self) -> Path:
-        return self.dirs.logs / "system.log"
+        return self.dirs.logs / self.log_name
+
+    def _prepare(self) -> Path:
+        """JDK 17 and the service's jars (resolved once); returns the `java` to run."""
+        java = java17(self.versions)
+        resolve_classpath(self.name, self.dirs.lib, self.versions)
+        self.dirs.logs.mkdir(parents=True, exist_ok=True)
+        return java
+
+
+class Cassandra(JvmService):
+    name = "cassandra"
+    log_name = "system.log"
 
     def command(self) -> list[str]:
         """Resolve jars, render config and return the JVM command line of one node."""
         s, d = self.settings, self.dirs
-        java = java17(self.versions)
-        resolve_classpath(self.name, d.lib, self.versions)
+        java = self._prepare()
         yaml = render("cassandra.yaml", d.conf / "cassandra.yaml", host=s.cassandra_host,
                       storage_port=s.cassandra_storage_port, native_port=s.cassandra_port, data=d.data)
         logback = render("logback.xml", d.conf / "logback.xml")
         args = render("cassandra-jvm17.args", d.conf / "jvm17.args")
         for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw"):
             (d.data / sub).mkdir(parents=True, exist_ok=True)
-        d.logs.mkdir(parents=True, exist_ok=True)
         return [
             str(java), f"@{args}", f"-Xms{s.cassandra_heap}", f"-Xmx{s.cassandra_heap}",
             f"-Dcassandra.config={yaml.as_uri()}", f"-Dcassandra.storagedir={d.data}",
@@ -106,28 +119,18 @@ class Cassandra:
             cluster.shutdown()
 
 
-class Kafka:
+class Kafka(JvmService):
     name = "kafka"
-
-    def __init__(self, settings: Settings, versions: Versions) -> None:
-        self.settings = settings
-        self.versions = versions
-        self.dirs = ServiceDirs(settings.runtime_dir / self.name)
-
-    @property
-    def main_log(self) -> Path:
-        return self.dirs.logs / "server.log"
+    log_name = "server.log"
 
     def command(self) -> list[str]:
         """Resolve jars, render config, format the KRaft log dir once, return the broker command."""
         s, d = self.settings, self.dirs
-        java = java17(self.versions)
-        resolve_classpath(self.name, d.lib, self.versions)
+        java = self._prepare()
         props = render("server.properties", d.conf / "server.properties", host=s.kafka_host,
                        port=s.kafka_port, controller_port=s.kafka_controller_port, data=d.data)
         log4j = render("log4j2.properties", d.conf / "log4j2.properties")
         tools_log4j = render("tools-log4j2.properties", d.conf / "tools-log4j2.properties")
-        d.logs.mkdir(parents=True, exist_ok=True)
         if not (d.data / "meta.properties").exists():
             self._format(java, props, tools_log4j)
         return [

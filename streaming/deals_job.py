@@ -25,6 +25,9 @@ def start_deals_stream(
     spark: SparkSession, settings: Settings, *, available_now: bool = False, checkpoint: str | None = None,
     sink: Callable[[DataFrame, int | None], BatchReport] | None = None,
 ) -> StreamingQuery:
+    # A micro-batch is a few thousand rows at most and its sink runs many small jobs: adaptive
+    # re-planning adds a job per stage and buys nothing at that size. (The batch layer keeps it.)
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
     writer = (
         read_topic(spark, settings, settings.topic_deals_raw)
         .writeStream.foreachBatch(sink or deal_tables_sink(settings))

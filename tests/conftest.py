@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,27 +61,40 @@ def kafka_bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap
 
 
-@pytest.fixture(scope="session")
-def cassandra_session(settings: Settings) -> Iterator[Any]:
-    """A driver session on the test keyspace, with the schema applied (idempotently)."""
+@contextmanager
+def keyspace_session(settings: Settings) -> Iterator[Any]:
+    """A driver session on `settings.keyspace`, schema applied (idempotently); Cassandra required."""
     require_service("Cassandra", settings.cassandra_host, settings.cassandra_port)
     from stack.cql import apply_schema, cluster_for
 
     cluster = cluster_for(settings)
-    session = cluster.connect()
-    apply_schema(session, settings)
-    session.set_keyspace(settings.keyspace)
-    yield session
-    cluster.shutdown()
+    try:
+        session = cluster.connect()
+        apply_schema(session, settings)
+        session.set_keyspace(settings.keyspace)
+        yield session
+    finally:
+        cluster.shutdown()
+
+
+def truncate_keyspace(session: Any, keyspace: str) -> None:
+    """Empty every table of one test keyspace."""
+    tables = session.execute("SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,))
+    for row in tables:
+        session.execute(f"TRUNCATE {keyspace}.{row.table_name}", timeout=60)
+
+
+@pytest.fixture(scope="session")
+def cassandra_session(settings: Settings) -> Iterator[Any]:
+    """A driver session on the test keyspace, with the schema applied (idempotently)."""
+    with keyspace_session(settings) as session:
+        yield session
 
 
 @pytest.fixture()
 def clean_tables(cassandra_session: Any) -> Any:
     """Empty every table of the test keyspace before the test."""
-    for row in cassandra_session.execute(
-        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (TEST_KEYSPACE,)
-    ):
-        cassandra_session.execute(f"TRUNCATE {TEST_KEYSPACE}.{row.table_name}")
+    truncate_keyspace(cassandra_session, TEST_KEYSPACE)
     return cassandra_session
 
 

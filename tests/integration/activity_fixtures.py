@@ -4,15 +4,31 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
 
 from tests.activity_log import LoggedEvent
 
 EPOCH_MS = 1000
 
 
+def create_topic_without_time_retention(bootstrap: str, topic: str, partitions: int = 4) -> None:
+    """The log's records carry receipt times months in the past; under the broker's time retention a
+    retention check could delete them before the stream reads them, so this topic keeps them."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        if topic not in admin.list_topics():
+            admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={"retention.ms": "-1"})])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
 def produce_log(bootstrap: str, topic: str, log: list[LoggedEvent]) -> None:
     """Send each event with its receipt time as the Kafka timestamp (what the pipeline calls received_at)."""
+    create_topic_without_time_retention(bootstrap, topic)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     try:
         for event in log:
@@ -59,8 +75,3 @@ def snapshot(session: Any, keyspace: str) -> dict[str, set[tuple[Any, ...]]]:
     """Every row of every activity table, as sets of tuples (small test keyspace: full reads are fine)."""
     return {name: {tuple(row) for row in session.execute(f"SELECT {cols} FROM {keyspace}.{table}")}
             for name, (table, cols) in SNAPSHOT.items()}
-
-
-def truncate(session: Any, keyspace: str) -> None:
-    for table, _ in SNAPSHOT.values():
-        session.execute(f"TRUNCATE {keyspace}.{table}")

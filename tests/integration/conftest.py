@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conf.settings import Settings
-from tests.conftest import raw_records, require_service
+from tests.conftest import keyspace_session, raw_records, truncate_keyspace
 
 API_TEST_KEYSPACE = "exs_test_api"
 
@@ -26,14 +26,8 @@ def api_settings(settings: Settings) -> Settings:
 @pytest.fixture(scope="session")
 def api_cassandra(api_settings: Settings) -> Iterator[Any]:
     """A driver session on the API test keyspace, schema applied."""
-    require_service("Cassandra", api_settings.cassandra_host, api_settings.cassandra_port)
-    from stack.cql import apply_schema, cluster_for
-
-    cluster = cluster_for(api_settings)
-    session = cluster.connect()
-    apply_schema(session, api_settings)
-    yield session
-    cluster.shutdown()
+    with keyspace_session(api_settings) as session:
+        yield session
 
 
 @pytest.fixture(scope="session")
@@ -45,10 +39,7 @@ def seed_api(spark: Any, api_settings: Settings, api_cassandra: Any) -> Iterator
     sink = DealTablesSink(api_settings)
 
     def seed(payloads: list[Any]) -> Any:
-        tables = api_cassandra.execute(
-            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (API_TEST_KEYSPACE,))
-        for row in tables:
-            api_cassandra.execute(f"TRUNCATE {API_TEST_KEYSPACE}.{row.table_name}")
+        truncate_keyspace(api_cassandra, API_TEST_KEYSPACE)
         return sink(spark.createDataFrame(raw_records(payloads), RAW_RECORD_SCHEMA), None)
 
     yield seed

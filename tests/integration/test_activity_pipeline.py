@@ -21,8 +21,8 @@ from tests.activity_log import (
     expected_sales,
     expected_trending,
 )
-from tests.conftest import require_service
-from tests.integration.activity_fixtures import produce_log, snapshot, truncate
+from tests.conftest import keyspace_session, truncate_keyspace
+from tests.integration.activity_fixtures import produce_log, snapshot
 
 pytestmark = pytest.mark.integration
 KEYSPACE = "exs_test_activity"
@@ -42,15 +42,9 @@ def act_settings(settings: Settings, kafka_bootstrap: str) -> Settings:
 
 @pytest.fixture(scope="module")
 def act_cassandra(act_settings: Settings) -> Iterator[Any]:
-    require_service("Cassandra", act_settings.cassandra_host, act_settings.cassandra_port)
-    from stack.cql import apply_schema, cluster_for
-
-    cluster = cluster_for(act_settings)
-    session = cluster.connect()
-    apply_schema(session, act_settings)
-    truncate(session, KEYSPACE)
-    yield session
-    cluster.shutdown()
+    with keyspace_session(act_settings) as session:
+        truncate_keyspace(session, KEYSPACE)
+        yield session
 
 
 def test_stream_equals_the_oracle_and_batch_over_the_lake_agrees(spark: Any, act_settings: Settings,
@@ -83,6 +77,6 @@ def test_stream_equals_the_oracle_and_batch_over_the_lake_agrees(spark: Any, act
     archive = start_archive(spark, act_settings, act_settings.topic_user_events, available_now=True)
     archive.awaitTermination(300)
     archive.stop()
-    truncate(act_cassandra, KEYSPACE)
+    truncate_keyspace(act_cassandra, KEYSPACE)
     run_activity_batch(spark, act_settings)
     assert snapshot(act_cassandra, KEYSPACE) == streamed

@@ -15,8 +15,8 @@ from graphql_api.app import create_app
 from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, activity_windows
 from pipeline.schemas import RAW_RECORD_SCHEMA
 from tests.activity_log import event_log, expected_cells, expected_merchant_sales, expected_sales, expected_trending
-from tests.conftest import require_service
-from tests.integration.activity_fixtures import raw_rows, truncate
+from tests.conftest import keyspace_session, truncate_keyspace
+from tests.integration.activity_fixtures import raw_rows
 from tests.integration.api_client import data
 
 pytestmark = pytest.mark.integration
@@ -29,17 +29,11 @@ LOG = event_log(450, seed=6)
 @pytest.fixture(scope="module")
 def client(spark: Any, settings: Settings) -> Iterator[TestClient]:
     act = settings.model_copy(update={"keyspace": KEYSPACE, "activity_min_users_per_cell": 5})
-    require_service("Cassandra", act.cassandra_host, act.cassandra_port)
-    from stack.cql import apply_schema, cluster_for
-
-    cluster = cluster_for(act)
-    session = cluster.connect()
-    apply_schema(session, act)
-    truncate(session, KEYSPACE)
+    with keyspace_session(act) as session:
+        truncate_keyspace(session, KEYSPACE)
     raw_df = spark.createDataFrame(raw_rows(LOG), RAW_RECORD_SCHEMA)
     ActivityEventsSink(act)(raw_df)
     ActivityWindowsSink(act)(activity_windows(raw_df, act))
-    cluster.shutdown()
     with TestClient(create_app(act)) as test_client:
         yield test_client
 
