@@ -8,7 +8,7 @@ from pyspark.sql import DataFrame
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
-CONCURRENT_WRITES = 4
+CONCURRENT_WRITES = 6
 
 
 def append_rows(df: DataFrame, *, keyspace: str, table: str, write_nulls: bool = False) -> None:

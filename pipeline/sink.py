@@ -66,50 +66,48 @@ class DealTablesSink:
     # -- the steps -----------------------------------------------------------------------------
 
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> BatchReport:
-        judged_df = self._hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
-        clean_df = self._hold(judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals))
-        stats = judged_df.agg(
-            F.count(F.lit(1)).alias("rows_in"),
-            F.count("rejection_reason").alias("dead_letters"),
-            F.max("received_at").alias("newest"),
-        ).first()
-        side_writes = [partial(self._append, dt.to_price_history_rows(clean_df), "price_history_by_deal")]
-        if stats["dead_letters"]:
-            side_writes.append(partial(self._append, dt.to_dead_letter_rows(judged_df), "dead_letters_by_day"))
-        latest_df = self._hold(clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags))
-        written, deleted = self._write_current_deals(latest_df, side_writes)
-        lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
-        return BatchReport(batch_id, stats["rows_in"], stats["dead_letters"], written, deleted, lag,
-                           time.monotonic() - started)
+        """One micro-batch (or the whole lake), in rounds of Spark jobs run side by side.
 
-    def _write_current_deals(self, latest_df: DataFrame, side_writes: list[Callable[[], object]]) -> tuple[int, int]:
-        """Upsert the newest version of each deal into deals_by_id and the sorted tables.
-
-        Phase 1 runs concurrently (Spark runs jobs submitted from several threads side by side, and
-        one micro-batch is many small jobs): deals_by_id, the sorted tables, the deletes of stale
-        sort rows (never a key the new rows use), price history and dead letters. Phase 2 ranks the
-        merchants from the updated deals_by_merchant. Phase 3 writes `deal_versions` — the record
-        of which sort keys a deal holds — last, so a replay after a crash anywhere before finds the
-        old keys again.
+        1. parse and judge every record (held: everything below starts from these rows);
+        2. the newest version of each deal, and what `deal_versions` stores for those ids — read
+           before any write, because re-read after our own upserts it would hide the stale rows;
+        3. the versions newer than stored (`fresh`), then how many there are;
+        4. concurrently: deals_by_id, the sorted tables, the deletes of stale sort rows (never a key
+           the new rows use), price history and dead letters;
+        5. the merchant ranking, from the updated deals_by_merchant;
+        6. `deal_versions` last, so a replay after a crash anywhere before finds the old keys again.
         """
-        # Held before any write: re-read after our own upserts it would hide the stale rows.
-        stored_df = self._hold(
-            self._read_keys("deal_versions", latest_df.select("deal_id")).transform(tr.with_sort_flags))
+        judged_df = self._hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
+        clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
+        batch_ids_df = clean_df.select("deal_id").distinct()
+        latest_df, stored_df = run_concurrently([
+            lambda: self._hold(clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags)),
+            lambda: self._hold(self._read_keys("deal_versions", batch_ids_df).transform(tr.with_sort_flags)),
+        ])
         fresh_df = self._hold(tr.filter_newer_than_stored(latest_df, stored_df))
-        counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
-                              F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
+        stats, counts = run_concurrently([
+            lambda: judged_df.agg(F.count(F.lit(1)).alias("rows_in"), F.count("rejection_reason").alias("dead"),
+                                  F.max("received_at").alias("newest")).first(),
+            lambda: fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
+                                 F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first(),
+        ])
         split = (counts["fresh"] - counts["replacing"], counts["replacing"])
-        phase_one = [partial(self._upsert_versions, fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)]
-        phase_one += [partial(self._upsert_versions, fresh_df, partial(tr.to_sorted_table_rows, table=table),
-                              table.name, split) for table in tr.SORTED_DEAL_TABLES]
+        writes = [partial(self._upsert_versions, fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)]
+        writes += [partial(self._upsert_versions, fresh_df, partial(tr.to_sorted_table_rows, table=table),
+                           table.name, split) for table in tr.SORTED_DEAL_TABLES]
+        writes.append(partial(self._append, dt.to_price_history_rows(clean_df), "price_history_by_deal"))
+        if stats["dead"]:
+            writes.append(partial(self._append, dt.to_dead_letter_rows(judged_df), "dead_letters_by_day"))
         if counts["replacing"]:
             replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
-            phase_one.append(partial(self._delete_stale_sort_rows, replaced_df, fresh_df))
-        results = run_concurrently(phase_one + side_writes)
+            writes.append(partial(self._delete_stale_sort_rows, replaced_df, fresh_df))
+        results = run_concurrently(writes)
         deleted, stale_merchants = next((r for r in results if isinstance(r, tuple)), (0, set()))
         deleted += self._refresh_merchant_ranking(fresh_df, stale_merchants)
         self._upsert_versions(fresh_df, tr.to_deal_versions_rows, "deal_versions", split)
-        return counts["fresh"], deleted
+        lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
+        return BatchReport(batch_id, stats["rows_in"], stats["dead"], counts["fresh"], deleted, lag,
+                           time.monotonic() - started)
 
     def _hold(self, df: DataFrame) -> DataFrame:
         """Materialise `df` now and keep it for this batch only.
@@ -157,7 +155,7 @@ class DealTablesSink:
         if stale_merchants:
             extra_df = spark.createDataFrame([(m,) for m in sorted(stale_merchants)], "merchant_id long")
             merchant_ids_df = merchant_ids_df.union(extra_df)
-        merchant_ids_df = self._hold(merchant_ids_df.distinct())
+        merchant_ids_df = merchant_ids_df.distinct()
         ranking_df, old_keys_df = run_concurrently([
             lambda: self._hold(tr.to_merchants_by_category_rows(self._read_keys("deals_by_merchant", merchant_ids_df))),
             lambda: self._hold(self._read_keys("merchant_rank_keys", merchant_ids_df)),
