@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import random
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -76,7 +76,8 @@ class Bench:
         from streaming.deals_job import start_deals_stream
         from tests.integration.kafka_io import produce
 
-        settings = self.topic("stream").model_copy(update={"max_offsets_per_trigger": max(1, len(payloads) // 4)})
+        # The product's own maxOffsetsPerTrigger (EXS_MAX_OFFSETS_PER_TRIGGER): what a catch-up does.
+        settings = self.topic("stream")
         produce(settings.kafka_bootstrap, settings.topic_deals_raw, payloads)
         self.truncate()
         sink = DealTablesSink(settings)
@@ -136,10 +137,9 @@ class Bench:
     def latency(self, payloads: list[dict[str, Any]], rate_per_s: float) -> list[float]:
         from kafka import KafkaProducer
 
+        from ingest.kafka_io import ensure_topics
         from pipeline.sink import DealTablesSink
         from streaming.deals_job import start_deals_stream
-
-        from ingest.kafka_io import ensure_topics
 
         settings = self.topic("latency")
         ensure_topics(settings, {settings.topic_deals_raw: 1})  # the stream must find it at start
@@ -148,39 +148,61 @@ class Bench:
         query = start_deals_stream(self.spark, settings, checkpoint=f"{settings.checkpoint_root}/lat-{self.run_id}",
                                    sink=sink)
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
-        produced: dict[int, float] = {}
-        seen: dict[int, float] = {}
-        stop = threading.Event()
-        watcher = threading.Thread(target=self._watch, args=(produced, seen, stop), daemon=True)
+        # The watcher runs in a process of its own: polling from this one would compete for the GIL
+        # with the driver's own threads and measure itself.
+        spawn = multiprocessing.get_context("spawn")  # never fork a process that runs a JVM gateway
+        produced_queue, seen_queue = spawn.Queue(), spawn.Queue()
+        watcher = spawn.Process(target=watch_deals, args=(settings, produced_queue, seen_queue))
         time.sleep(8)  # let the first (empty) micro-batches and the JIT settle
         watcher.start()
+        produced: dict[int, float] = {}
         try:
             for payload in payloads:
                 producer.send(settings.topic_deals_raw, key=str(payload["id"]).encode(), value=orjson.dumps(payload))
                 producer.flush()
                 produced[payload["id"]] = time.time()
+                produced_queue.put(payload["id"])
                 time.sleep(1.0 / rate_per_s)
-            deadline = time.time() + 60
-            while len(seen) < len(produced) and time.time() < deadline:
-                time.sleep(0.2)
+            produced_queue.put(None)
+            seen: dict[int, float] = seen_queue.get(timeout=120)
+            query.processAllAvailable()  # stop between micro-batches, not inside one
         finally:
-            stop.set()
-            watcher.join()
+            watcher.join(timeout=10)
             query.stop()
             sink.close()
             producer.close()
-        return sorted(seen[i] - produced[i] for i in seen)
+        return sorted(seen[i] - produced[i] for i in seen if i in produced)
 
-    def _watch(self, produced: dict[int, float], seen: dict[int, float], stop: threading.Event) -> None:
-        """Poll deals_by_id for every produced, not yet seen id, every 20 ms."""
-        statement = self.session.prepare(f"SELECT deal_id FROM {KEYSPACE}.deals_by_id WHERE deal_id = ?")
-        while not stop.is_set():
-            pending = [i for i in list(produced) if i not in seen]
-            futures = [(i, self.session.execute_async(statement, (i,))) for i in pending]
-            for deal_id, future in futures:
-                if future.result().one() is not None:
-                    seen[deal_id] = time.time()
-            time.sleep(0.02)
+def watch_deals(settings: Settings, produced: Any, seen_out: Any, poll_s: float = 0.02) -> None:
+    """Poll deals_by_id for every produced, not yet seen id; report {id: first seen time} at the end."""
+    import queue
+
+    from stack.cql import cluster_for
+
+    session = cluster_for(settings).connect()
+    statement = session.prepare(f"SELECT deal_id FROM {KEYSPACE}.deals_by_id WHERE deal_id = ?")
+    pending: set[int] = set()
+    seen: dict[int, float] = {}
+    done_producing = False
+    deadline = float("inf")
+    while time.time() < deadline and (pending or not done_producing):
+        try:
+            while True:
+                item = produced.get_nowait()
+                if item is None:
+                    done_producing, deadline = True, time.time() + 60
+                else:
+                    pending.add(item)
+        except queue.Empty:
+            pass
+        futures = [(i, session.execute_async(statement, (i,))) for i in pending]
+        for deal_id, future in futures:
+            if future.result().one() is not None:
+                seen[deal_id] = time.time()
+                pending.discard(deal_id)
+        time.sleep(poll_s)
+    session.cluster.shutdown()
+    seen_out.put(seen)
 
 
 def with_python_udf_columns(clean_df: Any) -> Any:
