@@ -21,6 +21,12 @@ from conf.settings import Settings, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_KEYSPACE = "exs_test"
+#: Every keyspace the suite writes, created before Spark first connects: the connector caches
+#: the schema it saw at connect time, so a keyspace created later may be unknown to it for a while.
+API_TEST_KEYSPACE = "exs_test_api"
+ACTIVITY_TEST_KEYSPACE = "exs_test_activity"
+ACTIVITY_API_TEST_KEYSPACE = "exs_test_activity_api"
+TEST_KEYSPACES = (TEST_KEYSPACE, API_TEST_KEYSPACE, ACTIVITY_TEST_KEYSPACE, ACTIVITY_API_TEST_KEYSPACE)
 
 
 @pytest.fixture(scope="session")
@@ -100,8 +106,17 @@ def clean_tables(cassandra_session: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def spark(settings: Settings) -> Iterator[Any]:
-    """The one Spark session of the run: local[2], the project's Spark defaults and both connectors."""
+    """The one Spark session of the run: local[2], the project's Spark defaults and both connectors.
+
+    Before it starts, the schema of every test keyspace is applied when Cassandra is there (see
+    TEST_KEYSPACES); without Cassandra the tests that need it fail or skip on their own.
+    """
     from stack.spark_local import local_session
+
+    if _port_open(settings.cassandra_host, settings.cassandra_port):
+        for keyspace in TEST_KEYSPACES:
+            with keyspace_session(settings.model_copy(update={"keyspace": keyspace})):
+                pass
 
     session = local_session(settings, app="exstreamly-tests", **{"spark.sql.shuffle.partitions": "2"})
     yield session

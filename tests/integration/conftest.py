@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from conf.settings import Settings
-from tests.conftest import keyspace_session, raw_records, truncate_keyspace
-
-API_TEST_KEYSPACE = "exs_test_api"
+from tests.conftest import API_TEST_KEYSPACE, keyspace_session, raw_records, truncate_keyspace
 
 
 @pytest.fixture(scope="session")

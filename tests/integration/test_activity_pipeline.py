@@ -21,11 +21,11 @@ from tests.activity_log import (
     expected_sales,
     expected_trending,
 )
-from tests.conftest import keyspace_session, truncate_keyspace
+from tests.conftest import ACTIVITY_TEST_KEYSPACE, keyspace_session, truncate_keyspace
 from tests.integration.activity_fixtures import produce_log, snapshot
 
 pytestmark = pytest.mark.integration
-KEYSPACE = "exs_test_activity"
+KEYSPACE = ACTIVITY_TEST_KEYSPACE
 LATENESS_S = 30.0
 FLOOR = 5
 

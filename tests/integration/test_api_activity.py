@@ -15,12 +15,12 @@ from graphql_api.app import create_app
 from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, activity_windows
 from pipeline.schemas import RAW_RECORD_SCHEMA
 from tests.activity_log import event_log, expected_cells, expected_merchant_sales, expected_sales, expected_trending
-from tests.conftest import keyspace_session, truncate_keyspace
+from tests.conftest import ACTIVITY_API_TEST_KEYSPACE, keyspace_session, truncate_keyspace
 from tests.integration.activity_fixtures import raw_rows
 from tests.integration.api_client import data
 
 pytestmark = pytest.mark.integration
-KEYSPACE = "exs_test_activity_api"
+KEYSPACE = ACTIVITY_API_TEST_KEYSPACE
 AT = datetime(2026, 1, 5, 11, 0, 30)
 AT_ARG = "2026-01-05T11:00:30+00:00"
 LOG = event_log(450, seed=6)
