@@ -97,13 +97,17 @@ def served_deal_id(sim_url: str, settings: Settings) -> int:
     return int(httpx.get(f"{sim_url}/deals", params=params, timeout=5).json()["deals"][0]["deal"]["id"])
 
 
-def stored_deal(settings: Settings, deal_id: int) -> Callable[[], int | None]:
+def stored_deal(settings: Settings, deal_id: int, *, written_after: float) -> Callable[[], int | None]:
+    """Probe: the deal's row in deals_by_id was written after `written_after` (epoch seconds), so it
+    came through this run's pipeline and is not a leftover of an earlier one."""
     session = cluster_for(settings).connect()
-    statement = session.prepare(f"SELECT deal_id FROM {settings.keyspace}.deals_by_id WHERE deal_id = ?")
+    statement = session.prepare(
+        f"SELECT deal_id, WRITETIME(title) AS written_us FROM {settings.keyspace}.deals_by_id WHERE deal_id = ?")
 
     def probe() -> int | None:
         row = session.execute(statement, (deal_id,)).one()
-        return None if row is None else int(row.deal_id)
+        is_fresh = row is not None and row.written_us is not None and row.written_us / 1e6 > written_after
+        return int(row.deal_id) if is_fresh else None
 
     return probe
 
@@ -125,6 +129,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
     """Start every process, wait until a crawled deal is served by GraphQL, then keep running."""
     sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
     api_url = f"http://{settings.api_host}:{settings.api_port}/graphql"
+    started = time.time()
     with children(settings) as group:
         echo(f"simulator: {sim_url} (log {group.start('simulator', [*EXSTREAMLY, 'simulate'])})")
         wait_for("the simulator", lambda: httpx.get(f"{sim_url}/categories",
@@ -139,7 +144,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])
         echo(f"crawler: full crawl, then incremental every 60s (log {crawler_log})")
         deal_id = served_deal_id(sim_url, settings)
-        wait_for(f"deal {deal_id} in Cassandra", stored_deal(settings, deal_id), group, 600)
+        wait_for(f"deal {deal_id} in Cassandra", stored_deal(settings, deal_id, written_after=started), group, 600)
         echo(f"deal {deal_id} went simulator -> crawler -> Kafka -> Spark -> Cassandra")
         activity_log = group.start("activity", [*EXSTREAMLY, "activity"])
         echo(f"activity: {settings.activity_rate_per_s:g} events/s on the live deals (log {activity_log})")
