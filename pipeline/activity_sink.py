@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,6 +23,7 @@ from conf.settings import Settings
 from pipeline import activity_transforms as at
 from pipeline.cassandra_io import append_rows, run_concurrently
 from pipeline.deal_transforms import to_dead_letter_rows
+from pipeline.sink import REPORTS_KEPT
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ class ActivityReport:
 class _TablesWriter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.reports: list[ActivityReport] = []
+        self.reports: deque[ActivityReport] = deque(maxlen=REPORTS_KEPT)
 
     def _write_all(self, frames: dict[str, DataFrame], counts: dict[str, int]) -> None:
         """Write each non-empty table frame side by side (an empty one costs no Spark job)."""

@@ -1,14 +1,15 @@
 """The one sink both jobs share: a raw record frame in, every deal table of Cassandra written.
 
-Streaming passes `write_deal_tables` to `foreachBatch`; batch calls it once over the lake. Order
-of writes makes a crash at any point safe to replay (foreachBatch is at-least-once):
-stale sort rows are deleted first, then the sorted tables are upserted, and `deals_by_id` — the
-record of what is current — is written last.
+Streaming passes a `DealTablesSink` to `foreachBatch`; batch calls it once over the lake. Every
+write is an idempotent upsert on a deterministic key, and their order makes a crash anywhere safe
+to replay (foreachBatch is at-least-once): `deal_versions`, the record of which sort keys each deal
+holds, is written last (see `DealTablesSink._write`).
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +25,7 @@ from pipeline.cassandra_io import CASSANDRA_FORMAT, append_rows, run_concurrentl
 
 log = logging.getLogger(__name__)
 DELETE_CONCURRENCY = 64
+REPORTS_KEPT = 1000  # the latest batch reports, for tests and benchmarks; a stream runs for days
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class DealTablesSink:
         self._session = None  # cassandra-driver session for deletes, opened on first need
         self._deletes: dict[str, object] = {}
         self._held: list[DataFrame] = []  # frames materialised for the current batch
-        self.reports: list[BatchReport] = []
+        self.reports: deque[BatchReport] = deque(maxlen=REPORTS_KEPT)
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> BatchReport:
         started = time.monotonic()

@@ -29,7 +29,9 @@ def with_archive_date(raw_df: DataFrame) -> DataFrame:
     return raw_df.withColumn("date", F.date_format("timestamp", "yyyy-MM-dd"))
 
 
-def start_archive(spark: SparkSession, settings: Settings, topic: str, *, available_now: bool = False) -> StreamingQuery:
+def start_archive(
+    spark: SparkSession, settings: Settings, topic: str, *, available_now: bool = False,
+) -> StreamingQuery:
     writer = (
         read_topic(spark, settings, topic).transform(with_archive_date)
         .writeStream.format("parquet")
