@@ -16,14 +16,13 @@ from pyspark.sql import SparkSession
 from batch.deals_job import read_lake
 from conf.settings import Settings, load_settings
 from pipeline.activity_sink import ActivityEventsSink, ActivityReport, ActivityWindowsSink, activity_windows
-from streaming.archive_job import lake_path
 
 log = logging.getLogger(__name__)
 
 
 def run_activity_batch(spark: SparkSession, settings: Settings, path: str | None = None
                        ) -> tuple[ActivityReport, ActivityReport]:
-    raw_df = read_lake(spark, path or lake_path(settings, settings.topic_user_events)).persist()
+    raw_df = read_lake(spark, path or settings.lake_dir(settings.topic_user_events)).persist()
     try:
         events = ActivityEventsSink(settings)(raw_df, None)
         windows = ActivityWindowsSink(settings)(activity_windows(raw_df, settings), None)

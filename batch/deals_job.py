@@ -15,7 +15,6 @@ from pyspark.sql import DataFrame, SparkSession
 from conf.settings import Settings, load_settings
 from pipeline.schemas import RAW_RECORD_SCHEMA
 from pipeline.sink import BatchReport, deal_tables_sink
-from streaming.archive_job import lake_path
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ def read_lake(spark: SparkSession, path: str) -> DataFrame:
 
 def run_deals_batch(spark: SparkSession, settings: Settings, path: str | None = None) -> BatchReport:
     sink = deal_tables_sink(settings)
-    return sink(read_lake(spark, path or lake_path(settings, settings.topic_deals_raw)), None)
+    return sink(read_lake(spark, path or settings.lake_dir(settings.topic_deals_raw)), None)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     def lake_root(self) -> str:
         return self.lake_uri or (self.runtime_dir / "lake").as_uri()
 
+    def lake_dir(self, topic: str) -> str:
+        """Where the archive of one topic lives in the lake (streaming writes it, batch reads it)."""
+        return f"{self.lake_root.rstrip('/')}/{topic}"
+
     @property
     def checkpoint_root(self) -> str:
         return self.checkpoint_uri or (self.runtime_dir / "checkpoints").as_uri()

@@ -21,10 +21,6 @@ log = logging.getLogger(__name__)
 ARCHIVE_TRIGGER = "10 seconds"
 
 
-def lake_path(settings: Settings, topic: str) -> str:
-    return f"{settings.lake_root.rstrip('/')}/{topic}"
-
-
 def with_archive_date(raw_df: DataFrame) -> DataFrame:
     return raw_df.withColumn("date", F.date_format("timestamp", "yyyy-MM-dd"))
 
@@ -35,7 +31,7 @@ def start_archive(
     writer = (
         read_topic(spark, settings, topic).transform(with_archive_date)
         .writeStream.format("parquet")
-        .option("path", lake_path(settings, topic))
+        .option("path", settings.lake_dir(topic))
         .option("checkpointLocation", f"{settings.checkpoint_root.rstrip('/')}/archive-{topic}")
         .partitionBy("date")
         .queryName(f"archive-{topic}")
