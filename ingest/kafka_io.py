@@ -61,12 +61,7 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "batch_size": 256 * 1024,
         "delivery_timeout_ms": 120_000,
     } | overrides
-    try:
-        return KafkaProducer(**config)
-    except NoBrokersAvailable as exc:
-        raise PublishError(_unreachable(settings)) from exc
-    except KafkaError as exc:
-        raise PublishError(f"cannot create a Kafka producer for {settings.kafka_bootstrap}: {exc}") from exc
+    return _connect(KafkaProducer, config, settings, "producer")
 
 
 def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
@@ -83,12 +78,17 @@ def make_consumer(settings: Settings, **overrides: Any) -> KafkaConsumer:
         # a paused-then-resumed partition needs a fresh fetch; a long broker wait there idles every thread
         "fetch_max_wait_ms": 50,
     } | overrides
+    return _connect(KafkaConsumer, config, settings, "consumer")
+
+
+def _connect(client_class: Any, config: dict[str, Any], settings: Settings, what: str) -> Any:
+    """Build a Kafka client; an unreachable or refusing broker becomes one clear `PublishError`."""
     try:
-        return KafkaConsumer(**config)
+        return client_class(**config)
     except NoBrokersAvailable as exc:
         raise PublishError(_unreachable(settings)) from exc
     except KafkaError as exc:
-        raise PublishError(f"cannot create a Kafka consumer for {settings.kafka_bootstrap}: {exc}") from exc
+        raise PublishError(f"cannot create a Kafka {what} for {settings.kafka_bootstrap}: {exc}") from exc
 
 
 def _unreachable(settings: Settings) -> str:
