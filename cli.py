@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 import click
 
-from conf import load_settings, load_versions
+from conf import Settings, Versions, load_settings, load_versions
 from graphql_api.cli import api
 from ingest.activity.cli import activity
 from ingest.cli import crawl, fetcher, plan, simulate
@@ -65,10 +66,11 @@ def schema() -> None:
 @schema.command("apply")
 def schema_apply() -> None:
     """Create the keyspace and tables that do not exist yet (idempotent)."""
-    from stack.cql import apply_schema, cluster_for
+    from conf.clients import cassandra_cluster
+    from stack.cql import apply_schema
 
     settings = load_settings()
-    cluster = cluster_for(settings)
+    cluster = cassandra_cluster(settings)
     try:
         count = apply_schema(cluster.connect(), settings)
     finally:
@@ -89,7 +91,7 @@ def run_all(until_ready: bool) -> None:
     _run_stack(lambda s, _v: sys.exit(run(s, until_ready=until_ready, echo=click.echo)))
 
 
-def _run_stack(action) -> None:  # type: ignore[no-untyped-def]
+def _run_stack(action: Callable[[Settings, Versions], object]) -> None:
     try:
         action(load_settings(), load_versions())
     except StackError as exc:

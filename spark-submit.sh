@@ -8,7 +8,8 @@
 #   SPARK_MASTER=yarn ./spark-submit.sh streaming/archive_job.py
 #
 # Packages come from conf/versions.env (the Kafka source at pyspark's own version) and resolve
-# through Ivy with ~/.m2 first, so a Maven mirror or a pre-fetched local repository works too.
+# through Ivy from EXS_MAVEN_REPOSITORY_URL (Maven Central or a mirror) into .runtime/ivy, the same
+# way for every Spark entry point (conf/spark_packages.py); ~/.m2 is never consulted.
 # The project's packages ship as one zip with --py-files. Settings travel as EXS_* environment
 # variables (see conf/settings.py); the Cassandra host/port are passed to the connector here.
 set -euo pipefail
@@ -38,28 +39,20 @@ SUBMIT="${SUBMIT:-$ROOT/.venv/bin/spark-submit}"
 mkdir -p "$RUNTIME/dist"
 STAGE="$(mktemp "$RUNTIME/dist/.build-XXXXXX.zip")"
 rm -f "$STAGE"
-(cd "$ROOT" && "$PYSPARK_PYTHON" -m zipfile -c "$STAGE" conf pipeline streaming batch stack ingest >/dev/null)
+(cd "$ROOT" && "$PYSPARK_PYTHON" -m zipfile -c "$STAGE" conf pipeline streaming batch >/dev/null)
 ZIP="$RUNTIME/dist/exstreamly-$(md5sum "$STAGE" | cut -c1-12).zip"
 if [[ -f "$ZIP" ]]; then rm -f "$STAGE"; else mv "$STAGE" "$ZIP"; fi
 # Settings resolve paths from the project root, which the zip cannot tell: pass the runtime dir.
 export EXS_RUNTIME_DIR="$RUNTIME"
 
-PACKAGES="org.apache.spark:spark-sql-kafka-0-10_${SCALA_BINARY}:${SPARK_VERSION},${SPARK_CASSANDRA_CONNECTOR}"
-# Ivy consults ~/.m2 first, and a POM there without its jar (left by other Maven builds) fails the
-# resolution. Fetch each package's full tree with Maven once (through any configured mirror).
-STAMP="$RUNTIME/ivy/.m2-prefetched-$(echo "$PACKAGES" | md5sum | cut -c1-12)"
-if [[ ! -f "$STAMP" ]]; then
-  echo "spark-submit.sh: fetching $PACKAGES with Maven (first run only)" >&2
-  for coordinate in ${PACKAGES//,/ }; do
-    mvn -q -B "$MAVEN_DEPENDENCY_PLUGIN:get" -Dtransitive=true -Dartifact="$coordinate" >&2
-  done
-  mkdir -p "$(dirname "$STAMP")" && touch "$STAMP"
-fi
+# The connectors resolve through the one code path every Spark entry point shares
+# (conf/spark_packages.py): --packages from conf/versions.env, Ivy cache and settings under the runtime dir.
+PACKAGE_ARGS_TEXT="$(cd "$ROOT" && "$PYSPARK_PYTHON" -m conf.spark_packages)"
+mapfile -t PACKAGE_ARGS <<<"$PACKAGE_ARGS_TEXT"
 exec "$SUBMIT" \
   --master "$MASTER" \
   --properties-file "$ROOT/conf/spark-defaults.conf" \
-  --packages "$PACKAGES" \
-  --conf "spark.jars.ivy=$RUNTIME/ivy" \
+  "${PACKAGE_ARGS[@]}" \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$ROOT/conf/spark-log4j2.properties" \
   --conf "spark.cassandra.connection.host=${EXS_CASSANDRA_HOST:-127.0.0.1}" \
   --conf "spark.cassandra.connection.port=${EXS_CASSANDRA_PORT:-9042}" \

@@ -215,14 +215,14 @@ def main(argv: list[str] | None = None) -> None:
     run = uuid.uuid4().hex[:6]
     settings = load_settings(keyspace=KEYSPACE, topic_user_events=f"bench_user_events_{run}",
                              max_offsets_per_trigger=50_000)
-    from ingest.kafka_io import delete_topics, ensure_topics
-    from stack.cql import apply_schema, cluster_for
+    from conf.clients import cassandra_cluster, delete_topics, ensure_topics
+    from stack.cql import apply_schema
 
     live_topic = f"bench_user_events_{run}_live"
     ensure_topics(settings, {settings.topic_user_events: settings.activity_user_events_partitions,
                              live_topic: settings.activity_user_events_partitions})
 
-    cluster = cluster_for(settings)
+    cluster = cassandra_cluster(settings)
     apply_schema(cluster.connect(), settings)
     cluster.shutdown()
     spark = spark_session(settings)

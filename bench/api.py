@@ -96,9 +96,10 @@ def seed(settings: Settings) -> list[int]:
     """Fresh keyspace exs_bench with DEALS deals in one category (and its parent), 3 prices each."""
     from cassandra.concurrent import execute_concurrent_with_args
 
-    from stack.cql import apply_schema, cluster_for
+    from conf.clients import cassandra_cluster
+    from stack.cql import apply_schema
 
-    cluster = cluster_for(settings)
+    cluster = cassandra_cluster(settings)
     try:
         session = cluster.connect()
         apply_schema(session, settings)

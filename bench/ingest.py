@@ -33,12 +33,12 @@ from typing import Any
 import requests
 
 from bench.report import table, write_results
+from conf.clients import delete_topics
 from conf.settings import Settings, load_settings
 from ingest.api_model import DealsQuery
 from ingest.client import DealsClient
 from ingest.crawl import crawl
 from ingest.fetcher import Fetcher
-from ingest.kafka_io import delete_topics
 from ingest.readback import read_deals
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Timed:
         self.busy = 0.0  # summed request durations: busy / (last - first) = mean requests in flight
         self.durations: list[float] = []
         self._lock = threading.Lock()
-        client.deals = self  # type: ignore[method-assign]
+        client.deals = self  # type: ignore[method-assign]  # the benchmark times every request of this client
 
     def __call__(self, query: DealsQuery) -> Any:
         began, cpu = time.monotonic(), time.thread_time()
@@ -192,15 +192,15 @@ def dqe(settings: Settings, url: str, name: str, rate: float) -> Run:
         original_init(self, *args, **kwargs)
         timers.append(Timed(self))
 
-    Fetcher._publish = publish  # type: ignore[method-assign]
-    DealsClient.__init__ = init  # type: ignore[method-assign]
+    Fetcher._publish = publish  # type: ignore[method-assign]  # the benchmark swaps in a CPU-counting wrapper
+    DealsClient.__init__ = init  # type: ignore[method-assign]  # so every fetcher's client gets a Timed wrapper
     try:
         start, cpu, began = sim_now(url), time.process_time(), time.monotonic()
         [result] = crawl(bench_settings, threading.Event(), progress_every_s=10)
         total_s, cpu_s, end = time.monotonic() - began, time.process_time() - cpu, sim_now(url)
     finally:
-        Fetcher._publish = original  # type: ignore[method-assign]
-        DealsClient.__init__ = original_init  # type: ignore[method-assign]
+        Fetcher._publish = original  # type: ignore[method-assign]  # restores the method swapped in above
+        DealsClient.__init__ = original_init  # type: ignore[method-assign]  # restores the method swapped in above
     [timed] = timers
     try:
         landed = read_deals(bench_settings)

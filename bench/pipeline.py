@@ -50,12 +50,13 @@ def timed(action: Callable[[], object]) -> float:
 
 class Bench:
     def __init__(self, settings: Settings, quick: bool) -> None:
-        from stack.cql import apply_schema, cluster_for
+        from conf.clients import cassandra_cluster
+        from stack.cql import apply_schema
         from stack.spark_local import local_session
 
         self.settings = settings
         self.quick = quick
-        self.session = cluster_for(settings).connect()
+        self.session = cassandra_cluster(settings).connect()
         apply_schema(self.session, settings)
         self.spark = local_session(settings, app="bench-pipeline")
         self.run_id = f"{int(time.time())}"
@@ -102,7 +103,12 @@ class Bench:
 
         self.truncate()
         sink = DealTablesSink(self.settings)
-        return timed(lambda: [sink._append(df, name) for name, df in table_frames.items()])
+
+        def append_all() -> None:
+            for name, df in table_frames.items():
+                sink._append(df, name)
+
+        return timed(append_all)
 
     def python_writer_rows_per_s(self, table_frames: dict[str, Any]) -> tuple[float, int]:
         """The same rows through cassandra-driver's execute_concurrent_with_args (from the driver)."""
@@ -137,7 +143,7 @@ class Bench:
     def latency(self, payloads: list[dict[str, Any]], rate_per_s: float) -> list[float]:
         from kafka import KafkaProducer
 
-        from ingest.kafka_io import ensure_topics
+        from conf.clients import ensure_topics
         from pipeline.sink import DealTablesSink
         from streaming.deals_job import start_deals_stream
 
@@ -177,9 +183,9 @@ def watch_deals(settings: Settings, produced: Any, seen_out: Any, poll_s: float 
     """Poll deals_by_id for every produced, not yet seen id; report {id: first seen time} at the end."""
     import queue
 
-    from stack.cql import cluster_for
+    from conf.clients import cassandra_cluster
 
-    session = cluster_for(settings).connect()
+    session = cassandra_cluster(settings).connect()
     statement = session.prepare(f"SELECT deal_id FROM {KEYSPACE}.deals_by_id WHERE deal_id = ?")
     pending: set[int] = set()
     seen: dict[int, float] = {}

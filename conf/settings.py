@@ -6,7 +6,7 @@ resolvers and clients never read `os.environ` themselves.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EXS_", frozen=True, extra="forbid")
 
     runtime_dir: Path = Field(PROJECT_ROOT / ".runtime", description="data, logs and caches of the local stack")
+    maven_repository_url: str = Field(
+        "https://repo1.maven.org/maven2/", pattern=r"^(https?|file)://",
+        description="Maven-layout repository (Central or a mirror) that Spark's Ivy resolves connectors from")
 
     kafka_host: str = "127.0.0.1"
     kafka_port: int = Field(9092, ge=1, le=65535)
@@ -130,6 +133,8 @@ class Settings(BaseSettings):
         return self.checkpoint_uri or (self.runtime_dir / "checkpoints").as_uri()
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment; keyword overrides win (tests pass explicit values)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment; keyword overrides win (tests pass explicit values).
+
+    Overrides are `Any` because pydantic validates and coerces each one against its field."""
+    return Settings(**overrides)

@@ -9,18 +9,21 @@ import strawberry
 
 from graphql_api.convert import utc
 from graphql_api.repository import Row
+from pipeline.definitions import TREND_WINDOWS, score_formula
 from pipeline.taxonomy import CATEGORY_NAMES, PARENT_OF
 
 
 @strawberry.enum(description="How far back `trending` looks.")
 class TrendWindow(Enum):
+    _value_: str  # each member's value is the string given to `enum_value` (strawberry unwraps it)
+
     TEN_SECONDS = strawberry.enum_value("TEN_SECONDS", description="The last 10 s (ten 1 s buckets).")
     ONE_MINUTE = strawberry.enum_value("ONE_MINUTE", description="The last minute (six 10 s buckets).")
     ONE_HOUR = strawberry.enum_value("ONE_HOUR", description="The last hour (twelve 5 min buckets).")
 
 
-#: window -> (bucket size in seconds, buckets summed), matching the pipeline's TREND_BUCKETS_S.
-TREND_BUCKETS = {TrendWindow.TEN_SECONDS: (1, 10), TrendWindow.ONE_MINUTE: (10, 6), TrendWindow.ONE_HOUR: (300, 12)}
+#: window -> (bucket size in seconds, buckets summed), as the pipeline counts them.
+TREND_BUCKETS = {window: TREND_WINDOWS[window.name] for window in TrendWindow}
 
 
 @strawberry.type(description="A category and how much users interacted with it in the window.")
@@ -28,7 +31,7 @@ class TrendingCategory:
     slug: str = strawberry.field(description="Category slug.")
     name: str = strawberry.field(description="Display name.")
     parent_slug: str | None = strawberry.field(description="Top-level category; null for a top-level one.")
-    score: int = strawberry.field(description="views + 3 x clicks + 10 x purchases + 2 x reviews.")
+    score: int = strawberry.field(description=f"{score_formula()}.")
     views: int = strawberry.field(description="Deal views.")
     clicks: int = strawberry.field(description="Clicks through to a deal.")
     purchases: int = strawberry.field(description="Purchases.")
@@ -71,7 +74,7 @@ class Purchase:
 
     @classmethod
     def from_row(cls, row: Row) -> Purchase:
-        return cls(id=strawberry.ID(row["event_id"]), at=utc(row["occurred_at"]), buyer=row["user_name"],  # type: ignore[arg-type]
+        return cls(id=strawberry.ID(row["event_id"]), at=utc(row["occurred_at"]), buyer=row["user_name"],
                    city=row["user_city"], deal_id=strawberry.ID(str(row["deal_id"])), deal_title=row["deal_title"],
                    category=row["category_slug"], merchant_name=row["merchant_name"], quantity=row["quantity"],
                    amount=round(row["amount"], 2))

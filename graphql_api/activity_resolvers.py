@@ -14,7 +14,6 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graphql_api import geo
 from graphql_api.activity import (
     TREND_BUCKETS,
     ActivityCell,
@@ -30,12 +29,12 @@ from graphql_api.context import Context
 from graphql_api.errors import InvalidInput
 from graphql_api.inputs import parse_category, parse_first
 from graphql_api.repository import Repository
+from pipeline import cells
+from pipeline.definitions import CELL_PRECISIONS, REGION_PRECISION
 
 TREND_FIELDS = ("score", "views", "clicks", "purchases", "reviews")
 MAX_TIMELINE_S = 300
 FEED_MINUTES_BACK = 10
-MAP_PRECISIONS = (3, 4, 5)
-REGION_PRECISION = 2
 MAX_REGIONS = 64
 MIN_EVERY_S, MAX_EVERY_S = 0.2, 60.0
 
@@ -122,32 +121,24 @@ def _parse_bbox(bbox: BBoxInput) -> BBoxInput:
 
 def regions_covering(bbox: BBoxInput) -> list[str]:
     """The geohash-2 regions (11.25 x 5.625 degrees) that intersect the box."""
-    lon_bits, lat_bits = 5, 5  # geohash-2: 10 bits, alternating from longitude
-    lats = range(geo._slice(bbox.south, -90.0, 180.0, lat_bits), geo._slice(bbox.north, -90.0, 180.0, lat_bits) + 1)
-    lons = range(geo._slice(bbox.west, -180.0, 360.0, lon_bits), geo._slice(bbox.east, -180.0, 360.0, lon_bits) + 1)
+    lats, lons = cells.box_slices(bbox.south, bbox.west, bbox.north, bbox.east, REGION_PRECISION)
     if len(lats) * len(lons) > MAX_REGIONS:
         raise InvalidInput("bbox", f"spans {len(lats) * len(lons)} map regions; at most {MAX_REGIONS} "
                                    "(about a continent) per request")
-    return [geo._encode(i, j, REGION_PRECISION) for j in lats for i in lons]
-
-
-def cell_centre(cell: str) -> tuple[float, float]:
-    lon_bits, lat_bits = geo._bit_widths(len(cell))
-    lon_idx, lat_idx = geo._decode(cell)
-    return (-90.0 + (lat_idx + 0.5) * 180.0 / (1 << lat_bits), -180.0 + (lon_idx + 0.5) * 360.0 / (1 << lon_bits))
+    return [cells.encode(i, j, REGION_PRECISION) for j in lats for i in lons]
 
 
 async def _cells(repo: Repository, precision: int, regions: list[str], hour: datetime, floor: int,
                  bbox: BBoxInput) -> list[ActivityCell]:
     pages = await asyncio.gather(*(repo.activity_cells(precision, region, hour) for region in regions))
-    cells = []
+    found = []
     for row in (r for rows in pages for r in rows):
-        lat, lon = cell_centre(row["cell"])
+        lat, lon = cells.cell_centre(row["cell"])
         # The pipeline never writes a cell under the floor; checking again costs nothing.
         if row["users"] >= floor and bbox.south <= lat <= bbox.north and bbox.west <= lon <= bbox.east:
-            cells.append(ActivityCell(geohash=row["cell"], latitude=round(lat, 5), longitude=round(lon, 5),
+            found.append(ActivityCell(geohash=row["cell"], latitude=round(lat, 5), longitude=round(lon, 5),
                                       users=row["users"], events=row["events"], purchases=row["purchases"]))
-    return sorted(cells, key=lambda c: (-c.users, c.geohash))
+    return sorted(found, key=lambda c: (-c.users, c.geohash))
 
 
 async def activity_map(
@@ -158,8 +149,8 @@ async def activity_map(
     at: At = None,
 ) -> ActivityMap:
     """Cells of the current hour; until the first cells of a new hour pass the floor, the previous hour."""
-    if precision not in MAP_PRECISIONS:
-        raise InvalidInput("precision", f"must be one of {', '.join(map(str, MAP_PRECISIONS))}, found {precision}")
+    if precision not in CELL_PRECISIONS:
+        raise InvalidInput("precision", f"must be one of {', '.join(map(str, CELL_PRECISIONS))}, found {precision}")
     box, ctx = _parse_bbox(bbox), info.context
     regions, floor = regions_covering(box), ctx.settings.activity_min_users_per_cell
     hour = _floor(_moment(at), 3600)

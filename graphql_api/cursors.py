@@ -37,4 +37,4 @@ def decode_cursor(cursor: str, *, tag: str, field: str = "after") -> Position:
 
 
 def _is_number(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
+    return (type(value) is int or type(value) is float) and math.isfinite(value)  # exact types: not bool

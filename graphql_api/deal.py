@@ -6,6 +6,7 @@ search resolver loads full rows through the per-request DataLoader when a query 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +18,7 @@ from graphql_api.location import Location
 from graphql_api.merchant import Merchant
 from graphql_api.price_point import PricePoint
 from graphql_api.repository import Row
+from pipeline.definitions import DISCOUNT_TOLERANCE
 
 #: GraphQL fields of `Deal` that every listing row can fill (the rest need the deals_by_id row).
 SUMMARY_FIELDS = frozenset({
@@ -55,7 +57,8 @@ class Deal:
     advertised_discount_pct: float | None = strawberry.field(
         default=None, description="The discount fraction the provider advertised.")
     is_discount_consistent: bool | None = strawberry.field(
-        default=None, description="True when the advertised discount matches value and price within 0.01.")
+        default=None,
+        description=f"True when the advertised discount matches value and price within {DISCOUNT_TOLERANCE}.")
     category: Category | None = strawberry.field(default=None, description="The deal's own category.")
     merchant: Merchant | None = strawberry.field(default=None, description="Who sells the deal.")
     location: Location | None = strawberry.field(default=None, description="Where to redeem it; null online.")
@@ -89,7 +92,23 @@ class Deal:
         return [PricePoint.from_row(row) for row in rows]
 
 
-def _summary(row: Row, *, online: bool | None) -> dict[str, object]:
+class _Summary(TypedDict):
+    """The `Deal` fields every listing row can fill (`SUMMARY_FIELDS`), as constructor arguments."""
+
+    id: strawberry.ID
+    title: str
+    short_title: str | None
+    price: float
+    value: float
+    discount_pct: float
+    saving: float
+    image_url: str | None
+    expires_at: datetime | None
+    merchant_name: str | None
+    online: bool | None
+
+
+def _summary(row: Row, *, online: bool | None) -> _Summary:
     return {
         "id": strawberry.ID(str(row["deal_id"])), "title": row["title"], "short_title": row["short_title"],
         "price": row["price"], "value": row["value"], "discount_pct": row["discount_pct"],

@@ -19,6 +19,8 @@ MAX_TEXT_LENGTH = 100
 
 @strawberry.enum(description="Order of a deal search.")
 class DealSort(Enum):
+    _value_: str  # each member's value is the string given to `enum_value` (strawberry unwraps it)
+
     BEST_DISCOUNT = strawberry.enum_value("BEST_DISCOUNT", description="Highest discount fraction first.")
     CHEAPEST = strawberry.enum_value("CHEAPEST", description="Lowest price first.")
     BIGGEST_SAVING = strawberry.enum_value(
@@ -94,18 +96,22 @@ def parse_category(slug: str, *, field: str) -> str:
 
 
 def _number(value: float | None, field: str, low: float, high: float) -> float | None:
-    if value is not None and not (math.isfinite(value) and low <= value <= high):
+    return None if value is None else _bounded(value, field, low, high)
+
+
+def _bounded(value: float, field: str, low: float, high: float) -> float:
+    if not (math.isfinite(value) and low <= value <= high):
         raise InvalidInput(field, f"must be between {low:g} and {high:g}, found {value!r}")
     return value
 
 
 def parse_near(near: NearInput, settings: Settings) -> Near:
-    lat = _number(near.lat, "filter.near.lat", -90.0, 90.0)
-    lon = _number(near.lon, "filter.near.lon", -180.0, 180.0)
-    radius = _number(near.radius_km, "filter.near.radiusKm", 0.0, settings.api_max_radius_km)
+    lat = _bounded(near.lat, "filter.near.lat", -90.0, 90.0)
+    lon = _bounded(near.lon, "filter.near.lon", -180.0, 180.0)
+    radius = _bounded(near.radius_km, "filter.near.radiusKm", 0.0, settings.api_max_radius_km)
     if not radius:
         raise InvalidInput("filter.near.radiusKm", f"must be above 0, found {near.radius_km!r}")
-    return Near(lat=lat, lon=lon, radius_km=radius)  # type: ignore[arg-type]
+    return Near(lat=lat, lon=lon, radius_km=radius)
 
 
 def parse_deal_query(flt: DealFilter | None, sort: DealSort, first: int, after: str | None,

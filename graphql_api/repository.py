@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,13 +19,13 @@ from cassandra.connection import ConnectionException
 from cassandra.policies import ExponentialReconnectionPolicy
 from cassandra.query import PreparedStatement, dict_factory
 
+from conf.clients import cassandra_cluster
 from conf.settings import Settings
 from graphql_api.errors import StoreUnavailable
-from stack.cql import cluster_for
 
 log = logging.getLogger(__name__)
 
-Row = Mapping[str, Any]
+Row = dict[str, Any]  # as `dict_factory` builds it; the search adds derived fields (online, distance_km)
 #: Driver errors that mean "Cassandra is not answering now", as opposed to a bug in a statement.
 UNAVAILABLE_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException)
 RECONNECT_EVERY_S = 2.0
@@ -114,10 +114,10 @@ class Repository:
         return True
 
     def _connect(self) -> tuple[Cluster, Session, dict[str, PreparedStatement]]:
-        cluster = cluster_for(self.settings, reconnection_policy=ExponentialReconnectionPolicy(0.5, 10.0))
+        cluster = cassandra_cluster(self.settings, reconnection_policy=ExponentialReconnectionPolicy(0.5, 10.0))
         try:
             session = cluster.connect()
-            # cluster_for sets a load balancing policy, which puts the driver in legacy (non-profile)
+            # cassandra_cluster sets a load balancing policy, which puts the driver in legacy (non-profile)
             # mode: consistency, timeout and row factory are therefore set on the session.
             session.row_factory = dict_factory
             session.default_timeout = self.settings.api_cql_timeout_s
@@ -229,17 +229,17 @@ def _on_rows(_rows: object, loop: asyncio.AbstractEventLoop, waiter: asyncio.Fut
     """Driver thread: hand the finished page to the event loop."""
     result = future.result()  # already complete: returns at once
     page = Page(list(result.current_rows), result.paging_state)
-    loop.call_soon_threadsafe(_settle, waiter, page, None)
+    loop.call_soon_threadsafe(_settle, waiter, page)
 
 
 def _on_error(exc: BaseException, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page]) -> None:
-    loop.call_soon_threadsafe(_settle, waiter, None, exc)
+    loop.call_soon_threadsafe(_settle, waiter, exc)
 
 
-def _settle(waiter: asyncio.Future[Page], page: Page | None, exc: BaseException | None) -> None:
+def _settle(waiter: asyncio.Future[Page], outcome: Page | BaseException) -> None:
     if waiter.done():  # the request was cancelled meanwhile
         return
-    if exc is not None:
-        waiter.set_exception(exc)
+    if isinstance(outcome, BaseException):
+        waiter.set_exception(outcome)
     else:
-        waiter.set_result(page)  # type: ignore[arg-type]
+        waiter.set_result(outcome)

@@ -21,9 +21,9 @@ from typing import Any
 
 from graphql_api.cursors import Position
 from graphql_api.deal import saving_of
-from graphql_api.geo import cells_covering, haversine_km
 from graphql_api.inputs import DealQuery, DealSort
 from graphql_api.repository import Page, Repository, Row
+from pipeline.cells import cells_covering, haversine_km
 from pipeline.taxonomy import PARENT_OF, PARENTS
 
 Fetch = Callable[[int, bytes | None], Awaitable[Page]]

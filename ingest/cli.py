@@ -13,6 +13,7 @@ from typing import TypeVar
 import click
 
 from conf import Settings, load_settings
+from conf.clients import KafkaUnavailable
 from ingest.api_model import parse_iso
 from ingest.errors import IngestError
 
@@ -31,7 +32,7 @@ def _guard(action: Callable[[], T]) -> T:
     """Turn ingestion errors into one clear line and exit status 1."""
     try:
         return action()
-    except IngestError as exc:
+    except (IngestError, KafkaUnavailable) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
@@ -130,8 +131,9 @@ def simulate(
 @click.option("--since", help="Incremental: only deals updated after this ISO 8601 UTC time.")
 def plan(categories: tuple[str, ...], since: str | None) -> None:
     """Stage 1 only: read per-category totals and publish page chunks to deal_pages."""
+    from conf.clients import ensure_topics
     from ingest.client import DealsClient
-    from ingest.kafka_io import ensure_topics, ingest_topics, make_producer
+    from ingest.kafka_io import ingest_topics, make_producer
     from ingest.planner import make_plan, publish_plan
 
     def action() -> None:

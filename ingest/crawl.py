@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from kafka import KafkaProducer
 
 from conf import Settings
+from conf.clients import ensure_topics
 from ingest.client import DealsClient
 from ingest.fetcher import Fetcher
-from ingest.kafka_io import ensure_topics, ingest_topics, make_producer
+from ingest.kafka_io import ingest_topics, make_producer
 from ingest.planner import Plan, make_plan, publish_plan
 from ingest.progress import Progress, Reporter
 

@@ -17,53 +17,31 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from pipeline import activity_schemas as s
-from pipeline.deal_transforms import require_columns
+from pipeline import records
+from pipeline.definitions import (
+    CELL_PRECISIONS,
+    EVENT_TYPES,
+    REGION_PRECISION,
+    SALES_BUCKET_S,
+    SCORE_WEIGHTS,
+    TREND_BUCKETS_S,
+)
 from pipeline.geo import geohash
-from pipeline.schemas import CORRUPT_RECORD, RAW_RECORD_SCHEMA
 from pipeline.taxonomy import PARENT_OF
 
-EVENT_TYPES = ("view", "click", "purchase", "review")
-#: How much one interaction of each type says about a category trending.
-SCORE_WEIGHTS = {"view": 1, "click": 3, "purchase": 10, "review": 2}
 REQUIRED_FIELDS = ("event_id", "event_type", "occurred_at", "user_id", "deal_id", "category_slug")
 INTEGER_FIELDS = ("user_id", "deal_id", "merchant_id", "quantity", "rating")
 DECIMAL_FIELDS = ("price", "lat", "lon")
-INTEGER_TEXT = r"^-?[0-9]+$"
-#: Bucket sizes of the trending counts: 10 x 1 s serve "last 10 s", 6 x 10 s "last minute", 12 x 5 min "last hour".
-TREND_BUCKETS_S = (1, 10, 300)
-SALES_BUCKET_S = 1
 HOUR_S = 3600
-#: Map cell precisions served (geohash 3 ~ 156 km, 4 ~ 39 km, 5 ~ 4.9 km) and the region prefix.
-CELL_PRECISIONS = (3, 4, 5)
-REGION_PRECISION = 2
 #: The state of every aggregate lives in its hour: dropped once the watermark passes the hour.
 STATE_WINDOW = "1 hour"
 MONEY = "decimal(18,2)"
 
 
-def _literal_map(mapping: dict[str, str]) -> Column:
-    return F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
-
-
 def _field(name: str) -> Column:
     return F.col("event").getField(name)
-
-
-def _integer(text: Column, spark_type: str = "long") -> Column:
-    trimmed = F.trim(text)
-    return F.when(trimmed.rlike(INTEGER_TEXT), trimmed.cast(spark_type))
-
-
-def _decimal(text: Column) -> Column:
-    return F.trim(text).cast("double")
-
-
-def _blank_to_null(col: Column) -> Column:
-    trimmed = F.trim(col)
-    return F.when(trimmed != "", trimmed)
 
 
 def _bucket_start(ts: Column, seconds: int) -> Column:
@@ -72,38 +50,22 @@ def _bucket_start(ts: Column, seconds: int) -> Column:
 
 def parse_activity_records(raw_df: DataFrame) -> DataFrame:
     """Parse each record's JSON once with the explicit payload schema; keep the raw payload."""
-    require_columns(raw_df, tuple(RAW_RECORD_SCHEMA.fieldNames()))
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
-    return raw_df.select(
-        F.col("value").alias("raw_payload"),
-        F.concat_ws("-", "topic", "partition", "offset").alias("record_id"),
-        "topic", "partition", "offset",
-        F.coalesce(F.col("timestamp"), F.current_timestamp()).alias("received_at"),
-        F.from_json("value", s.USER_EVENT_PAYLOAD_SCHEMA, options).alias("event"),
-    )
+    return records.parse_records(raw_df, s.USER_EVENT_PAYLOAD_SCHEMA, "event")
 
 
-def _type_rules() -> list[tuple[Column, Column]]:
-    rules = []
-    for name in INTEGER_FIELDS + DECIMAL_FIELDS:
-        typed = _integer(_field(name)) if name in INTEGER_FIELDS else _decimal(_field(name))
-        rules.append((_field(name).isNotNull() & typed.isNull(), F.lit(f"field '{name}' is not a number")))
-    rules += [(_field(name).isNull(), F.lit(f"missing required field '{name}'")) for name in REQUIRED_FIELDS]
-    return rules
-
-
-def _meaning_rules(*, future_tolerance_s: float) -> list[tuple[Column, Column]]:
+def _meaning_rules(*, future_tolerance_s: float) -> list[records.Rule]:
     kind, slug = F.lower(F.trim(_field("event_type"))), F.lower(F.trim(_field("category_slug")))
     occurred = _field("occurred_at").cast("timestamp")
-    quantity, rating, price = _integer(_field("quantity")), _integer(_field("rating")), _decimal(_field("price"))
-    lat, lon = _decimal(_field("lat")), _decimal(_field("lon"))
+    quantity, rating = records.integer(_field("quantity")), records.integer(_field("rating"))
+    price = records.decimal(_field("price"))
+    lat, lon = records.decimal(_field("lat")), records.decimal(_field("lon"))
     is_purchase, is_review = kind == "purchase", kind == "review"
     is_bad_place = (F.abs(lat) > 90) | (F.abs(lon) > 180) | (lat.isNull() != lon.isNull())
     is_future = occurred > F.col("received_at") + F.expr(f"INTERVAL {future_tolerance_s} SECONDS")
     return [
         (occurred.isNull(), F.lit("field 'occurred_at' is not an ISO-8601 time")),
         (~kind.isin(*EVENT_TYPES), F.concat(F.lit("unknown event_type '"), kind, F.lit("'"))),
-        (_literal_map(dict(PARENT_OF))[slug].isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
+        (records.literal_map(dict(PARENT_OF))[slug].isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
         (is_purchase & F.coalesce(quantity < 1, F.lit(True)), F.lit("a purchase needs a quantity of at least 1")),
         (is_purchase & F.coalesce(price < 0, F.lit(True)), F.lit("a purchase needs a price of at least 0")),
         (is_review & F.coalesce(~rating.between(1, 5), F.lit(True)), F.lit("a review needs a rating of 1-5 stars")),
@@ -114,12 +76,10 @@ def _meaning_rules(*, future_tolerance_s: float) -> list[tuple[Column, Column]]:
 
 def with_event_rejection_reason(parsed_df: DataFrame, *, future_tolerance_s: float) -> DataFrame:
     """Add `rejection_reason`: the first rule a parsed record breaks, null for a valid event."""
-    is_blank = F.col("raw_payload").isNull() | (F.trim("raw_payload") == "")
-    is_not_object = F.col("event").isNull() | _field(CORRUPT_RECORD).isNotNull()
-    rules = [(is_blank, F.lit("empty payload")),
-             (is_not_object, F.lit("payload is not a JSON object (malformed or truncated JSON)")),
-             *_type_rules(), *_meaning_rules(future_tolerance_s=future_tolerance_s)]
-    return parsed_df.withColumn("rejection_reason", F.coalesce(*[F.when(c, r) for c, r in rules]))
+    rules = [*records.envelope_rules("event"),
+             *records.field_rules(_field, integers=INTEGER_FIELDS, decimals=DECIMAL_FIELDS, required=REQUIRED_FIELDS),
+             *_meaning_rules(future_tolerance_s=future_tolerance_s)]
+    return parsed_df.withColumn("rejection_reason", records.first_reason(rules))
 
 
 def filter_valid_events(judged_df: DataFrame) -> DataFrame:
@@ -132,14 +92,15 @@ def clean_events(valid_df: DataFrame) -> DataFrame:
     columns = {
         "event_id": F.trim(_field("event_id")), "event_type": F.lower(F.trim(_field("event_type"))),
         "occurred_at": _field("occurred_at").cast("timestamp"), "received_at": F.col("received_at"),
-        "user_id": _integer(_field("user_id")), "user_name": _blank_to_null(_field("user_name")),
-        "user_city": _blank_to_null(_field("user_city")),
-        "latitude": _decimal(_field("lat")), "longitude": _decimal(_field("lon")),
-        "deal_id": _integer(_field("deal_id")), "deal_title": _blank_to_null(_field("deal_title")),
-        "category_slug": slug, "parent_category": _literal_map(dict(PARENT_OF))[slug],
-        "merchant_id": _integer(_field("merchant_id")), "merchant_name": _blank_to_null(_field("merchant_name")),
-        "price": F.round(_decimal(_field("price")), 2), "quantity": _integer(_field("quantity"), "int"),
-        "rating": _integer(_field("rating"), "int"),
+        "user_id": records.integer(_field("user_id")), "user_name": records.blank_to_null(_field("user_name")),
+        "user_city": records.blank_to_null(_field("user_city")),
+        "latitude": records.decimal(_field("lat")), "longitude": records.decimal(_field("lon")),
+        "deal_id": records.integer(_field("deal_id")), "deal_title": records.blank_to_null(_field("deal_title")),
+        "category_slug": slug, "parent_category": records.literal_map(dict(PARENT_OF))[slug],
+        "merchant_id": records.integer(_field("merchant_id")),
+        "merchant_name": records.blank_to_null(_field("merchant_name")),
+        "price": F.round(records.decimal(_field("price")), 2), "quantity": records.integer(_field("quantity"), "int"),
+        "rating": records.integer(_field("rating"), "int"),
     }
     return valid_df.select(*[columns[f.name].cast(f.dataType).alias(f.name) for f in s.ACTIVITY_EVENT_SCHEMA])
 
@@ -161,7 +122,7 @@ def to_late_event_rows(late_df: DataFrame) -> DataFrame:
         F.date_format("received_at", "yyyy-MM-dd").alias("day"), "received_at", "event_id", "occurred_at",
         F.round(_lateness_s(late_df), 3).alias("lateness_s"), "event_type", "category_slug", "user_id",
     )
-    return _select_schema(rows_df, s.LATE_EVENTS_BY_DAY_SCHEMA)
+    return records.select_schema(rows_df, s.LATE_EVENTS_BY_DAY_SCHEMA)
 
 
 def with_event_watermark(events_df: DataFrame, *, delay_s: float) -> DataFrame:
@@ -219,11 +180,7 @@ def aggregate_activity_windows(events_df: DataFrame) -> DataFrame:
              F.size(F.collect_set(F.when(is_cell, F.col("user_id")))).alias("users"),
              F.max(F.when(F.col("metric") == "merchant", F.col("merchant_name"))).alias("merchant_name"))
     )
-    return _select_schema(windows_df.withColumn("hour", F.col("window.start")), s.ACTIVITY_WINDOW_SCHEMA)
-
-
-def _select_schema(df: DataFrame, schema: T.StructType) -> DataFrame:
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+    return records.select_schema(windows_df.withColumn("hour", F.col("window.start")), s.ACTIVITY_WINDOW_SCHEMA)
 
 
 def _of_metric(windows_df: DataFrame, metric: str) -> DataFrame:
@@ -234,16 +191,16 @@ def to_trending_rows(windows_df: DataFrame) -> DataFrame:
     score = sum((F.col(f"{kind}s") * F.lit(weight) for kind, weight in SCORE_WEIGHTS.items()), F.lit(0))
     rows_df = _of_metric(windows_df, "trend").select(
         "bucket_seconds", "bucket_start", F.col("key").alias("category_slug"),
-        _literal_map(dict(PARENT_OF))[F.col("key")].alias("parent_category"),
+        records.literal_map(dict(PARENT_OF))[F.col("key")].alias("parent_category"),
         "views", "clicks", "purchases", "reviews", score.alias("score"))
-    return _select_schema(rows_df, s.TRENDING_CATEGORIES_BY_BUCKET_SCHEMA)
+    return records.select_schema(rows_df, s.TRENDING_CATEGORIES_BY_BUCKET_SCHEMA)
 
 
 def to_sales_by_second_rows(windows_df: DataFrame) -> DataFrame:
     rows_df = _of_metric(windows_df, "sales").select(
         F.date_trunc("minute", "bucket_start").alias("minute"), F.col("bucket_start").alias("second"),
         "purchases", F.coalesce("units", F.lit(0)).alias("units"), F.coalesce("revenue", F.lit(0.0)).alias("revenue"))
-    return _select_schema(rows_df, s.SALES_BY_SECOND_SCHEMA)
+    return records.select_schema(rows_df, s.SALES_BY_SECOND_SCHEMA)
 
 
 def to_activity_by_cell_rows(windows_df: DataFrame, *, min_users: int) -> DataFrame:
@@ -253,7 +210,7 @@ def to_activity_by_cell_rows(windows_df: DataFrame, *, min_users: int) -> DataFr
         F.length("key").alias("precision"), F.substring("key", 1, REGION_PRECISION).alias("region"), "hour",
         F.col("key").alias("cell"), "users", (F.col("views") + F.col("clicks") + F.col("purchases")
                                               + F.col("reviews")).alias("events"), "purchases")
-    return _select_schema(rows_df, s.ACTIVITY_BY_CELL_SCHEMA)
+    return records.select_schema(rows_df, s.ACTIVITY_BY_CELL_SCHEMA)
 
 
 def to_merchant_sales_rows(windows_df: DataFrame) -> DataFrame:
@@ -261,7 +218,7 @@ def to_merchant_sales_rows(windows_df: DataFrame) -> DataFrame:
         F.col("key").alias("category_slug"), F.date_format("hour", "yyyy-MM-dd").alias("day"),
         F.col("key2").cast("long").alias("merchant_id"), "hour", "merchant_name", "purchases",
         F.coalesce("units", F.lit(0)).alias("units"), F.coalesce("revenue", F.lit(0.0)).alias("revenue"))
-    return _select_schema(rows_df, s.MERCHANT_SALES_BY_CATEGORY_SCHEMA)
+    return records.select_schema(rows_df, s.MERCHANT_SALES_BY_CATEGORY_SCHEMA)
 
 
 def _purchases(events_df: DataFrame) -> DataFrame:
@@ -271,9 +228,9 @@ def _purchases(events_df: DataFrame) -> DataFrame:
 
 def to_purchases_by_minute_rows(events_df: DataFrame) -> DataFrame:
     rows_df = _purchases(events_df).withColumn("minute", F.date_trunc("minute", "occurred_at"))
-    return _select_schema(rows_df, s.PURCHASES_BY_MINUTE_SCHEMA)
+    return records.select_schema(rows_df, s.PURCHASES_BY_MINUTE_SCHEMA)
 
 
 def to_purchases_by_user_rows(events_df: DataFrame) -> DataFrame:
     rows_df = _purchases(events_df).withColumn("month", F.date_format("occurred_at", "yyyy-MM"))
-    return _select_schema(rows_df, s.PURCHASES_BY_USER_SCHEMA)
+    return records.select_schema(rows_df, s.PURCHASES_BY_USER_SCHEMA)

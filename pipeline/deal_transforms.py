@@ -10,8 +10,20 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from pipeline.definitions import DISCOUNT_TOLERANCE
 from pipeline.geo import DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, geohash_prefix, with_geohash
-from pipeline.schemas import CORRUPT_RECORD, DEAL_PAYLOAD_SCHEMA, RAW_RECORD_SCHEMA
+from pipeline.records import (
+    Rule,
+    blank_to_null,
+    decimal,
+    envelope_rules,
+    field_rules,
+    first_reason,
+    integer,
+    literal_map,
+    parse_records,
+)
+from pipeline.schemas import DEAL_PAYLOAD_SCHEMA
 from pipeline.taxonomy import CATEGORY_NAMES, PARENT_OF
 
 #: Fields a deal cannot be served without; a record missing one is a dead letter.
@@ -19,36 +31,13 @@ REQUIRED_FIELDS = ("id", "title", "price", "value", "category_slug", "updated_at
 #: Fields that must hold a JSON number (or numeric text) when present, and their Spark type.
 DECIMAL_FIELDS = ("price", "value", "discount_percentage")
 INTEGER_FIELDS = ("id", "number_sold")
-INTEGER_TEXT = r"^-?[0-9]+$"
 TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss'Z'", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
-#: Advertised and recomputed discount may differ by rounding to 2 decimals (sqoot_api.md §5.4).
-DISCOUNT_TOLERANCE = 0.01
 #: Decoded in this order, `&amp;` last, so "&amp;lt;" becomes the text "&lt;" and not "<".
 HTML_ENTITIES = (("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 
 
-def require_columns(df: DataFrame, required: tuple[str, ...]) -> None:
-    """Raise naming the missing and the present columns when `df` lacks any of `required`."""
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise ValueError(f"missing columns {missing}; present: {sorted(df.columns)}")
-
-
-def _literal_map(mapping: dict[str, str]) -> Column:
-    return F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
-
-
 def _timestamp(col: Column) -> Column:
     return F.coalesce(*[F.to_timestamp(col, fmt) for fmt in TIMESTAMP_FORMATS])
-
-
-def _decimal(text: Column) -> Column:
-    return F.trim(text).cast("double")
-
-
-def _integer(text: Column, spark_type: str = "long") -> Column:
-    trimmed = F.trim(text)
-    return F.when(trimmed.rlike(INTEGER_TEXT), trimmed.cast(spark_type))
 
 
 def _deal_field(name: str) -> Column:
@@ -61,34 +50,18 @@ def _merchant_field(name: str) -> Column:
 
 def parse_deal_records(raw_df: DataFrame) -> DataFrame:
     """Parse each record's JSON value once with the explicit payload schema; keep the raw payload."""
-    require_columns(raw_df, tuple(RAW_RECORD_SCHEMA.fieldNames()))
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
-    return raw_df.select(
-        F.col("value").alias("raw_payload"),
-        F.concat_ws("-", "topic", "partition", "offset").alias("record_id"),
-        F.col("topic"), F.col("partition"), F.col("offset"),
-        F.coalesce(F.col("timestamp"), F.current_timestamp()).alias("received_at"),
-        F.from_json("value", DEAL_PAYLOAD_SCHEMA, options).alias("deal"),
-    )
+    return parse_records(raw_df, DEAL_PAYLOAD_SCHEMA, "deal")
 
 
 def _rejection_reason() -> Column:
     """The first rule a parsed record breaks, as a readable reason; null for a valid record."""
-    is_blank = F.col("raw_payload").isNull() | (F.trim("raw_payload") == "")
-    is_not_object = F.col("deal").isNull() | _deal_field(CORRUPT_RECORD).isNotNull()
-    rules: list[tuple[Column, Column]] = [
-        (is_blank, F.lit("empty payload")),
-        (is_not_object, F.lit("payload is not a JSON object (malformed or truncated JSON)")),
+    rules: list[Rule] = [
+        *envelope_rules("deal"),
+        *field_rules(_deal_field, integers=INTEGER_FIELDS, decimals=DECIMAL_FIELDS, required=REQUIRED_FIELDS),
     ]
-    for name in INTEGER_FIELDS + DECIMAL_FIELDS:
-        typed = _integer(_deal_field(name)) if name in INTEGER_FIELDS else _decimal(_deal_field(name))
-        is_wrong_type = _deal_field(name).isNotNull() & typed.isNull()
-        rules.append((is_wrong_type, F.lit(f"field '{name}' is not a number")))
-    for name in REQUIRED_FIELDS:
-        rules.append((_deal_field(name).isNull(), F.lit(f"missing required field '{name}'")))
-    price, value = _decimal(_deal_field("price")), _decimal(_deal_field("value"))
-    pct = _decimal(_deal_field("discount_percentage"))
-    lat, lon = _decimal(_merchant_field("latitude")), _decimal(_merchant_field("longitude"))
+    price, value = decimal(_deal_field("price")), decimal(_deal_field("value"))
+    pct = decimal(_deal_field("discount_percentage"))
+    lat, lon = decimal(_merchant_field("latitude")), decimal(_merchant_field("longitude"))
     slug = F.lower(F.trim(_deal_field("category_slug")))
     is_bad_lat = lat.isNotNull() & ((lat < -90) | (lat > 90))
     is_bad_lon = lon.isNotNull() & ((lon < -180) | (lon > 180))
@@ -98,10 +71,10 @@ def _rejection_reason() -> Column:
         (price < 0, F.concat(F.lit("negative price "), price.cast("string"))),
         (value < price, F.concat(F.lit("value "), value.cast("string"), F.lit(" below price "), price.cast("string"))),
         (is_bad_pct, F.concat(F.lit("discount_percentage not a fraction in [0, 1]: "), pct.cast("string"))),
-        (_literal_map(dict(PARENT_OF))[slug].isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
+        (literal_map(dict(PARENT_OF))[slug].isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
         (is_bad_lat | is_bad_lon, F.lit("merchant coordinates out of range")),
     ]
-    return F.coalesce(*[F.when(condition, reason) for condition, reason in rules])
+    return first_reason(rules)
 
 
 def with_rejection_reason(parsed_df: DataFrame) -> DataFrame:
@@ -142,11 +115,6 @@ def _plain_text(col: Column) -> Column:
     return F.when(text != "", text)
 
 
-def _blank_to_null(col: Column) -> Column:
-    trimmed = F.trim(col)
-    return F.when(trimmed != "", trimmed)
-
-
 def _coordinate(col: Column, *, is_online: Column) -> Column:
     # Online merchants have no place; providers also send 0.0 for "unknown".
     return F.when(~is_online & col.isNotNull() & (col != 0.0), col)
@@ -156,45 +124,45 @@ def clean_deals(valid_df: DataFrame) -> DataFrame:
     """One clean row per valid record: plain text, canonical category, recomputed savings, geohash."""
     d = F.col("deal")
     slug = F.lower(F.trim(d.getField("category_slug")))
-    price, value = F.round(_decimal(d.getField("price")), 2), F.round(_decimal(d.getField("value")), 2)
+    price, value = F.round(decimal(d.getField("price")), 2), F.round(decimal(d.getField("value")), 2)
     is_online = F.coalesce(d.getField("online"), F.lit(False))
-    lat = _coordinate(_decimal(_merchant_field("latitude")), is_online=is_online)
-    lon = _coordinate(_decimal(_merchant_field("longitude")), is_online=is_online)
+    lat = _coordinate(decimal(_merchant_field("latitude")), is_online=is_online)
+    lon = _coordinate(decimal(_merchant_field("longitude")), is_online=is_online)
     discount_pct = F.when(value > 0, F.round((value - price) / value, 4)).otherwise(F.lit(0.0))
-    advertised = _decimal(d.getField("discount_percentage"))
+    advertised = decimal(d.getField("discount_percentage"))
     return valid_df.select(
-        _integer(d.getField("id")).alias("deal_id"),
+        integer(d.getField("id")).alias("deal_id"),
         F.trim(d.getField("title")).alias("title"),
-        _blank_to_null(d.getField("short_title")).alias("short_title"),
+        blank_to_null(d.getField("short_title")).alias("short_title"),
         _plain_text(d.getField("description")).alias("description"),
         _plain_text(d.getField("fine_print")).alias("fine_print"),
-        _integer(d.getField("number_sold"), "int").alias("number_sold"),
-        _blank_to_null(d.getField("url")).alias("url"),
-        _blank_to_null(d.getField("untracked_url")).alias("untracked_url"),
-        _blank_to_null(d.getField("image_url")).alias("image_url"),
+        integer(d.getField("number_sold"), "int").alias("number_sold"),
+        blank_to_null(d.getField("url")).alias("url"),
+        blank_to_null(d.getField("untracked_url")).alias("untracked_url"),
+        blank_to_null(d.getField("image_url")).alias("image_url"),
         price.alias("price"), value.alias("value"),
         F.round(value - price, 2).alias("discount_amount"),
         discount_pct.alias("discount_pct"),
         advertised.alias("advertised_discount_pct"),
         (F.abs(advertised - discount_pct) <= DISCOUNT_TOLERANCE).alias("is_discount_consistent"),
-        _blank_to_null(d.getField("provider_name")).alias("provider_name"),
-        _blank_to_null(d.getField("provider_slug")).alias("provider_slug"),
+        blank_to_null(d.getField("provider_name")).alias("provider_name"),
+        blank_to_null(d.getField("provider_slug")).alias("provider_slug"),
         slug.alias("category_slug"),
-        _literal_map(dict(CATEGORY_NAMES))[slug].alias("category_name"),
-        _literal_map(dict(PARENT_OF))[slug].alias("parent_category"),
+        literal_map(dict(CATEGORY_NAMES))[slug].alias("category_name"),
+        literal_map(dict(PARENT_OF))[slug].alias("parent_category"),
         is_online.alias("online"),
         _timestamp(d.getField("expires_at")).alias("expires_at"),
         _timestamp(d.getField("created_at")).alias("created_at"),
         _timestamp(d.getField("updated_at")).alias("updated_at"),
-        _integer(_merchant_field("id")).alias("merchant_id"),
-        _blank_to_null(_merchant_field("name")).alias("merchant_name"),
-        _blank_to_null(_merchant_field("address")).alias("merchant_address"),
-        _blank_to_null(_merchant_field("locality")).alias("merchant_locality"),
-        _blank_to_null(_merchant_field("region")).alias("merchant_region"),
-        _blank_to_null(_merchant_field("postal_code")).alias("merchant_postal_code"),
-        _blank_to_null(_merchant_field("country")).alias("merchant_country"),
-        _blank_to_null(_merchant_field("phone_number")).alias("merchant_phone"),
-        _blank_to_null(_merchant_field("url")).alias("merchant_url"),
+        integer(_merchant_field("id")).alias("merchant_id"),
+        blank_to_null(_merchant_field("name")).alias("merchant_name"),
+        blank_to_null(_merchant_field("address")).alias("merchant_address"),
+        blank_to_null(_merchant_field("locality")).alias("merchant_locality"),
+        blank_to_null(_merchant_field("region")).alias("merchant_region"),
+        blank_to_null(_merchant_field("postal_code")).alias("merchant_postal_code"),
+        blank_to_null(_merchant_field("country")).alias("merchant_country"),
+        blank_to_null(_merchant_field("phone_number")).alias("merchant_phone"),
+        blank_to_null(_merchant_field("url")).alias("merchant_url"),
         lat.alias("latitude"), lon.alias("longitude"),
         F.col("offset").alias("source_offset"),
     ).transform(with_geohash_cells)

@@ -10,12 +10,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
-#: Precision of the cell that partitions deals_by_geocell: about 39 km x 19.5 km.
-GEOCELL_PRECISION = 4
-#: Precision stored on each deal for finer client-side use: about 153 m x 153 m.
-DEAL_GEOHASH_PRECISION = 7
-MAX_PRECISION = 12  # 60 bits: the interleaved code must fit a signed long
+from pipeline.cells import BASE32, DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, bit_widths
+
+__all__ = ["DEAL_GEOHASH_PRECISION", "GEOCELL_PRECISION", "geohash", "geohash_prefix", "with_geohash"]
 
 
 def _cell_index(coord: Column, low: float, span: float, bits: int) -> Column:
@@ -31,7 +28,7 @@ def _bit(index: Column, position_from_msb: int, width: int) -> Column:
 
 def _spell(lon_idx: Column, lat_idx: Column, precision: int) -> Column:
     total = 5 * precision
-    lon_bits, lat_bits = (total + 1) // 2, total // 2
+    lon_bits, lat_bits = bit_widths(precision)
     bits = [_bit(lon_idx, i // 2, lon_bits) if i % 2 == 0 else _bit(lat_idx, i // 2, lat_bits) for i in range(total)]
     chars = []
     for j in range(precision):
@@ -43,12 +40,10 @@ def _spell(lon_idx: Column, lat_idx: Column, precision: int) -> Column:
 
 def with_geohash(df: DataFrame, *, lat_col: str, lon_col: str, out_col: str, precision: int) -> DataFrame:
     """Add `out_col`, the standard geohash of (lat, lon); null when either is null."""
-    if not 1 <= precision <= MAX_PRECISION:
-        raise ValueError(f"geohash precision must be 1..{MAX_PRECISION}, got {precision}")
-    total = 5 * precision
+    lon_bits, lat_bits = bit_widths(precision)
     indexed_df = df.withColumns({
-        "_gh_lon_idx": _cell_index(F.col(lon_col), -180.0, 360.0, (total + 1) // 2),
-        "_gh_lat_idx": _cell_index(F.col(lat_col), -90.0, 180.0, total // 2),
+        "_gh_lon_idx": _cell_index(F.col(lon_col), -180.0, 360.0, lon_bits),
+        "_gh_lat_idx": _cell_index(F.col(lat_col), -90.0, 180.0, lat_bits),
     })
     is_placed = F.col(lat_col).isNotNull() & F.col(lon_col).isNotNull()
     spelled = F.when(is_placed, _spell(F.col("_gh_lon_idx"), F.col("_gh_lat_idx"), precision))
@@ -62,9 +57,7 @@ def geohash_prefix(hash_col: Column, precision: int) -> Column:
 
 def geohash(lat: Column, lon: Column, precision: int) -> Column:
     """The geohash as one column expression, for a select; `with_geohash` is cheaper on wide frames."""
-    if not 1 <= precision <= MAX_PRECISION:
-        raise ValueError(f"geohash precision must be 1..{MAX_PRECISION}, got {precision}")
-    total = 5 * precision
-    lon_idx = _cell_index(lon, -180.0, 360.0, (total + 1) // 2)
-    lat_idx = _cell_index(lat, -90.0, 180.0, total // 2)
+    lon_bits, lat_bits = bit_widths(precision)
+    lon_idx = _cell_index(lon, -180.0, 360.0, lon_bits)
+    lat_idx = _cell_index(lat, -90.0, 180.0, lat_bits)
     return F.when(lat.isNotNull() & lon.isNotNull(), _spell(lon_idx, lat_idx, precision))

@@ -14,14 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from conf.settings import Settings
 from pipeline import deal_transforms as dt
 from pipeline import table_rows as tr
-from pipeline.cassandra_io import CASSANDRA_FORMAT, append_rows, run_concurrently
+from pipeline.cassandra_io import CASSANDRA_FORMAT, append_rows, run_concurrently, run_side_by_side
 
 log = logging.getLogger(__name__)
 DELETE_CONCURRENCY = 64
@@ -44,8 +46,8 @@ class DealTablesSink:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._session = None  # cassandra-driver session for deletes, opened on first need
-        self._deletes: dict[str, object] = {}
+        self._session: Session | None = None  # cassandra-driver session for deletes, opened on first need
+        self._deletes: dict[str, PreparedStatement] = {}
         self._held: list[DataFrame] = []  # frames materialised for the current batch
         self.reports: deque[BatchReport] = deque(maxlen=REPORTS_KEPT)
 
@@ -93,8 +95,11 @@ class DealTablesSink:
             lambda: fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
                                  F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first(),
         ])
+        assert stats is not None and counts is not None  # an aggregate without grouping has exactly one row
         split = (counts["fresh"] - counts["replacing"], counts["replacing"])
-        writes = [partial(self._upsert_versions, fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)]
+        writes: list[Callable[[], object]] = [
+            partial(self._upsert_versions, fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)
+        ]
         writes += [partial(self._upsert_versions, fresh_df, partial(tr.to_sorted_table_rows, table=table),
                            table.name, split) for table in tr.SORTED_DEAL_TABLES]
         writes.append(partial(self._append, dt.to_price_history_rows(clean_df), "price_history_by_deal"))
@@ -137,7 +142,9 @@ class DealTablesSink:
         old_merchants = {row["merchant_id"] for row in collected if row["table"] == "deals_by_merchant"}
         return deleted, old_merchants
 
-    def _upsert_versions(self, fresh_df: DataFrame, to_rows, table: str, split: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    def _upsert_versions(
+        self, fresh_df: DataFrame, to_rows: Callable[[DataFrame], DataFrame], table: str, split: tuple[int, int]
+    ) -> None:
         """Upsert without writing nulls for new deals (no tombstones), but clear the fields that
         became null in a replacing version, or the old value would linger. `split` is
         (new deals, replacing deals); an empty side costs no Spark job."""
@@ -165,17 +172,17 @@ class DealTablesSink:
         rank_key, row_key = ("category_slug", "deals_sold", "merchant_id"), ("merchant_id", "category_slug")
         # Deletes of stale rows and upserts of new ones touch disjoint keys, so each pair runs side by
         # side; the rank keys go second, like deal_versions, so after a crash they still find old rows.
-        deleted, _ = run_concurrently([
+        deleted, _ = run_side_by_side(
             lambda: self._delete("merchants_by_category", rank_key,
                                  [tuple(r) for r in tr.stale_keys(old_keys_df, ranking_df, rank_key).collect()]),
             lambda: self._append(ranking_df, "merchants_by_category"),
-        ])
-        gone, _ = run_concurrently([
+        )
+        gone, _ = run_side_by_side(
             lambda: self._delete("merchant_rank_keys", row_key,
                                  [tuple(r) for r in tr.stale_keys(old_keys_df, ranking_df, row_key).collect()]),
             lambda: self._append(tr.to_merchant_rank_keys_rows(ranking_df), "merchant_rank_keys"),
-        ])
-        return int(deleted) + int(gone)  # type: ignore[call-overload]
+        )
+        return deleted + gone
 
     # -- I/O helpers ---------------------------------------------------------------------------
 
@@ -201,7 +208,7 @@ class DealTablesSink:
                                                concurrency=DELETE_CONCURRENCY, raise_on_first_error=True)
         return sum(1 for ok, _ in results if ok)
 
-    def _delete_statement(self, table: str, keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def _delete_statement(self, table: str, keys: tuple[str, ...]) -> PreparedStatement:
         if table not in self._deletes:
             # Table and column names are code constants; values are always bound, never formatted in.
             where = " AND ".join(f"{key} = ?" for key in keys)
@@ -209,11 +216,11 @@ class DealTablesSink:
             self._deletes[table] = self._driver_session().prepare(cql)
         return self._deletes[table]
 
-    def _driver_session(self):  # type: ignore[no-untyped-def]
+    def _driver_session(self) -> Session:
         if self._session is None:
-            from stack.cql import cluster_for
+            from conf.clients import cassandra_cluster
 
-            self._session = cluster_for(self.settings).connect()
+            self._session = cassandra_cluster(self.settings).connect()
         return self._session
 
     def close(self) -> None:

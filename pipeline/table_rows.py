@@ -12,11 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from pipeline import schemas
-
-
-def _select_schema(df: DataFrame, schema: T.StructType) -> DataFrame:
-    """End a transform with a select that matches the target table exactly (names and types)."""
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+from pipeline.records import select_schema
 
 
 def explode_listing_categories(deals_df: DataFrame) -> DataFrame:
@@ -26,7 +22,7 @@ def explode_listing_categories(deals_df: DataFrame) -> DataFrame:
 
 
 def to_deals_by_id_rows(deals_df: DataFrame) -> DataFrame:
-    return _select_schema(deals_df, schemas.DEALS_BY_ID_SCHEMA)
+    return select_schema(deals_df, schemas.DEALS_BY_ID_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -49,13 +45,13 @@ def _shape_for(deals_df: DataFrame, table: SortedTable) -> DataFrame:
 
 
 def to_sorted_table_rows(deals_df: DataFrame, table: SortedTable) -> DataFrame:
-    return _select_schema(_shape_for(deals_df, table), table.schema)
+    return select_schema(_shape_for(deals_df, table), table.schema)
 
 
 def to_sorted_table_keys(deal_versions_df: DataFrame, table: SortedTable) -> DataFrame:
     """Only the primary keys: needs only the DEAL_VERSIONS_SCHEMA columns, not the whole deal."""
     key_fields = T.StructType([f for f in table.schema.fields if f.name in table.keys])
-    return _select_schema(_shape_for(deal_versions_df, table), key_fields)
+    return select_schema(_shape_for(deal_versions_df, table), key_fields)
 
 
 SORTED_DEAL_TABLES = (
@@ -80,7 +76,7 @@ def with_sort_flags(deals_df: DataFrame) -> DataFrame:
 
 
 def to_deal_versions_rows(deals_df: DataFrame) -> DataFrame:
-    return _select_schema(deals_df, schemas.DEAL_VERSIONS_SCHEMA)
+    return select_schema(deals_df, schemas.DEAL_VERSIONS_SCHEMA)
 
 
 def to_merchants_by_category_rows(merchant_deals_df: DataFrame) -> DataFrame:
@@ -94,12 +90,12 @@ def to_merchants_by_category_rows(merchant_deals_df: DataFrame) -> DataFrame:
             F.max("merchant_name").alias("merchant_name"),
         )
     )
-    return _select_schema(totals_df.withColumnRenamed("listing_category", "category_slug"),
+    return select_schema(totals_df.withColumnRenamed("listing_category", "category_slug"),
                           schemas.MERCHANTS_BY_CATEGORY_SCHEMA)
 
 
 def to_merchant_rank_keys_rows(ranking_df: DataFrame) -> DataFrame:
-    return _select_schema(ranking_df, schemas.MERCHANT_RANK_KEYS_SCHEMA)
+    return select_schema(ranking_df, schemas.MERCHANT_RANK_KEYS_SCHEMA)
 
 
 def stale_keys(old_rows_df: DataFrame, new_rows_df: DataFrame, keys: tuple[str, ...]) -> DataFrame:

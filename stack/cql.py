@@ -1,26 +1,17 @@
-"""Connect to Cassandra with the project's defaults and apply `conf/cassandra/schema.cql` idempotently."""
+"""Apply `conf/cassandra/schema.cql` idempotently."""
 from __future__ import annotations
 
 import logging
 import re
 from pathlib import Path
 
-from cassandra.cluster import Cluster, Session
-from cassandra.policies import DCAwareRoundRobinPolicy
+from cassandra.cluster import Session
 
 from conf.settings import Settings
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "conf" / "cassandra" / "schema.cql"
 _REPLICATION = re.compile(r"^\{\s*'class'\s*:\s*'[A-Za-z.]+'(\s*,\s*'[\w-]+'\s*:\s*'?\w+'?)*\s*\}$")
-
-
-def cluster_for(settings: Settings, **options: object) -> Cluster:
-    """A driver `Cluster` for the configured node, speaking protocol v5 (Cassandra 5)."""
-    return Cluster(
-        [settings.cassandra_host], port=settings.cassandra_port, protocol_version=5,
-        load_balancing_policy=DCAwareRoundRobinPolicy(), **options,  # type: ignore[arg-type]
-    )
 
 
 def schema_statements(settings: Settings, text: str | None = None) -> list[str]:

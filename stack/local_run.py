@@ -20,9 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from conf.clients import cassandra_cluster, ensure_topics
 from conf.settings import PROJECT_ROOT, Settings
-from ingest.kafka_io import ensure_topics
-from stack.cql import cluster_for
 from stack.errors import ServiceStartError
 from stack.process import is_alive
 
@@ -93,14 +92,14 @@ def wait_for(what: str, probe: Callable[[], object], group: Children, timeout_s:
 
 def served_deal_id(sim_url: str, settings: Settings) -> int:
     """A deal id the simulator serves right now: the proof that must travel the whole pipeline."""
-    params = {"api_key": settings.deals_api_key.get_secret_value(), "per_page": 1}
+    params: dict[str, str | int] = {"api_key": settings.deals_api_key.get_secret_value(), "per_page": 1}
     return int(httpx.get(f"{sim_url}/deals", params=params, timeout=5).json()["deals"][0]["deal"]["id"])
 
 
 def stored_deal(settings: Settings, deal_id: int, *, written_after: float) -> Callable[[], int | None]:
     """Probe: the deal's row in deals_by_id was written after `written_after` (epoch seconds), so it
     came through this run's pipeline and is not a leftover of an earlier one."""
-    session = cluster_for(settings).connect()
+    session = cassandra_cluster(settings).connect()
     statement = session.prepare(
         f"SELECT deal_id, WRITETIME(title) AS written_us FROM {settings.keyspace}.deals_by_id WHERE deal_id = ?")
 

@@ -78,7 +78,8 @@ class JvmService:
     def _prepare(self) -> Path:
         """JDK 17 and the service's jars (resolved once); returns the `java` to run."""
         java = java17(self.versions)
-        resolve_classpath(self.name, self.dirs.lib, self.versions)
+        resolve_classpath(self.name, self.dirs.lib, self.versions, local_repo=self.settings.runtime_dir / "m2",
+                          repository_url=self.settings.maven_repository_url)
         self.dirs.logs.mkdir(parents=True, exist_ok=True)
         return java
 
@@ -109,9 +110,9 @@ class Cassandra(JvmService):
 
     def probe(self) -> str:
         """`release_version` of the node; raises while it does not answer CQL yet."""
-        from stack.cql import cluster_for
+        from conf.clients import cassandra_cluster
 
-        cluster = cluster_for(self.settings, connect_timeout=3, control_connection_timeout=3)
+        cluster = cassandra_cluster(self.settings, connect_timeout=3, control_connection_timeout=3)
         try:
             row = cluster.connect().execute("SELECT release_version FROM system.local").one()
             return str(row.release_version)

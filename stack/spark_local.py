@@ -11,6 +11,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from conf.settings import Settings
+from conf.spark_packages import spark_package_conf
 from conf.versions import load_versions
 
 SPARK_DEFAULTS = Path(__file__).resolve().parent.parent / "conf" / "spark-defaults.conf"
@@ -28,14 +29,13 @@ def spark_defaults() -> dict[str, str]:
 
 def local_session(settings: Settings, *, master: str = "local[2]", app: str = "exstreamly-local",
                   **extra_conf: str) -> SparkSession:
-    """A session with both connectors from `--packages`-style resolution and the project defaults."""
+    """A session with both connectors, resolved like spark-submit.sh does, and the project defaults."""
     versions = load_versions()
     os.environ.setdefault("JAVA_HOME", versions.java_home_17)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     conf = {
         **spark_defaults(),
-        "spark.jars.packages": versions.spark_packages,
-        "spark.jars.ivy": str(settings.runtime_dir / "ivy"),
+        **spark_package_conf(settings, versions),
         "spark.cassandra.connection.host": settings.cassandra_host,
         "spark.cassandra.connection.port": str(settings.cassandra_port),
         "spark.ui.enabled": "false",

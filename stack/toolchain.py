@@ -24,17 +24,23 @@ def java17(versions: Versions, override: str = "") -> Path:
     return java
 
 
-def maven_properties(versions: Versions) -> dict[str, dict[str, str]]:
+def maven_properties(versions: Versions, repository_url: str) -> dict[str, dict[str, str]]:
     """The -D properties each service POM takes, from the pins in conf/versions.env."""
     return {
-        "cassandra": {"cassandra.version": versions.cassandra},
-        "kafka": {"kafka.version": versions.kafka, "log4j.version": versions.log4j},
+        "cassandra": {"cassandra.version": versions.cassandra, "exs.repository.url": repository_url},
+        "kafka": {"kafka.version": versions.kafka, "log4j.version": versions.log4j,
+                  "exs.repository.url": repository_url},
     }
 
 
-def resolve_classpath(service: str, lib_dir: Path, versions: Versions) -> Path:
-    """Copy the service's runtime jars into `lib_dir` once; a second call reuses them."""
-    props = maven_properties(versions)[service]
+def resolve_classpath(service: str, lib_dir: Path, versions: Versions, *, local_repo: Path,
+                      repository_url: str) -> Path:
+    """Copy the service's runtime jars into `lib_dir` once; a second call reuses them.
+
+    Maven's local repository is the project's own (`local_repo`, under the runtime directory), not
+    `~/.m2`: a new clone resolves everything itself, so the fresh-machine path is the one always taken.
+    """
+    props = maven_properties(versions, repository_url)[service]
     stamp = ",".join(f"{k}={v}" for k, v in sorted(props.items()))
     marker = lib_dir / ".resolved"
     if marker.exists() and marker.read_text() == stamp:
@@ -46,7 +52,7 @@ def resolve_classpath(service: str, lib_dir: Path, versions: Versions) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     log.info("resolving %s jars from Maven Central (%s)", service, stamp)
     cmd = [
-        mvn, "-q", "-B", "-f", str(MAVEN_DIR / service / "pom.xml"),
+        mvn, "-q", "-B", "-f", str(MAVEN_DIR / service / "pom.xml"), f"-Dmaven.repo.local={local_repo}",
         f"{versions.maven_dependency_plugin}:copy-dependencies",
         "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
         *(f"-D{k}={v}" for k, v in props.items()),

@@ -20,6 +20,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
 from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, activity_windows
+from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class ActivityQueries:
     events_sink: ActivityEventsSink
     windows_sink: ActivityWindowsSink
 
-    def await_both(self, timeout_s: float | None = None) -> None:
+    def await_both(self, timeout_s: int | None = None) -> None:
         for query in (self.events, self.windows):
             query.awaitTermination(timeout_s)
 
@@ -48,14 +49,14 @@ def start_activity_streams(spark: SparkSession, settings: Settings, *, available
     events_sink, windows_sink = ActivityEventsSink(settings), ActivityWindowsSink(settings)
     events = (
         read_topic(spark, settings, settings.topic_user_events)
-        .writeStream.foreachBatch(events_sink)
+        .writeStream.foreachBatch(foreach_batch(events_sink))
         .option("checkpointLocation", f"{root}/activity-events")
         .queryName("activity-events")
         .trigger(**trigger).start()
     )
     windows = (
         activity_windows(read_topic(spark, settings, settings.topic_user_events), settings)
-        .writeStream.outputMode("update").foreachBatch(windows_sink)
+        .writeStream.outputMode("update").foreachBatch(foreach_batch(windows_sink))
         .option("checkpointLocation", f"{root}/activity-windows")
         .queryName("activity-windows")
         .trigger(**trigger).start()

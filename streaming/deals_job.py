@@ -16,6 +16,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
 from pipeline.sink import BatchReport, deal_tables_sink
+from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def start_deals_stream(
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     writer = (
         read_topic(spark, settings, settings.topic_deals_raw)
-        .writeStream.foreachBatch(sink or deal_tables_sink(settings))
+        .writeStream.foreachBatch(foreach_batch(sink or deal_tables_sink(settings)))
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deals")
         .queryName("deals")
     )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from graphql_api.geo import geohash
+from pipeline.cells import geohash
 from pipeline.taxonomy import PARENT_OF
 
 BASE = datetime(2026, 1, 5, 10, 58, 30)  # the log crosses an hour boundary

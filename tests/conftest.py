@@ -71,9 +71,10 @@ def kafka_bootstrap(settings: Settings) -> str:
 def keyspace_session(settings: Settings) -> Iterator[Any]:
     """A driver session on `settings.keyspace`, schema applied (idempotently); Cassandra required."""
     require_service("Cassandra", settings.cassandra_host, settings.cassandra_port)
-    from stack.cql import apply_schema, cluster_for
+    from conf.clients import cassandra_cluster
+    from stack.cql import apply_schema
 
-    cluster = cluster_for(settings)
+    cluster = cassandra_cluster(settings)
     try:
         session = cluster.connect()
         apply_schema(session, settings)

@@ -15,7 +15,6 @@ Skew, as on real deal sites:
 from __future__ import annotations
 
 import heapq
-import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ingest.activity.population import User, category_popularity
+from pipeline.cells import haversine_km
 from pipeline.taxonomy import PARENT_OF
 
 #: Relative activity by local hour (0-23): asleep at night, peaks at lunch and in the evening.
@@ -43,7 +43,6 @@ REVIEW_AFTER_PURCHASE = 0.3
 #: Stars given in reviews, 1..5 (J-shaped, as on most review sites).
 STAR_WEIGHTS = (0.08, 0.05, 0.11, 0.28, 0.48)
 QUANTITY_WEIGHTS = (0.82, 0.13, 0.05)
-EARTH_RADIUS_KM = 6371.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +56,6 @@ class LiveDeal:
     discount_pct: float
     latitude: float | None
     longitude: float | None
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(a, 1.0)))
 
 
 def _iso(moment: datetime) -> str:
@@ -129,7 +122,7 @@ class ActivityModel:
     def _nearness(user: User, deal: LiveDeal) -> float:
         if deal.latitude is None or deal.longitude is None:
             return 0.3  # online: available everywhere, but people prefer local deals
-        km = distance_km(user.city.latitude, user.city.longitude, deal.latitude, deal.longitude)
+        km = haversine_km(user.city.latitude, user.city.longitude, deal.latitude, deal.longitude)
         return 1.0 / (1.0 + (km / NEARBY_KM) ** 2)
 
     # -- the funnel ------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ class LiveCatalog:
     def read(self, now: datetime | None = None) -> list[LiveDeal]:
         moment = (now or datetime.now(UTC)).replace(tzinfo=None)
         rows = self.session.execute(self.statement, (self.limit,))
-        deals = [_deal(row) for row in rows if row.expires_at is None or row.expires_at > moment]
-        deals = [d for d in deals if d is not None]
+        candidates = [_deal(row) for row in rows if row.expires_at is None or row.expires_at > moment]
+        deals = [d for d in candidates if d is not None]
         log.info("live catalog: %d deals", len(deals))
         return deals
 

@@ -43,10 +43,10 @@ def _on_send_error(exc: BaseException) -> None:
 def run_activity(settings: Settings, *, rate: float, seconds: float | None, bad_share: float,
                  stop: threading.Event) -> Counter[str]:
     """Produce events at `rate`/s until `stop` is set or `seconds` have passed; returns counts by type."""
-    from ingest.kafka_io import ensure_topics, make_producer
-    from stack.cql import cluster_for
+    from conf.clients import cassandra_cluster, ensure_topics
+    from ingest.kafka_io import make_producer
 
-    cluster = cluster_for(settings)
+    cluster = cassandra_cluster(settings)
     producer = None
     try:
         catalog = LiveCatalog(cluster.connect(), settings)

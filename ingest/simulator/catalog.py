@@ -9,10 +9,16 @@ from __future__ import annotations
 import gc
 import random
 from bisect import bisect_right, insort
+from typing import TYPE_CHECKING, TypeVar
 
 from ingest.simulator.config import SimConfig
 from ingest.simulator.records import DealRecord, duplicate_of, fmt_ts, new_deal
 from ingest.simulator.truth import TruthLog, Version
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
+_Key = TypeVar("_Key", bound="SupportsRichComparison")
 
 
 class Catalog:
@@ -103,7 +109,7 @@ class Catalog:
         return self.live[rng.choice(self._ids)] if self._ids else None
 
 
-def _discard(sorted_list: list, item: object) -> None:  # type: ignore[type-arg]
+def _discard(sorted_list: list[_Key], item: _Key) -> None:
     index = bisect_right(sorted_list, item) - 1
     if index < 0 or sorted_list[index] != item:
         raise KeyError(f"{item!r} is not indexed")

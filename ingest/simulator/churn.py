@@ -54,9 +54,9 @@ class Churn:
     def _event(self, ts: float) -> None:
         kind = self._rng.choices(self._kinds, self._weights)[0]
         if kind == "new":
-            record = self._catalog.add(self._rng, ts)
-            if record.expires_ts is not None:
-                heapq.heappush(self._expiries, (record.expires_ts, record.id))
+            added = self._catalog.add(self._rng, ts)
+            if added.expires_ts is not None:
+                heapq.heappush(self._expiries, (added.expires_ts, added.id))
             return
         record = self._catalog.pick(self._rng)
         if record is None:

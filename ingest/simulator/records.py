@@ -47,12 +47,34 @@ class DealRecord:
         "lng",
         "_wire",
     )
+    # The slots, declared for the type checker (annotations only: no class attributes, so `__slots__` holds).
+    id: int
+    category: str
+    provider: str
+    online: bool
+    title: str
+    short_title: str
+    description: str | None
+    fine_print: str | None
+    number_sold: int | None
+    untracked_url: str
+    price: float
+    value: float
+    merchant: dict[str, object]
+    expires_at: str | None
+    expires_ts: float | None
+    created_at: str
+    updated_ts: float
+    version: int
+    lat: float | None
+    lng: float | None
+    _wire: bytes | None
 
     def __init__(self, **fields: Any) -> None:
         for name, value in fields.items():
             setattr(self, name, value)
         self.version = 1
-        self._wire: bytes | None = None
+        self._wire = None
 
     def to_deal(self) -> dict[str, Any]:
         """The API's deal object, in the successor's key order (§5.4)."""

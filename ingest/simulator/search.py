@@ -19,6 +19,7 @@ from ingest.api_model import parse_iso
 from ingest.simulator.catalog import Catalog
 from ingest.simulator.records import DealRecord, fmt_ts
 from ingest.simulator.values import PLACES
+from pipeline.cells import KM_PER_MILE, haversine_km
 
 _ORDERS = {
     "number_sold": lambda r: r.number_sold or 0,
@@ -209,13 +210,10 @@ def _within(record: DealRecord, location: dict[str, Any], radius: float) -> bool
 
 
 def _miles(record: DealRecord, location: dict[str, Any]) -> float:
-    if record.lat is None or location.get("latitude") is None:
+    if record.lat is None or record.lng is None or location.get("latitude") is None:
         return math.inf
-    lat1, lng1, lat2, lng2 = map(
-        math.radians, (record.lat, record.lng, location["latitude"], location["longitude"])
-    )
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
-    return 3958.8 * 2 * math.asin(math.sqrt(h))
+    km = haversine_km(record.lat, record.lng, location["latitude"], location["longitude"])
+    return km / KM_PER_MILE
 
 
 def _int(raw: str | None, default: int) -> int:

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from conf.clients import delete_topics
 from conf.settings import Settings
 from ingest.crawl import crawl
-from ingest.kafka_io import delete_topics
 from ingest.readback import Landed, read_deals
 from ingest.simulator import ManualClock, SimConfig, Simulator, SimulatorServer
 from ingest.simulator.config import SQOOT_2016

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from conf.clients import delete_topics, ensure_topics
 from conf.settings import Settings
 from ingest.client import DealsClient
-from ingest.kafka_io import delete_topics, ensure_topics, ingest_topics, make_producer
+from ingest.kafka_io import ingest_topics, make_producer
 from ingest.planner import make_plan, publish_plan
 from ingest.readback import read_deals
 from ingest.simulator import ManualClock, SimConfig, Simulator, SimulatorServer

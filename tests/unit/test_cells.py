@@ -6,7 +6,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphql_api.geo import cells_covering, geohash, haversine_km, neighbours
+from pipeline.cells import cells_covering, geohash, haversine_km, neighbours
 from tests import expected
 
 # Six decimals, as providers send coordinates (sub-normal floats sit on cell edges in any encoder).

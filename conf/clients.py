@@ -1,0 +1,98 @@
+"""The one home of the Cassandra and Kafka client factories.
+
+The API, the Spark jobs' driver-side helpers, ingestion and the local stack all build their clients
+here, from `Settings`, so every part of the platform talks to the same cluster the same way and the
+local-stack package is never needed to connect to anything.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cassandra.cluster import Cluster
+from cassandra.policies import DCAwareRoundRobinPolicy
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+
+from conf.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class KafkaUnavailable(RuntimeError):
+    """A Kafka client could not be built: the broker is unreachable or refused the configuration."""
+
+
+def cassandra_cluster(settings: Settings, **options: Any) -> Cluster:
+    """A driver `Cluster` for the configured node, speaking protocol v5 (Cassandra 5)."""
+    return Cluster(
+        [settings.cassandra_host], port=settings.cassandra_port, protocol_version=5,
+        load_balancing_policy=DCAwareRoundRobinPolicy(), **options,
+    )
+
+
+def kafka_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """acks=all + idempotence: a retried batch is never written twice; linger batches small records."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "client_id": "exstreamly",
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": settings.producer_linger_ms,
+        "batch_size": 256 * 1024,
+        "delivery_timeout_ms": 120_000,
+    } | overrides
+    producer: KafkaProducer = _connect(KafkaProducer, config, settings, "producer")
+    return producer
+
+
+def kafka_consumer(settings: Settings, **config: Any) -> KafkaConsumer:
+    """A consumer on the configured broker; the caller states group, commits and offsets."""
+    consumer: KafkaConsumer = _connect(KafkaConsumer, {"bootstrap_servers": settings.kafka_bootstrap} | config,
+                                       settings, "consumer")
+    return consumer
+
+
+def kafka_admin(settings: Settings, client_id: str = "exstreamly-admin") -> KafkaAdminClient:
+    admin: KafkaAdminClient = _connect(KafkaAdminClient, {"bootstrap_servers": settings.kafka_bootstrap,
+                                                          "client_id": client_id}, settings, "admin client")
+    return admin
+
+
+def ensure_topics(settings: Settings, partitions: dict[str, int]) -> None:
+    """Create the topics that do not exist yet (replication 1 on the single local broker)."""
+    admin = kafka_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(name, n, 1) for name, n in partitions.items() if name not in existing]
+        if missing:
+            admin.create_topics(missing)
+            log.info("created topics %s", ", ".join(t.name for t in missing))
+    except TopicAlreadyExistsError:
+        pass  # created concurrently by another process: fine
+    finally:
+        admin.close()
+
+
+def delete_topics(settings: Settings, names: list[str]) -> None:
+    """Drop topics (tests and benchmarks clean up after themselves); missing ones are ignored."""
+    admin = kafka_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        doomed = [name for name in names if name in existing]
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
+
+
+def _connect(client_class: Any, config: dict[str, Any], settings: Settings, what: str) -> Any:
+    """Build a Kafka client; an unreachable or refusing broker becomes one clear `KafkaUnavailable`."""
+    try:
+        return client_class(**config)
+    except NoBrokersAvailable as exc:
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {settings.kafka_bootstrap}; is the stack up? (`exstreamly stack up`)") from exc
+    except KafkaError as exc:
+        raise KafkaUnavailable(f"cannot create a Kafka {what} for {settings.kafka_bootstrap}: {exc}") from exc
