@@ -20,12 +20,14 @@ import pytest
 from conf.settings import Settings, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TEST_KEYSPACE = "exs_test"
+#: Two test runs may share one local stack (e.g. two worktrees) when each sets its own suffix.
+_SUFFIX = os.environ.get("EXS_TEST_KEYSPACE_SUFFIX", "")
+TEST_KEYSPACE = f"exs_test{_SUFFIX}"
 #: Every keyspace the suite writes, created before Spark first connects: the connector caches
 #: the schema it saw at connect time, so a keyspace created later may be unknown to it for a while.
-API_TEST_KEYSPACE = "exs_test_api"
-ACTIVITY_TEST_KEYSPACE = "exs_test_activity"
-ACTIVITY_API_TEST_KEYSPACE = "exs_test_activity_api"
+API_TEST_KEYSPACE = f"exs_test_api{_SUFFIX}"
+ACTIVITY_TEST_KEYSPACE = f"exs_test_activity{_SUFFIX}"
+ACTIVITY_API_TEST_KEYSPACE = f"exs_test_activity_api{_SUFFIX}"
 TEST_KEYSPACES = (TEST_KEYSPACE, API_TEST_KEYSPACE, ACTIVITY_TEST_KEYSPACE, ACTIVITY_API_TEST_KEYSPACE)
 
 
