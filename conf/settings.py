@@ -12,12 +12,16 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Signs tokens on a developer's machine only; the production profile refuses to start with it.
+DEV_TOKEN_SECRET = "exstreamly-local-development-token-key"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Settings(BaseSettings):
     """Every knob of the platform; each field maps to the env var `EXS_<FIELD>`."""
 
-    model_config = SettingsConfigDict(env_prefix="EXS_", frozen=True, extra="forbid")
+    # hide_input_in_errors: a validation error must not print the secrets among the inputs
+    model_config = SettingsConfigDict(env_prefix="EXS_", frozen=True, extra="forbid", hide_input_in_errors=True)
 
     runtime_dir: Path = Field(PROJECT_ROOT / ".runtime", description="data, logs and caches of the local stack")
     maven_repository_url: str = Field(
@@ -59,6 +63,29 @@ class Settings(BaseSettings):
     api_scan_limit: int = Field(2000, ge=100, le=100_000, description="rows one search may read from Cassandra")
     api_max_radius_km: float = Field(50.0, gt=0, le=500, description="largest `near.radiusKm` accepted")
     api_cql_timeout_s: float = Field(2.0, gt=0, le=60, description="timeout of one CQL request from the API")
+    # -- API security (issue 11) -------------------------------------------------------------------
+    api_max_cost: int = Field(
+        1000, ge=10, le=1_000_000,
+        description="budget of one request in CQL reads, estimated from the document before execution")
+    api_max_body_bytes: int = Field(65_536, ge=1024, le=16 * 1024 * 1024,
+                                    description="largest request body (HTTP) or websocket message; more is 413")
+    api_max_near_cells: int = Field(
+        120, ge=9, le=4096, description="geohash-4 cells a `near` circle may cover (more near the poles: refused)")
+    api_category_count_ttl_s: float = Field(
+        30.0, gt=0, le=3600, description="how long the per-category deal counts are cached (one recount per TTL)")
+    api_token_secret: SecretStr = Field(
+        SecretStr(DEV_TOKEN_SECRET), min_length=32,
+        description="HS256 key signing bearer tokens; production refuses the development default")
+    api_token_ttl_s: int = Field(86_400, ge=60, le=90 * 86_400, description="lifetime of a new bearer token")
+    api_public_window_s: int = Field(
+        86_400, ge=60, le=3650 * 86_400, description="how far back public activity reads (`at`) may look")
+    api_ws_init_timeout_s: float = Field(3.0, gt=0, le=60, description="seconds a websocket has for connection_init")
+    api_ws_max_subscriptions: int = Field(5, ge=1, le=100, description="operations in flight per websocket")
+    api_ws_max_server_subscriptions: int = Field(
+        200, ge=1, le=100_000, description="subscriptions in flight on this API process, all connections together")
+    api_ws_max_lifetime_s: float = Field(3600.0, gt=0, le=86_400, description="a websocket is closed after this long")
+    api_ws_idle_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="a websocket with no operation in flight is closed after this long")
     deals_api_url: str = "http://127.0.0.1:8100/v2"
     deals_api_key: SecretStr = SecretStr("local-dev-key")
     deals_api_auth: Literal["query", "header"] = Field(
@@ -74,8 +101,9 @@ class Settings(BaseSettings):
     fetcher_group: str = Field("deal-fetchers", min_length=1)
     fetcher_threads: int = Field(16, ge=1, le=256, description="pages in flight per fetcher process")
     fetch_work_attempts: int = Field(5, ge=1, le=50, description="re-queues of a page chunk that kept failing")
-    plan_growth_margin: float = Field(0.10, ge=0, le=5, description="extra share of pages planned for growth")
-    plan_extra_pages: int = Field(2, ge=0, le=1000, description="extra pages planned per category")
+    plan_listing_deals: int = Field(
+        1000, ge=0, le=1_000_000,
+        description="small categories are crawled together, one listing of about this many deals (0: never)")
     pages_per_chunk: int = Field(8, ge=1, le=10_000, description="pages per work message on deal_pages")
     refresh_overlap_s: float = Field(120.0, ge=0, description="updated_after = previous snapshot minus this")
     deal_pages_partitions: int = Field(8, ge=1, le=1024)
@@ -104,6 +132,39 @@ class Settings(BaseSettings):
         5.0, ge=0, description="an event stamped further than this after its receipt is a dead letter")
     activity_min_users_per_cell: int = Field(
         5, ge=2, le=10_000, description="k-anonymity floor: map cells with fewer distinct users are not served")
+    activity_public_ttl_s: int = Field(
+        7 * 86_400, ge=3600, le=3650 * 86_400,
+        description="default TTL of the public activity tables (feed, trends, sales, map, merchant sales)")
+
+    score_min_other_sellers: int = Field(
+        2, ge=1, le=50, description="other sellers of the same item needed before their median is a street price")
+    score_inflation_ratio: float = Field(
+        1.25, gt=1, le=10, description="a claimed value above this multiple of the street price is inflated")
+    score_verdict_tolerance: float = Field(
+        0.05, ge=0, le=1, description="how far (a fraction) the advertised discount may exceed the verified one "
+                                      "and still count as genuine")
+    score_perpetual_days: int = Field(
+        30, ge=1, le=365, description="days on sale at no higher price after which a sale is perpetual")
+    score_ends_soon_hours: float = Field(48.0, gt=0, le=720, description="a deal expiring within this is ENDS_SOON")
+    score_sell_out_units_per_day: float = Field(
+        100.0, gt=0, description="units sold per day (over the last week) that flag LIKELY_TO_SELL_OUT")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_host_means_production(cls, data: Any) -> Any:
+        """Binding a non-loopback interface without an explicit profile serves the production profile."""
+        if isinstance(data, dict) and "api_profile" not in data:
+            host = str(data.get("api_host", "127.0.0.1"))
+            if host not in LOOPBACK_HOSTS and not host.startswith("127."):
+                return {**data, "api_profile": "production"}
+        return data
+
+    @model_validator(mode="after")
+    def _production_needs_a_token_secret(self) -> Settings:
+        if self.api_profile == "production" and self.api_token_secret.get_secret_value() == DEV_TOKEN_SECRET:
+            raise ValueError("the production profile needs EXS_API_TOKEN_SECRET (at least 32 characters), "
+                             "not the development default")
+        return self
 
     @model_validator(mode="after")
     def _cors_credentials_need_origins(self) -> Settings:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from pyspark.sql import DataFrame
@@ -26,6 +27,7 @@ from pipeline.deal_transforms import to_dead_letter_rows
 from pipeline.sink import REPORTS_KEPT
 
 log = logging.getLogger(__name__)
+DRIVER_HELD_MAX_ROWS = 5000
 
 
 def judge_activity_records(raw_df: DataFrame, settings: Settings) -> DataFrame:
@@ -58,6 +60,7 @@ class ActivityReport:
     batch_id: int | None
     rows: dict[str, int]
     seconds: float
+    lag_s: float | None = None  # now minus the newest record's Kafka time (raw records only)
 
 
 class _TablesWriter:
@@ -73,11 +76,14 @@ class _TablesWriter:
             for table, rows_df in frames.items() if counts.get(table)
         ])
 
-    def _report(self, batch_id: int | None, counts: dict[str, int], started: float) -> ActivityReport:
-        report = ActivityReport(batch_id, counts, time.monotonic() - started)
+    def _report(self, batch_id: int | None, counts: dict[str, int], started: float,
+                newest: datetime | None = None) -> ActivityReport:
+        lag = None if newest is None else max(0.0, time.time() - newest.timestamp())
+        report = ActivityReport(batch_id, counts, time.monotonic() - started, lag)
         self.reports.append(report)
-        log.info("%s batch %s: %s in %.2fs", type(self).__name__, batch_id,
-                 ", ".join(f"{n} {t}" for t, n in counts.items() if n) or "nothing", report.seconds)
+        log.info("%s batch %s: %s in %.2fs%s", type(self).__name__, batch_id,
+                 ", ".join(f"{n} {t}" for t, n in counts.items() if n) or "nothing", report.seconds,
+                 "" if lag is None else f", lag {lag:.2f}s")
         return report
 
 
@@ -96,15 +102,15 @@ class ActivityEventsSink(_TablesWriter):
             "purchases_by_user": at.to_purchases_by_user_rows(events_df),
         }
         try:
-            counts = _counts(judged_df, lateness)
+            counts, newest = _counts(judged_df, lateness)
             self._write_all(frames, counts)
         finally:
             judged_df.unpersist()
-        return self._report(batch_id, counts, started)
+        return self._report(batch_id, counts, started, newest)
 
 
-def _counts(judged_df: DataFrame, lateness_s: float) -> dict[str, int]:
-    """Rows each table will get, in one pass over the judged records."""
+def _counts(judged_df: DataFrame, lateness_s: float) -> tuple[dict[str, int], datetime | None]:
+    """Rows each table will get, and the newest record's receipt, in one pass over the records."""
     is_valid = F.col("rejection_reason").isNull()
     kind = F.lower(F.trim(F.col("event").getField("event_type")))
     received, occurred = F.col("received_at").cast("double"), F.col("event").getField("occurred_at").cast("timestamp")
@@ -113,11 +119,12 @@ def _counts(judged_df: DataFrame, lateness_s: float) -> dict[str, int]:
     row = judged_df.agg(
         F.count(F.lit(1)).alias("records"), F.count("rejection_reason").alias("dead_letters_by_day"),
         F.count(F.when(is_late, 1)).alias("late_events_by_day"),
-        F.count(F.when(is_purchase, 1)).alias("purchases_by_minute"),
+        F.count(F.when(is_purchase, 1)).alias("purchases_by_minute"), F.max("received_at").alias("newest"),
     ).first()
     counts = row.asDict() if row is not None else {}
+    newest = counts.pop("newest", None)
     counts["purchases_by_user"] = counts.get("purchases_by_minute", 0)
-    return counts
+    return counts, newest
 
 
 class ActivityWindowsSink(_TablesWriter):
@@ -125,7 +132,7 @@ class ActivityWindowsSink(_TablesWriter):
 
     def __call__(self, windows_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
         started = time.monotonic()
-        windows_df = windows_df.localCheckpoint()
+        windows_df, by_metric = _held_windows(windows_df)
         frames = {
             "trending_categories_by_bucket": at.to_trending_rows(windows_df),
             "sales_by_second": at.to_sales_by_second_rows(windows_df),
@@ -134,13 +141,28 @@ class ActivityWindowsSink(_TablesWriter):
             "merchant_sales_by_category": at.to_merchant_sales_rows(windows_df),
         }
         try:
-            by_metric = {r["metric"]: r["n"] for r in windows_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n"))
-                         .collect()}
             counts = {table: by_metric.get(metric, 0) for table, metric in _TABLE_METRIC.items()}
             self._write_all(frames, counts)
         finally:
             windows_df.unpersist()
         return self._report(batch_id, counts, started)
+
+
+def _held_windows(windows_df: DataFrame) -> tuple[DataFrame, dict[str, int]]:
+    """The batch's window rows materialised once, and how many rows each metric has.
+
+    An update-mode micro-batch holds only the windows its events touched (a few hundred rows): one
+    collect brings them to the driver and the writes read them from there, which saves the Spark
+    job a checkpoint plus a count would cost. A large frame (a catch-up, the batch layer) is
+    checkpointed and counted in Spark instead.
+    """
+    rows = windows_df.limit(DRIVER_HELD_MAX_ROWS + 1).collect()
+    if len(rows) <= DRIVER_HELD_MAX_ROWS:
+        by_metric = Counter(row["metric"] for row in rows)
+        return windows_df.sparkSession.createDataFrame(rows, windows_df.schema), dict(by_metric)
+    held_df = windows_df.localCheckpoint()
+    counted = held_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n")).collect()
+    return held_df, {row["metric"]: row["n"] for row in counted}
 
 
 _TABLE_METRIC = {"trending_categories_by_bucket": "trend", "sales_by_second": "sales",

@@ -19,11 +19,14 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from conf.settings import Settings
 from pipeline import deal_transforms as dt
+from pipeline import schemas
 from pipeline import table_rows as tr
-from pipeline.cassandra_io import CASSANDRA_FORMAT, append_rows, run_concurrently, run_side_by_side
+from pipeline.cassandra_io import PartitionReader, append_rows, run_concurrently, run_side_by_side
+from pipeline.score_sink import DealScoreSink
 
 log = logging.getLogger(__name__)
 DELETE_CONCURRENCY = 64
@@ -39,6 +42,20 @@ class BatchReport:
     stale_rows_deleted: int
     lag_s: float | None
     seconds: float
+    rounds: tuple[tuple[str, float], ...] = ()  # (round, seconds) in order: where the batch's time went
+
+
+class RoundClock:
+    """Seconds spent in each named round of one batch (the breakdown `bench.pipeline` prints)."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self.rounds: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.rounds.append((name, now - self._last))
+        self._last = now
 
 
 class DealTablesSink:
@@ -48,6 +65,8 @@ class DealTablesSink:
         self.settings = settings
         self._session: Session | None = None  # cassandra-driver session for deletes, opened on first need
         self._deletes: dict[str, PreparedStatement] = {}
+        self._reader = PartitionReader(self._driver_session, settings.keyspace)
+        self._scores = DealScoreSink(settings)  # issue 12: deal scores, written after the deal tables
         self._held: list[DataFrame] = []  # frames materialised for the current batch
         self.reports: deque[BatchReport] = deque(maxlen=REPORTS_KEPT)
 
@@ -61,9 +80,10 @@ class DealTablesSink:
             self._held.clear()
         self.reports.append(report)
         log.info(
-            "batch %s: %d rows in, %d deals written, %d dead letters, %d stale rows deleted, lag %s, %.2fs",
+            "batch %s: %d rows in, %d deals written, %d dead letters, %d stale rows deleted, lag %s, %.2fs (%s)",
             batch_id, report.rows_in, report.deals_written, report.dead_letters, report.stale_rows_deleted,
             "n/a" if report.lag_s is None else f"{report.lag_s:.2f}s", report.seconds,
+            ", ".join(f"{name} {seconds:.2f}s" for name, seconds in report.rounds),
         )
         return report
 
@@ -73,29 +93,34 @@ class DealTablesSink:
         """One micro-batch (or the whole lake), in rounds of Spark jobs run side by side.
 
         1. parse and judge every record (held: everything below starts from these rows);
-        2. the newest version of each deal, and what `deal_versions` stores for those ids — read
-           before any write, because re-read after our own upserts it would hide the stale rows;
-        3. the versions newer than stored (`fresh`), then how many there are;
+        2. the newest version of each deal (and the batch's counts), then what `deal_versions`
+           stores for those ids — read before any write, because re-read after our own upserts it
+           would hide the stale rows;
+        3. the versions newer than stored (`fresh`) and how many there are;
         4. concurrently: deals_by_id, the sorted tables, the deletes of stale sort rows (never a key
            the new rows use), price history and dead letters;
         5. the merchant ranking, from the updated deals_by_merchant;
         6. `deal_versions` last, so a replay after a crash anywhere before finds the old keys again.
         """
+        clock = RoundClock()
         judged_df = self._hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
+        clock.lap("parse")
         clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
-        batch_ids_df = clean_df.select("deal_id").distinct()
-        latest_df, stored_df = run_concurrently([
+        latest_df, stats = run_side_by_side(
             lambda: self._hold(clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags)),
-            lambda: self._hold(self._read_keys("deal_versions", batch_ids_df).transform(tr.with_sort_flags)),
-        ])
-        fresh_df = self._hold(tr.filter_newer_than_stored(latest_df, stored_df))
-        stats, counts = run_concurrently([
             lambda: judged_df.agg(F.count(F.lit(1)).alias("rows_in"), F.count("rejection_reason").alias("dead"),
                                   F.max("received_at").alias("newest")).first(),
-            lambda: fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
-                                 F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first(),
-        ])
+        )
+        clock.lap("latest")
+        # Stored versions of a small batch come from the driver as a local frame: the join below is
+        # cheap to recompute, so `fresh` is not held (holding it would cost a Spark job of its own).
+        stored_df = self._read_keys("deal_versions", latest_df.select("deal_id"), schemas.DEAL_VERSIONS_SCHEMA)
+        stored_df = stored_df.transform(tr.with_sort_flags)
+        fresh_df = tr.filter_newer_than_stored(latest_df, stored_df)
+        counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
+                              F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
         assert stats is not None and counts is not None  # an aggregate without grouping has exactly one row
+        clock.lap("stored+counts")
         split = (counts["fresh"] - counts["replacing"], counts["replacing"])
         writes: list[Callable[[], object]] = [
             partial(self._upsert_versions, fresh_df, tr.to_deals_by_id_rows, "deals_by_id", split)
@@ -109,12 +134,17 @@ class DealTablesSink:
             replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
             writes.append(partial(self._delete_stale_sort_rows, replaced_df, fresh_df))
         results = run_concurrently(writes)
+        clock.lap("writes")
         deleted, stale_merchants = next((r for r in results if isinstance(r, tuple)), (0, set()))
         deleted += self._refresh_merchant_ranking(fresh_df, stale_merchants)
+        clock.lap("ranking")
         self._upsert_versions(fresh_df, tr.to_deal_versions_rows, "deal_versions", split)
+        clock.lap("versions")
+        self._scores(clean_df, batch_id)  # issue 12: score this batch's versions (pipeline/score_sink.py)
+        clock.lap("scores")
         lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
         return BatchReport(batch_id, stats["rows_in"], stats["dead"], counts["fresh"], deleted, lag,
-                           time.monotonic() - started)
+                           time.monotonic() - started, tuple(clock.rounds))
 
     def _hold(self, df: DataFrame) -> DataFrame:
         """Materialise `df` now and keep it for this batch only.
@@ -165,10 +195,12 @@ class DealTablesSink:
             extra_df = spark.createDataFrame([(m,) for m in sorted(stale_merchants)], "merchant_id long")
             merchant_ids_df = merchant_ids_df.union(extra_df)
         merchant_ids_df = merchant_ids_df.distinct()
-        ranking_df, old_keys_df = run_concurrently([
-            lambda: self._hold(tr.to_merchants_by_category_rows(self._read_keys("deals_by_merchant", merchant_ids_df))),
-            lambda: self._hold(self._read_keys("merchant_rank_keys", merchant_ids_df)),
-        ])
+        merchant_ids_df = self._hold(merchant_ids_df)
+        merchant_deals_df, old_keys_df = run_side_by_side(
+            lambda: self._read_keys("deals_by_merchant", merchant_ids_df, schemas.DEALS_BY_MERCHANT_SCHEMA),
+            lambda: self._read_keys("merchant_rank_keys", merchant_ids_df, schemas.MERCHANT_RANK_KEYS_SCHEMA),
+        )
+        ranking_df = self._hold(tr.to_merchants_by_category_rows(merchant_deals_df))
         rank_key, row_key = ("category_slug", "deals_sold", "merchant_id"), ("merchant_id", "category_slug")
         # Deletes of stale rows and upserts of new ones touch disjoint keys, so each pair runs side by
         # side; the rank keys go second, like deal_versions, so after a crash they still find old rows.
@@ -186,15 +218,9 @@ class DealTablesSink:
 
     # -- I/O helpers ---------------------------------------------------------------------------
 
-    def _read_keys(self, table: str, keys_df: DataFrame) -> DataFrame:
-        """Rows of `table` whose partition key is in `keys_df`: a direct join (one read per key),
-        never a scan of the table, whatever the connector's size estimate says."""
-        table_df = (
-            keys_df.sparkSession.read.format(CASSANDRA_FORMAT)
-            .options(keyspace=self.settings.keyspace, table=table, directJoinSetting="on")
-            .load()
-        )
-        return table_df.join(keys_df, on=keys_df.columns, how="inner")
+    def _read_keys(self, table: str, keys_df: DataFrame, schema: StructType) -> DataFrame:
+        """Stored rows of `table` for the partition keys in `keys_df`, as of now (`PartitionReader`)."""
+        return self._reader.read(keys_df, table, schema, self._hold)
 
     def _append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
         append_rows(df, keyspace=self.settings.keyspace, table=table, write_nulls=write_nulls)
@@ -224,6 +250,7 @@ class DealTablesSink:
         return self._session
 
     def close(self) -> None:
+        self._scores.close()  # issue 12
         if self._session is not None:
             self._session.cluster.shutdown()
             self._session = None

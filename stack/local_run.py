@@ -134,12 +134,10 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         wait_for("the simulator", lambda: httpx.get(f"{sim_url}/categories",
                  params={"api_key": settings.deals_api_key.get_secret_value()}, timeout=2).is_success, group, 60)
         ensure_topics(settings, {settings.topic_user_events: settings.activity_user_events_partitions})
-        archive = [SPARK_SUBMIT, "streaming/archive_job.py", "--topic", settings.topic_deals_raw,
-                   "--topic", settings.topic_user_events]
-        echo(f"spark archive_job: submitted (log {group.start('archive_job', archive)})")
-        for job in ("streaming/deals_job.py", "streaming/activity_job.py"):
-            name = Path(job).stem
-            echo(f"spark {name}: submitted (log {group.start(name, [SPARK_SUBMIT, job])})")
+        # One Spark application for the archive, deal and activity queries: on one machine a driver
+        # per job costs more CPU than the queries themselves (streaming/speed_layer.py).
+        speed_log = group.start("speed_layer", [SPARK_SUBMIT, "streaming/speed_layer.py"])
+        echo(f"spark speed layer (archive, deals, activity queries): submitted (log {speed_log})")
         crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])
         echo(f"crawler: full crawl, then incremental every 60s (log {crawler_log})")
         deal_id = served_deal_id(sim_url, settings)
@@ -152,7 +150,11 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         echo(f"GraphQL answers deal({deal_id}): {deal}")
         trends = wait_for("trending categories through GraphQL", lambda: graphql_trending(api_url), group, 300)
         echo(f"GraphQL answers trending(TEN_SECONDS): {trends}")
-        echo(f"\nOpen GraphiQL at {api_url}   (Ctrl-C stops everything; logs in {group.log_dir})")
+        dashboard_url = f"http://{settings.api_host}:{settings.api_port}/"
+        if httpx.get(dashboard_url, timeout=10).status_code != 200:
+            echo("the dashboard is not built: `./dev run` builds it (npm ci && npm run build in dashboard/)")
+        echo(f"\nOpen the dashboard at {dashboard_url}\nOpen GraphiQL at {api_url}   "
+             f"(Ctrl-C stops everything; logs in {group.log_dir})")
         if until_ready:
             return 0
         try:

@@ -1,0 +1,198 @@
+"""The local default under its own load: `exstreamly run` at its design rates, measured from outside.
+
+Run: `.venv/bin/python -m bench.node [--quick]` (starts the local stack if it is not running).
+
+1. Baseline: the stack alone (Kafka + Cassandra, idle) — CPU share of the cores over a short window.
+2. `exstreamly run` (simulator, crawler: a full crawl then incremental rounds, the speed layer,
+   50 activity events/s, the API), started by this benchmark:
+   - `seconds_to_ready`: start to the printed GraphiQL URL;
+   - after the first full crawl has ended, over a measurement window (quick 90 s, full 300 s):
+     `cpu_share_of_cores` — CPU seconds of every process of the run plus Kafka and Cassandra,
+     divided by window x cores (goal <= 0.70), and `max_stream_lag_s` — the largest lag any
+     micro-batch of the speed layer logged in the window (receipt of its newest record to now).
+Writes bench/results/node.json.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+from bench.report import table, write_results
+from conf.settings import PROJECT_ROOT, Settings, load_settings
+
+log = logging.getLogger(__name__)
+EXSTREAMLY = str(Path(sys.executable).with_name("exstreamly"))
+READY_LINE = "Open GraphiQL at"
+#: Lines the sinks log per micro-batch end in "..., lag 1.23s" (deals) or "..., lag 1.23s" (activity).
+LAG = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ .*\blag (\d+(?:\.\d+)?)s")
+CRAWL_ROUND_DONE = "round done in"
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU seconds of the processes still alive (children's included once reaped)."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def stack_processes(settings: Settings) -> list[psutil.Process]:
+    from conf.versions import load_versions
+    from stack.manager import status
+
+    return [psutil.Process(row.pid) for row in status(settings, load_versions()) if row.pid]
+
+
+def cpu_share(processes: list[psutil.Process], window_s: float) -> float:
+    """Share of all cores the processes used over the next `window_s` seconds."""
+    before = cpu_seconds(processes)
+    time.sleep(window_s)
+    return (cpu_seconds(processes) - before) / (window_s * (os.cpu_count() or 1))
+
+
+class Run:
+    """`exstreamly run` as a child process, its output followed on a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = time.monotonic()
+        self.ready_at: float | None = None
+        self._crawler_log_start = len(_text(self.logs() / "crawler.log"))  # logs append across runs
+        self.proc = subprocess.Popen([EXSTREAMLY, "run"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            log.info("run: %s", line.rstrip())
+            if READY_LINE in line and self.ready_at is None:
+                self.ready_at = time.monotonic()
+
+    def wait_ready(self, timeout_s: float) -> float:
+        while self.ready_at is None:
+            if self.proc.poll() is not None or time.monotonic() - self.started > timeout_s:
+                raise RuntimeError(f"`exstreamly run` did not become ready; see {self.logs()}")
+            time.sleep(1)
+        return self.ready_at - self.started
+
+    def wait_first_crawl(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while CRAWL_ROUND_DONE not in _text(self.logs() / "crawler.log")[self._crawler_log_start:]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the first full crawl did not end in time")
+            time.sleep(2)
+
+    def processes(self) -> list[psutil.Process]:
+        root = psutil.Process(self.proc.pid)
+        return [root, *root.children(recursive=True)]
+
+    def logs(self) -> Path:
+        return self.settings.runtime_dir / "logs"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)  # what Ctrl-C does: `run` stops its children
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def lags_since(log_file: Path, since: datetime) -> list[float]:
+    """Lags the speed layer's sinks logged at or after `since` (local time, as the log writes it)."""
+    found = []
+    for line in _text(log_file).splitlines():
+        match = LAG.match(line)
+        if match and datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S") >= since:
+            found.append(float(match.group(2)))
+    return found
+
+
+def apply_schema_once(settings: Settings) -> None:
+    """What `./dev run` does before `exstreamly run`."""
+    from conf.clients import cassandra_cluster
+    from stack.cql import apply_schema
+
+    cluster = cassandra_cluster(settings)
+    try:
+        apply_schema(cluster.connect(), settings)
+    finally:
+        cluster.shutdown()
+
+
+def run(quick: bool) -> dict[str, float]:
+    from conf.versions import load_versions
+    from stack.manager import up
+
+    settings = load_settings()
+    up(settings, load_versions(), echo=log.info)
+    apply_schema_once(settings)
+    stack = stack_processes(settings)
+    log.info("baseline: the idle stack…")
+    idle_share = cpu_share(stack, 20 if quick else 60)
+    node_run = Run(settings)
+    try:
+        ready_s = node_run.wait_ready(900)
+        node_run.wait_first_crawl(900)
+        window_s = 90 if quick else 300
+        log.info("first full crawl done; measuring %ds…", window_s)
+        since = datetime.now().replace(microsecond=0)
+        share = cpu_share(stack + node_run.processes(), window_s)
+        lags = lags_since(node_run.logs() / "speed_layer.log", since)
+    finally:
+        node_run.stop()
+    return {
+        "seconds_to_ready": ready_s,
+        "cpu_share_of_cores": share,
+        "idle_stack_cpu_share_of_cores": idle_share,
+        "max_stream_lag_s": max(lags) if lags else float("nan"),
+        "stream_batches_in_window": len(lags),
+        "window_s": window_s,
+        "load_average_1m": os.getloadavg()[0],
+    }
+
+
+def report(m: dict[str, float]) -> str:
+    rows = [
+        ("CPU, everything `exstreamly run` starts + stack", f"{m['cpu_share_of_cores']:.2f} of the cores",
+         f"idle stack {m['idle_stack_cpu_share_of_cores']:.2f}",
+         f"{m['cpu_share_of_cores'] / max(m['idle_stack_cpu_share_of_cores'], 1e-9):.1f}x", "<= 0.70"),
+        ("max stream lag after the first crawl", f"{m['max_stream_lag_s']:.2f} s",
+         f"{m['stream_batches_in_window']:.0f} batches in {m['window_s']:.0f} s", "", "bounded"),
+        ("start -> URL printed", f"{m['seconds_to_ready']:.0f} s", "", "", ""),
+    ]
+    return table(("measure", "value", "baseline (same run)", "ratio", "goal"), rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a 90 s window after the first crawl")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    metrics = run(args.quick)
+    print(report(metrics))
+    print(f"wrote {write_results('node', metrics)}")
+
+
+if __name__ == "__main__":
+    main()

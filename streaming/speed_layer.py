@@ -1,0 +1,59 @@
+"""The whole speed layer in one Spark application: the archive, the deal tables and the activity tables.
+
+Input:  Kafka topics `deals_raw` and `user_events`.
+Output: the same as the three jobs it starts, with the same checkpoints: the lake archive of both
+        topics (archive_job), the deal tables (deals_job), the activity tables (activity_job).
+Run:    ./spark-submit.sh streaming/speed_layer.py
+
+Why one application on one machine: each Spark driver is a JVM of its own that plans and polls
+every trigger even when idle; three of them beside Kafka and Cassandra take most of two cores.
+One driver runs the same queries on one JVM, with each query in a scheduler pool of its own so
+that a long archive or activity batch never queues the deal tables' jobs behind it (FAIR mode).
+On a cluster, submit the three jobs separately: each then scales and restarts on its own.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from conf.settings import Settings, load_settings
+from streaming.activity_job import start_activity_streams
+from streaming.archive_job import start_archive
+from streaming.deals_job import start_deals_stream
+
+log = logging.getLogger(__name__)
+
+
+def start_speed_layer(spark: SparkSession, settings: Settings) -> list[StreamingQuery]:
+    """Start every streaming query of the speed layer, each in its own scheduler pool."""
+    def in_pool(name: str) -> None:
+        spark.sparkContext.setLocalProperty("spark.scheduler.pool", name)
+
+    in_pool("deals")
+    queries = [start_deals_stream(spark, settings)]
+    in_pool("activity")
+    activity = start_activity_streams(spark, settings)
+    queries += [activity.events, activity.windows]
+    in_pool("archive")
+    queries += [start_archive(spark, settings, topic) for topic in (settings.topic_deals_raw,
+                                                                      settings.topic_user_events)]
+    in_pool("default")
+    return queries
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spark = (SparkSession.builder.appName("exstreamly-speed-layer")
+             .config("spark.scheduler.mode", "FAIR").getOrCreate())
+    queries = start_speed_layer(spark, load_settings())
+    log.info("speed layer running: %s", ", ".join(q.name for q in queries))
+    spark.streams.awaitAnyTermination()
+
+
+if __name__ == "__main__":
+    main()
