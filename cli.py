@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 
 from conf import Settings, Versions, load_settings, load_versions
-from graphql_api.cli import api
+from graphql_api.cli import api, token
 from ingest.activity.cli import activity
 from ingest.cli import crawl, fetcher, plan, simulate
 from stack.errors import StackError
@@ -100,6 +100,7 @@ def _run_stack(action: Callable[[Settings, Versions], object]) -> None:
 
 
 main.add_command(api)  # GraphQL API
+main.add_command(token)  # its bearer tokens
 for command in (simulate, plan, fetcher, crawl, activity):  # ingestion and activity simulators
     main.add_command(command)
 

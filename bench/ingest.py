@@ -7,9 +7,12 @@ crawler so both start from the same catalog state; 100 ms per page and 120 simul
 of churn. Scenarios: (1) the sequential baseline, one request at a time, page by page per category until
 a short page, deals kept in memory; (2) the DQE, planner + one fetcher process with 16 pages in flight,
 publishing to Kafka topics of its own; (3) the DQE against a server-side rate limit that is the
-bottleneck. Coverage = distinct deals captured (read back from deals_raw for the DQE) / deals live during
-the whole crawl (the simulator's truth). CPU per deal is this process's CPU (the simulator is elsewhere).
-Output: a table and bench/results/ingest.json.
+bottleneck; (4) the same with one listing per category (`plan_listing_deals=0`), the baseline of the
+listings that merge small categories' short last pages. Coverage = distinct deals captured (read back
+from deals_raw for the DQE) / deals live during the whole crawl (the simulator's truth). CPU per deal is
+this process's CPU (the simulator is elsewhere). Under a rate limit every request counts, so a second
+table puts the share of empty pages and deals/s ÷ (limit × a full page) beside issue 10's goals.
+Output: the tables and bench/results/ingest.json.
 """
 
 from __future__ import annotations
@@ -45,12 +48,17 @@ log = logging.getLogger(__name__)
 LATENCY_S = 0.100
 IN_FLIGHT = 16
 SEED = 2016
+PER_PAGE = 100
+EMPTY_SHARE_GOAL = 0.05  # issue 10: at most 5 % of the requests answered empty
+CEILING_GOAL = 0.9  # issue 10: rate-limited deals/s >= 0.9 × limit × deals per full page
 
 
 @dataclass
 class Run:
     name: str
     pages: int = 0
+    empty_pages: int = 0  # answered with no deal: under a rate limit, requests spent on nothing
+    probes: int = 0  # the planner's one-deal `total` requests (they count against a rate limit too)
     deals: int = 0  # records captured (published for the DQE), duplicates included
     distinct: int = 0
     fetch_s: float = 0.0  # first request sent → last page answered
@@ -66,6 +74,15 @@ class Run:
     @property
     def deals_per_s(self) -> float:
         return self.deals / self.fetch_s if self.fetch_s else 0.0
+
+    @property
+    def empty_share(self) -> float:
+        return self.empty_pages / self.pages if self.pages else 0.0
+
+    @property
+    def page_fill(self) -> float:
+        """Deals per page over what a full page carries: deals/s at a rate limit is at most limit × this."""
+        return self.deals / (self.pages * PER_PAGE) if self.pages else 0.0
 
 
 @contextmanager
@@ -120,6 +137,8 @@ class Timed:
         self.last = 0.0
         self.cpu = 0.0
         self.calls = 0
+        self.empty = 0
+        self.probes = 0
         self.busy = 0.0  # summed request durations: busy / (last - first) = mean requests in flight
         self.durations: list[float] = []
         self._lock = threading.Lock()
@@ -127,14 +146,19 @@ class Timed:
 
     def __call__(self, query: DealsQuery) -> Any:
         began, cpu = time.monotonic(), time.thread_time()
+        deals: list[Any] | None = None
         try:
-            return self._deals(query)
+            page = self._deals(query)
+            deals = page.deals
+            return page
         finally:
             with self._lock:
                 self.cpu += time.thread_time() - cpu
+                self.probes += query.per_page == 1
                 if query.per_page > 1:  # planner probes (per_page=1) are not pages of the fetch phase
                     ended = time.monotonic()
                     self.calls += 1
+                    self.empty += deals == []
                     self.busy += ended - began
                     self.durations.append(ended - began)
                     self.first, self.last = min(self.first, began), max(self.last, ended)
@@ -150,14 +174,15 @@ def sequential(settings: Settings, url: str) -> Run:
         for category in [c.slug for c in client.categories()]:
             page = 1
             while True:
-                deals = client.deals(DealsQuery(page=page, per_page=100, category_slugs=(category,))).deals
+                deals = client.deals(DealsQuery(page=page, per_page=PER_PAGE, category_slugs=(category,))).deals
                 run.deals += len(deals)
                 seen.update(d["id"] for d in deals)
-                if len(deals) < 100:
+                if len(deals) < PER_PAGE:
                     break
                 page += 1
         run.total_s, run.cpu_s, end = time.monotonic() - began, time.process_time() - cpu, sim_now(url)
     run.pages, run.fetch_s, run.distinct = timed.calls, timed.last - timed.first, len(seen)
+    run.empty_pages = timed.empty
     truth = live_throughout(url, start, end)
     run.coverage = len(truth & seen) / len(truth)
     run.parts = {"fetch_parse": timed.cpu}
@@ -210,6 +235,8 @@ def dqe(settings: Settings, url: str, name: str, rate: float) -> Run:
     run = Run(
         name,
         pages=timed.calls,
+        empty_pages=timed.empty,
+        probes=timed.probes,
         deals=landed.records,
         distinct=len(landed.by_id),
         fetch_s=timed.last - timed.first,
@@ -231,6 +258,71 @@ def us_per_deal(seconds: float, run: Run) -> float:
     return seconds / max(1, run.deals) * 1e6
 
 
+def budget_figures(seq: Run, fast: Run, limited: Run, per_category: Run, rate_limit: float) -> dict[str, float]:
+    """Issue 10's request-budget figures; the sequential crawler (stops at a short page) is the baseline."""
+    full_page_ceiling = rate_limit * PER_PAGE  # deals/s if every request at the limit came back full
+    return {
+        "dqe_empty_pages": fast.empty_pages,
+        "dqe_empty_page_share": fast.empty_share,
+        "rate_limited_empty_page_share": limited.empty_share,
+        "sequential_empty_page_share": seq.empty_share,
+        "dqe_page_fill": fast.page_fill,
+        "sequential_page_fill": seq.page_fill,
+        "rate_limited_deals_per_s": limited.deals_per_s,
+        "rate_limited_vs_full_page_ceiling": limited.deals_per_s / full_page_ceiling,
+        # the sequential crawler's pages, sent at the limit: what page-by-page crawling can carry
+        "sequential_at_limit_vs_full_page_ceiling": seq.page_fill * min(1.0, limited.pages_per_s / rate_limit),
+        "dqe_planner_probes": fast.probes,
+        "rate_limited_per_category_empty_page_share": per_category.empty_share,
+        "rate_limited_per_category_vs_full_page_ceiling": per_category.deals_per_s / full_page_ceiling,
+        "rate_limited_per_category_coverage": per_category.coverage,
+    }
+
+
+def print_budget(
+    seq: Run, fast: Run, limited: Run, per_category: Run, rate_limit: float, budget: dict[str, float]
+) -> None:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    empty, ceiling = budget["dqe_empty_page_share"], budget["rate_limited_vs_full_page_ceiling"]
+    rows = [
+        [
+            "empty pages / requests (DQE)",
+            f"{100 * empty:.1f}% ({fast.empty_pages} of {fast.pages})",
+            f"≤ {100 * EMPTY_SHARE_GOAL:.0f}%",
+            f"sequential {100 * budget['sequential_empty_page_share']:.1f}% ({seq.empty_pages} of {seq.pages})",
+            verdict(empty <= EMPTY_SHARE_GOAL),
+        ],
+        [
+            "empty pages / requests (rate-limited DQE)",
+            f"{100 * limited.empty_share:.1f}% ({limited.empty_pages} of {limited.pages})",
+            f"≤ {100 * EMPTY_SHARE_GOAL:.0f}%",
+            f"one listing per category {100 * per_category.empty_share:.1f}%",
+            verdict(limited.empty_share <= EMPTY_SHARE_GOAL),
+        ],
+        [
+            f"deals/s at {rate_limit:.0f} pages/s ÷ {rate_limit * PER_PAGE:.0f} (full pages)",
+            f"{ceiling:.2f} ({limited.deals_per_s:.0f} deals/s, {100 * limited.page_fill:.1f}% fill)",
+            f"≥ {CEILING_GOAL}",
+            f"sequential pages at the limit {budget['sequential_at_limit_vs_full_page_ceiling']:.2f} "
+            f"({100 * seq.page_fill:.1f}% fill); one listing per category "
+            f"{budget['rate_limited_per_category_vs_full_page_ceiling']:.2f}",
+            verdict(ceiling >= CEILING_GOAL),
+        ],
+        [
+            "coverage under churn (rate-limited DQE)",
+            f"{100 * limited.coverage:.3f}%",
+            "≥ 99.9%",
+            f"sequential {100 * seq.coverage:.3f}%; one listing per category {100 * per_category.coverage:.3f}%",
+            verdict(limited.coverage >= 0.999),
+        ],
+    ]
+    print()
+    print(table(["request budget (issue 10)", "figure", "goal", "baseline, same run", "goal"], rows))
+    print(f"(the planner's {fast.probes} one-deal `total` probes come before the fetch phase and are not counted)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20k deals instead of 60k (a few minutes)")
@@ -248,6 +340,10 @@ def main() -> None:
         fast = dqe(settings, url, "dqe", rate=10_000.0)
     with simulator(deals, "--rate-limit", str(rate_limit)) as url:
         limited = dqe(settings, url, "dqe_rate_limited", rate=rate_limit)
+    with simulator(deals, "--rate-limit", str(rate_limit)) as url:
+        per_category = dqe(
+            settings.model_copy(update={"plan_listing_deals": 0}), url, "dqe_limited_per_category", rate=rate_limit
+        )
 
     ceiling = IN_FLIGHT / LATENCY_S
     # the API's own latency, unloaded: what one request at a time saw (includes HTTP and parsing)
@@ -304,6 +400,8 @@ def main() -> None:
         f"DQE under load: p50 page latency {p50 * 1000:.1f} ms, mean in flight {fast.parts['in_flight']:.1f} "
         f"of {IN_FLIGHT} -> {fast.pages_per_s * p50 / IN_FLIGHT:.2f} of {IN_FLIGHT} / p50"
     )
+    budget = budget_figures(seq, fast, limited, per_category, rate_limit)
+    print_budget(seq, fast, limited, per_category, rate_limit, budget)
     kafka_rest = fast.cpu_s - fast.parts["fetch_parse"] - fast.parts["publish_call"]
     print(
         f"\nDQE CPU per deal: fetch+parse {us_per_deal(fast.parts['fetch_parse'], fast):.1f} µs, "
@@ -335,6 +433,7 @@ def main() -> None:
         "rate_limited_pages_per_s": limited.pages_per_s,
         "rate_limited_vs_limit": limited.pages_per_s / rate_limit,
         "rate_limited_coverage": limited.coverage,
+        **budget,
         "dqe_cpu_us_per_deal": us_per_deal(fast.cpu_s, fast),
         "dqe_fetch_parse_cpu_us_per_deal": us_per_deal(fast.parts["fetch_parse"], fast),
         "dqe_publish_call_cpu_us_per_deal": us_per_deal(fast.parts["publish_call"], fast),

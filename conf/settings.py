@@ -102,8 +102,8 @@ class Settings(BaseSettings):
     fetcher_threads: int = Field(16, ge=1, le=256, description="pages in flight per fetcher process")
     fetch_work_attempts: int = Field(5, ge=1, le=50, description="re-queues of a page chunk that kept failing")
     plan_listing_deals: int = Field(
-        1000, ge=0, le=1_000_000,
-        description="small categories are crawled together, one listing of about this many deals (0: never)")
+        800, ge=0, le=1_000_000,
+        description="most deals in one listing of small categories crawled together (0: one per category)")
     pages_per_chunk: int = Field(8, ge=1, le=10_000, description="pages per work message on deal_pages")
     refresh_overlap_s: float = Field(120.0, ge=0, description="updated_after = previous snapshot minus this")
     deal_pages_partitions: int = Field(8, ge=1, le=1024)

@@ -1,7 +1,9 @@
 """Resolvers of the live activity fields: validate, read window partitions concurrently, build types.
 
 `at` (default: now) is the moment the answer is about; windows are aligned like the pipeline's
-buckets, so `trending(TEN_SECONDS)` sums the 1 s bucket holding `at` and the nine before it.
+buckets, so `trending(TEN_SECONDS)` sums the 1 s bucket holding `at` and the nine before it. Public
+activity is readable for a recent window only (`EXS_API_PUBLIC_WINDOW_S`, 24 h by default): an `at`
+further back (or in the future) is an input error, so the history cannot be scraped by moving `at`.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from conf.settings import Settings
 from graphql_api.activity import (
     TREND_BUCKETS,
     ActivityCell,
@@ -41,10 +44,29 @@ MIN_EVERY_S, MAX_EVERY_S = 0.2, 60.0
 At = Annotated[datetime | None, strawberry.argument(description="The moment asked about (default: now).")]
 
 
-def _moment(at: datetime | None) -> datetime:
-    """`at` (or now) as a naive UTC datetime, as the driver binds timestamps."""
-    moment = at or datetime.now(UTC)
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).replace(tzinfo=None)
+#: Clock skew allowed between a client and the API for `at`.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _moment(at: datetime | None, settings: Settings) -> datetime:
+    """`at` (or now) as a naive UTC datetime, as the driver binds timestamps; InvalidInput outside
+    the public window (a time the calendar cannot shift to UTC, such as year 1 at +01:00, included)."""
+    if at is None:
+        return _now()
+    now = datetime.now(UTC)
+    oldest = now - timedelta(seconds=settings.api_public_window_s)
+    try:
+        moment = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or not oldest <= moment <= now + FUTURE_TOLERANCE:
+        raise InvalidInput("at", f"must be within the last {settings.api_public_window_s / 3600:g} h "
+                                 f"(after {oldest:%Y-%m-%dT%H:%M:%SZ}), found {at.isoformat()}")
+    return moment.replace(tzinfo=None)
 
 
 def _floor(moment: datetime, seconds: int) -> datetime:
@@ -73,7 +95,8 @@ async def trending(
     first: Annotated[int, strawberry.argument(description="How many categories, 1..100.")] = 10,
     at: At = None,
 ) -> list[TrendingCategory]:
-    return await load_trending(info.context.repository, window, parse_first(first), _moment(at))
+    ctx = info.context
+    return await load_trending(ctx.repository, window, parse_first(first), _moment(at, ctx.settings))
 
 
 async def sales_timeline(
@@ -83,7 +106,7 @@ async def sales_timeline(
 ) -> list[SalesSecond]:
     if not 1 <= last <= MAX_TIMELINE_S:
         raise InvalidInput("last", f"must be between 1 and {MAX_TIMELINE_S}, found {last}")
-    newest = _floor(_moment(at), 1)
+    newest = _floor(_moment(at, info.context.settings), 1)
     seconds = [newest - timedelta(seconds=i) for i in range(last - 1, -1, -1)]
     minutes = sorted({_floor(s, 60) for s in seconds})
     pages = await asyncio.gather(*(info.context.repository.sales_minute(m) for m in minutes))
@@ -97,7 +120,7 @@ async def purchase_feed(
     at: At = None,
 ) -> list[Purchase]:
     """The newest purchases, reading back minute by minute (at most FEED_MINUTES_BACK minutes)."""
-    size, minute = parse_first(first), _floor(_moment(at), 60)
+    size, minute = parse_first(first), _floor(_moment(at, info.context.settings), 60)
     found: list[Purchase] = []
     for back in range(FEED_MINUTES_BACK):
         rows = await info.context.repository.purchases_minute(minute - timedelta(minutes=back), limit=size - len(found))
@@ -153,7 +176,7 @@ async def activity_map(
         raise InvalidInput("precision", f"must be one of {', '.join(map(str, CELL_PRECISIONS))}, found {precision}")
     box, ctx = _parse_bbox(bbox), info.context
     regions, floor = regions_covering(box), ctx.settings.activity_min_users_per_cell
-    hour = _floor(_moment(at), 3600)
+    hour = _floor(_moment(at, ctx.settings), 3600)
     cells = await _cells(ctx.repository, precision, regions, hour, floor, box)
     if not cells:
         hour -= timedelta(hours=1)
@@ -181,13 +204,15 @@ async def top_sellers(
     at: At = None,
 ) -> list[MerchantSales]:
     slug, size = parse_category(category, field="category"), parse_first(first)
-    sums = await load_live_sales(info.context.repository, slug, _moment(at))
+    sums = await load_live_sales(info.context.repository, slug, _moment(at, info.context.settings))
     return sorted(sums.values(), key=lambda m: (-m.units, -m.revenue, int(m.id)))[:size]
 
 
 @strawberry.type(description="Live updates over graphql-transport-ws.")
 class Subscription:
-    @strawberry.subscription(description="`trending`, pushed every `everySeconds` (0.2..60).")
+    @strawberry.subscription(description="`trending`, pushed every `everySeconds` (0.2..60). Subscribers with "
+                                         "the same arguments share one read per tick; a connection ends after "
+                                         "the server's maximum lifetime.")
     async def trending(
         self, info: Info[Context, None],
         window: Annotated[TrendWindow, strawberry.argument(description="How far back to look.")]
@@ -199,6 +224,12 @@ class Subscription:
         if not MIN_EVERY_S <= every_seconds <= MAX_EVERY_S:
             raise InvalidInput("everySeconds",
                                f"must be between {MIN_EVERY_S} and {MAX_EVERY_S}, found {every_seconds}")
-        while True:
-            yield await load_trending(info.context.repository, window, size, _moment(None))
-            await asyncio.sleep(every_seconds)
+        repo = info.context.repository
+
+        async def load() -> list[TrendingCategory]:
+            return await load_trending(repo, window, size, _now())
+
+        # one read per tick per distinct argument set, however many sockets subscribe to it
+        async for update in info.context.feeds.updates(("trending", window, size, every_seconds), load,
+                                                       every_seconds):
+            yield update

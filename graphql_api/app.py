@@ -1,37 +1,47 @@
-"""The Starlette application: GraphQL at /graphql (GraphiQL in dev), /healthz, CORS from settings.
+"""The Starlette application: GraphQL at /graphql (GraphiQL in dev), /healthz, the dashboard at /, CORS.
 
 `create_app(settings)` is the factory uvicorn serves (`exstreamly api`). Its lifespan connects to
 Cassandra and prepares every statement once; if Cassandra is down the app still starts, answers a
-STORE_UNAVAILABLE error, and reconnects in the background.
+STORE_UNAVAILABLE error, and reconnects in the background. The bearer token is checked once, when
+the context is built (HTTP) or at `connection_init` (websocket); request bodies have a byte limit.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from conf.settings import Settings
-from graphql_api.context import Context
-from graphql_api.errors import StoreUnavailable
+from graphql_api.auth import viewer_of
+from graphql_api.body_limit import BodyLimit
+from graphql_api.context import CategoryCounts, Context, category_counts
+from graphql_api.dashboard import dashboard_routes, graphiql_page
+from graphql_api.errors import StoreUnavailable, Unauthenticated
+from graphql_api.feeds import FeedHub
 from graphql_api.repository import Repository
 from graphql_api.schema import build_schema
+from graphql_api.websocket import BoundedTransportWS, authenticate
 
 log = logging.getLogger(__name__)
 
 
 class DealsGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the typed per-request context and orjson encoding."""
+    """Strawberry's ASGI view with the typed per-request context, bounded websockets and orjson."""
+
+    graphql_transport_ws_handler_class = BoundedTransportWS
 
     def __init__(self, settings: Settings, repository: Repository) -> None:
         is_dev = settings.api_profile == "dev"
@@ -40,12 +50,30 @@ class DealsGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if is_dev else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             allowed_origins=settings.api_cors_origins,
+            connection_init_wait_timeout=timedelta(seconds=settings.api_ws_init_timeout_s),
+            max_subscriptions_per_connection=settings.api_ws_max_subscriptions,
         )
         self.settings = settings
         self.repository = repository
+        self.category_counts: CategoryCounts = category_counts(repository, settings)
+        self.feeds = FeedHub(settings.api_ws_max_server_subscriptions)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        return Context(request=request, response=response, settings=self.settings, repository=self.repository)
+        context = Context(request=request, response=response, settings=self.settings, repository=self.repository,
+                          category_counts=self.category_counts, feeds=self.feeds)
+        if isinstance(request, Request):  # a websocket authenticates at connection_init instead
+            try:
+                context.viewer = viewer_of(self.settings, request.headers.get("authorization"))
+            except Unauthenticated as exc:
+                raise HTTPException(401, str(exc)) from exc
+        return context
+
+    async def on_ws_connect(self, context: Context) -> None:
+        authenticate(context)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # strawberry's own page loads React and GraphiQL from a CDN; this one comes from our build
+        return graphiql_page()
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: websocket messages must go out as text frames (graphql-transport-ws)
@@ -67,24 +95,23 @@ def create_app(settings: Settings) -> Starlette:
             await repository.close()
 
     async def healthz(_request: Request) -> Response:
+        # up or down only: versions and names would tell a stranger what to attack
         try:
-            version = await repository.ping()
-        except StoreUnavailable as exc:
-            return JSONResponse({"status": "unavailable", "cassandra": str(exc)}, status_code=503)
-        return JSONResponse({"status": "ok", "cassandra": version, "keyspace": settings.keyspace})
-
-    async def home(_request: Request) -> Response:
-        return RedirectResponse("/graphql")
+            await repository.ping()
+        except StoreUnavailable:
+            return JSONResponse({"status": "down"}, status_code=503)
+        return JSONResponse({"status": "up"})
 
     app = Starlette(
-        routes=[Route("/", home), Route("/healthz", healthz), Route("/graphql", graphql),
-                WebSocketRoute("/graphql", graphql)],
+        routes=[Route("/healthz", healthz), Route("/graphql", graphql), WebSocketRoute("/graphql", graphql),
+                *dashboard_routes()],
         middleware=[Middleware(
             CORSMiddleware, allow_origins=list(settings.api_cors_origins),
             allow_credentials=settings.api_cors_credentials, allow_methods=["GET", "POST"],
             allow_headers=["content-type", "authorization"],
-        )],
+        ), Middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)],
         lifespan=lifespan,
     )
     app.state.repository = repository
+    app.state.graphql = graphql
     return app

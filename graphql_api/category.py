@@ -32,6 +32,6 @@ class Category:
         return [Category.from_slug(s) for s in CHILDREN if PARENT_OF[s] == self.slug]
 
     @strawberry.field(description=f"Live deals listed under this category (a parent counts its children's "
-                                  f"deals), counted up to {CATEGORY_COUNT_CAP}.")
+                                  f"deals), counted up to {CATEGORY_COUNT_CAP}; refreshed every few seconds.")
     async def deal_count(self, info: Info[Context, None]) -> int:
-        return await info.context.category_counts.load(self.slug)
+        return await info.context.category_counts.get(self.slug)

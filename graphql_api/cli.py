@@ -1,4 +1,5 @@
-"""`exstreamly api`: serve the GraphQL API with uvicorn; `exstreamly api export-schema` writes the SDL."""
+"""`exstreamly api`: serve the GraphQL API with uvicorn; `exstreamly api export-schema` writes the SDL;
+`exstreamly token create` signs a bearer token for local use."""
 from __future__ import annotations
 
 import logging
@@ -8,6 +9,7 @@ from pathlib import Path
 import click
 
 from conf.settings import load_settings
+from graphql_api.auth import Role, create_token
 
 log = logging.getLogger(__name__)
 SCHEMA_SDL = Path(__file__).resolve().parent / "schema.graphql"
@@ -34,11 +36,13 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     from graphql_api.app import create_app
 
-    settings = load_settings()
-    host, port = host or settings.api_host, port or settings.api_port
+    # --host goes through the settings, so a public interface without EXS_API_PROFILE means production
+    settings = load_settings(**({"api_host": host} if host else {}))
+    host, port = settings.api_host, port or settings.api_port
     click.echo(f"GraphQL API on http://{host}:{port}/graphql (profile {settings.api_profile}, "
                f"keyspace {settings.keyspace}); health at /healthz")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False,
+                ws_max_size=settings.api_max_body_bytes)
 
 
 @api.command("export-schema")
@@ -55,3 +59,20 @@ def export_schema(check: bool) -> None:
         return
     SCHEMA_SDL.write_text(sdl)
     click.echo(f"wrote {SCHEMA_SDL} ({len(sdl.splitlines())} lines)")
+
+
+@click.group("token")
+def token() -> None:
+    """Bearer tokens of the GraphQL API (signed with EXS_API_TOKEN_SECRET)."""
+
+
+@token.command("create")
+@click.option("--user", "user_id", type=click.IntRange(min=1), required=True,
+              help="The user id (the activity simulator's users are 1..EXS_ACTIVITY_USERS).")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.USER.value, show_default=True,
+              help="operator also reads deadLetters and lateEvents.")
+@click.option("--ttl-s", type=click.IntRange(min=60), default=None,
+              help="Lifetime in seconds [default: EXS_API_TOKEN_TTL_S, 86400].")
+def token_create(user_id: int, role: str, ttl_s: int | None) -> None:
+    """Print a signed token; send it as `Authorization: Bearer <token>` (or in connection_init)."""
+    click.echo(create_token(load_settings(), user_id, Role(role), ttl_s=ttl_s))

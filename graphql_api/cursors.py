@@ -14,6 +14,8 @@ import orjson
 from graphql_api.errors import InvalidInput
 
 Position = tuple[float | int, int]
+#: Every id and sort value a cursor may hold fits a CQL bigint (a larger one is not ours).
+MAX_ID = 2**63 - 1
 
 
 def encode_cursor(tag: str, value: float | int, row_id: int) -> str:
@@ -29,7 +31,8 @@ def decode_cursor(cursor: str, *, tag: str, field: str = "after") -> Position:
     except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
         raise InvalidInput(field, "not a cursor returned by this API") from exc
     if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[0], str)
-            and _is_number(decoded[1]) and type(decoded[2]) is int):
+            and _is_number(decoded[1]) and abs(decoded[1]) <= MAX_ID
+            and type(decoded[2]) is int and 0 <= decoded[2] <= MAX_ID):
         raise InvalidInput(field, "not a cursor returned by this API")
     if decoded[0] != tag:
         raise InvalidInput(field, f"cursor belongs to order {decoded[0][:40]!r}, not {tag!r}")

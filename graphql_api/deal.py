@@ -14,6 +14,7 @@ from strawberry.types import Info
 from graphql_api.category import Category
 from graphql_api.context import PRICE_HISTORY_LIMIT, Context
 from graphql_api.convert import utc
+from graphql_api.deal_score import DealScore, SameOffer
 from graphql_api.location import Location
 from graphql_api.merchant import Merchant
 from graphql_api.price_point import PricePoint
@@ -23,7 +24,7 @@ from pipeline.definitions import DISCOUNT_TOLERANCE
 #: GraphQL fields of `Deal` that every listing row can fill (the rest need the deals_by_id row).
 SUMMARY_FIELDS = frozenset({
     "__typename", "id", "title", "shortTitle", "price", "value", "discountPct", "saving", "imageUrl",
-    "expiresAt", "merchantName", "online", "distanceKm", "priceHistory",
+    "expiresAt", "merchantName", "online", "distanceKm", "priceHistory", "score", "sameOffer",
 })
 
 
@@ -66,6 +67,9 @@ class Deal:
     updated_at: datetime | None = strawberry.field(
         default=None, description="When the provider last changed it (UTC): the version served.")
 
+    #: the score columns of a verified-sort listing row, when the deal came from one (issue 12)
+    score_row: strawberry.Private[Row | None] = None
+
     @classmethod
     def from_row(cls, row: Row) -> Deal:
         """A deal with every field, from a deals_by_id row."""
@@ -84,7 +88,23 @@ class Deal:
     @classmethod
     def from_listing(cls, row: Row, *, online: bool | None, distance_km: float | None = None) -> Deal:
         """A deal with the summary fields only, from a row of a search table."""
-        return cls(**_summary(row, online=online), distance_km=distance_km)
+        return cls(**_summary(row, online=online), distance_km=distance_km,
+                   score_row=row if "reference_kind" in row else None)
+
+    @strawberry.field(description="Is the discount real: the verified discount against a reference price, "
+                                  "flags and an explanation; null until the deal is scored.")
+    async def score(self, info: Info[Context, None]) -> DealScore | None:
+        row = self.score_row or await info.context.scores.load(int(self.id))
+        return None if row is None else DealScore.from_row(row)
+
+    @strawberry.field(description="The same item at other sellers (same normalised title; local offers also "
+                                  "the same category and area): one offer card with the price spread; null "
+                                  "when the title names no identifiable item.")
+    async def same_offer(self, info: Info[Context, None]) -> SameOffer | None:
+        row = await info.context.scores.load(int(self.id))
+        if row is None or row["item_key"] is None:
+            return None
+        return SameOffer.from_rows(row["item_key"], await info.context.offer_prices.load(row["item_key"]))
 
     @strawberry.field(description=f"Observed prices, newest first (at most {PRICE_HISTORY_LIMIT}).")
     async def price_history(self, info: Info[Context, None]) -> list[PricePoint]:

@@ -6,9 +6,10 @@ so the rule tuple is the same object on every request and ValidationCache can hi
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -22,6 +23,7 @@ from strawberry.extensions import (
 )
 
 from conf.settings import Settings
+from graphql_api.cost import CostBudget
 from graphql_api.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -29,34 +31,66 @@ CACHE_SIZE = 256
 UNEXPECTED = "Unexpected error."
 
 
+#: graphql-core's "Did you mean 'title'?": a map of the schema for whoever probes a production API.
+SUGGESTION = re.compile(r" Did you mean .+\?$")
+
+
 def is_unexpected(error: GraphQLError) -> bool:
-    """A resolver raised something other than an ApiError: hide its message from the client."""
+    """Something other than an ApiError or GraphQL's own checks failed: hide it from the client.
+
+    A GraphQLError as the original is graphql-core judging the request (a variable that does not
+    coerce, such as an Int over 2^31 or NaN): the client's mistake, answered with its message."""
     original = error.original_error
-    return original is not None and not isinstance(original, ApiError)
+    return original is not None and not isinstance(original, ApiError | GraphQLError)
+
+
+def error_code(error: GraphQLError) -> str:
+    """The `extensions.code` of an error: whose mistake it is, in Apollo's vocabulary."""
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return original.code
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if is_unexpected(error) or error.path is not None:
+        return "INTERNAL_SERVER_ERROR"
+    if isinstance(original, GraphQLError):
+        return "BAD_USER_INPUT"  # a variable's value did not coerce to its type
+    return "GRAPHQL_VALIDATION_FAILED"
 
 
 class ErrorCodes(SchemaExtension):
-    """Tag errors with `extensions.code` (BAD_USER_INPUT, STORE_UNAVAILABLE, GRAPHQL_VALIDATION...)."""
+    """Tag errors with `extensions.code`; in production, drop graphql-core's field suggestions."""
+
+    def __init__(self, *, hide_suggestions: bool) -> None:
+        self.hide_suggestions = hide_suggestions
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [_with_code(error) for error in errors]
+            result.errors = [self._tagged(error) for error in errors]
+
+    def _tagged(self, error: GraphQLError) -> GraphQLError:
+        message = SUGGESTION.sub("", error.message) if self.hide_suggestions else error.message
+        extensions = {**(error.extensions or {}), "code": error_code(error)}
+        return GraphQLError(message, error.nodes, error.source, error.positions, error.path,
+                            error.original_error, extensions)
 
 
-def _with_code(error: GraphQLError) -> GraphQLError:
-    original = error.original_error
-    if isinstance(original, ApiError):
-        code = original.code
-    elif original is None and error.path is None:
-        code = "GRAPHQL_VALIDATION_FAILED"
-    else:
-        code = "INTERNAL_SERVER_ERROR"
-    extensions = {**(error.extensions or {}), "code": code}
-    return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
-                        original, extensions)
+class ReportingParserCache(ParserCache):
+    """ParserCache that leaves a syntax error to strawberry's own parse step.
+
+    ParserCache raises before its hook yields, outside the operation, so no extension saw the error
+    and it went out without `extensions.code`; parsing again inside the operation reports it there."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            context.graphql_document = None
+        yield
 
 
 def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
@@ -67,13 +101,14 @@ def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]
     ]
     if settings.api_profile == "production":
         rules.append(NoSchemaIntrospectionCustomRule)
-    max_tokens = settings.api_max_tokens
+    max_tokens, production = settings.api_max_tokens, settings.api_profile == "production"
     return [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),  # before parsing: sets the lexer's limit
-        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ReportingParserCache(maxsize=CACHE_SIZE),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: CostBudget(settings),  # after validation: the document is known to be well-formed
         # Exit hooks run in reverse order: MaskErrors masks first, then ErrorCodes tags every error.
-        ErrorCodes,
+        lambda: ErrorCodes(hide_suggestions=production),
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED),
     ]

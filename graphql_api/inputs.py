@@ -10,6 +10,7 @@ import strawberry
 from conf.settings import Settings
 from graphql_api.cursors import Position, decode_cursor
 from graphql_api.errors import InvalidInput
+from pipeline.cells import cells_covering
 from pipeline.taxonomy import CATEGORY_NAMES
 
 MAX_DEAL_ID = 2**63 - 1
@@ -27,6 +28,10 @@ class DealSort(Enum):
         "BIGGEST_SAVING", description="Largest value - price first; ranked within a bounded read "
                                       "(see DealConnection.exhaustive).")
     NEAREST = strawberry.enum_value("NEAREST", description="Closest to filter.near first (needs filter.near).")
+    VERIFIED_DISCOUNT = strawberry.enum_value(
+        "VERIFIED_DISCOUNT", description="Highest verified discount first (Deal.score; not with filter.near).")
+    BIGGEST_VERIFIED_SAVING = strawberry.enum_value(
+        "BIGGEST_VERIFIED_SAVING", description="Largest reference price - price first (not with filter.near).")
 
 
 @strawberry.input(description="A circle on the map.")
@@ -50,6 +55,9 @@ class DealFilter:
         default=None, description="true: online deals only; false: local deals only.")
     text: str | None = strawberry.field(
         default=None, description="Case-insensitive substring of the title or merchant name.")
+    min_verified_discount: float | None = strawberry.field(
+        default=None, description="Lowest verified discount fraction (Deal.score), inclusive, 0..1; with the "
+                                  "VERIFIED_DISCOUNT and BIGGEST_VERIFIED_SAVING sorts.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +65,7 @@ class Near:
     lat: float
     lon: float
     radius_km: float
+    cells: tuple[str, ...]  # the geohash-4 cells covering the circle: one CQL read each
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,7 @@ class DealQuery:
     near: Near | None = None
     online: bool | None = None
     text: str | None = None
+    min_verified_discount: float = 0.0
 
 
 def parse_deal_id(raw: str, *, field: str) -> int:
@@ -111,7 +121,12 @@ def parse_near(near: NearInput, settings: Settings) -> Near:
     radius = _bounded(near.radius_km, "filter.near.radiusKm", 0.0, settings.api_max_radius_km)
     if not radius:
         raise InvalidInput("filter.near.radiusKm", f"must be above 0, found {near.radius_km!r}")
-    return Near(lat=lat, lon=lon, radius_km=radius)
+    cells = tuple(cells_covering(lat, lon, radius))
+    if len(cells) > settings.api_max_near_cells:
+        # near a pole a circle spans every longitude: thousands of cells, one read each
+        raise InvalidInput("filter.near", f"a {radius:g} km circle at latitude {lat:g} covers {len(cells)} map "
+                                          f"cells; at most {settings.api_max_near_cells}: use a smaller radius")
+    return Near(lat=lat, lon=lon, radius_km=radius, cells=cells)
 
 
 def parse_deal_query(flt: DealFilter | None, sort: DealSort, first: int, after: str | None,
@@ -125,6 +140,7 @@ def parse_deal_query(flt: DealFilter | None, sort: DealSort, first: int, after: 
     near = None if flt.near is None else parse_near(flt.near, settings)
     if sort is DealSort.NEAREST and near is None:
         raise InvalidInput("sort", "NEAREST needs filter.near")
+    _check_verified(flt, sort, near)
     text = None if flt.text is None else flt.text.strip().lower()
     if text is not None and len(text) > MAX_TEXT_LENGTH:
         raise InvalidInput("filter.text", f"at most {MAX_TEXT_LENGTH} characters, found {len(text)}")
@@ -135,4 +151,16 @@ def parse_deal_query(flt: DealFilter | None, sort: DealSort, first: int, after: 
         min_price=min_price, max_price=max_price,
         min_discount=_number(flt.min_discount, "filter.minDiscount", 0.0, 1.0) or 0.0,
         near=near, online=flt.online, text=text or None,
+        min_verified_discount=_number(flt.min_verified_discount, "filter.minVerifiedDiscount", 0.0, 1.0) or 0.0,
     )
+
+
+VERIFIED_SORTS = frozenset({DealSort.VERIFIED_DISCOUNT, DealSort.BIGGEST_VERIFIED_SAVING})
+
+
+def _check_verified(flt: DealFilter, sort: DealSort, near: Near | None) -> None:
+    """The verified sorts read the score tables, which have no place; only they carry the score."""
+    if sort in VERIFIED_SORTS and near is not None:
+        raise InvalidInput("sort", f"{sort.value} does not combine with filter.near")
+    if flt.min_verified_discount is not None and sort not in VERIFIED_SORTS:
+        raise InvalidInput("filter.minVerifiedDiscount", "needs sort VERIFIED_DISCOUNT or BIGGEST_VERIFIED_SAVING")

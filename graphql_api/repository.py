@@ -30,6 +30,9 @@ Row = dict[str, Any]  # as `dict_factory` builds it; the search adds derived fie
 UNAVAILABLE_ERRORS = (NoHostAvailable, OperationTimedOut, RequestExecutionException, ConnectionException)
 RECONNECT_EVERY_S = 2.0
 _LISTING = "deal_id, price, value, discount_pct, title, short_title, merchant_name, image_url, expires_at"
+#: The score columns every verified-sort listing row carries (so a page needs no second read).
+_SCORED = ("verified_discount_pct, verified_saving, reference_price, reference_kind, advertised_discount_pct, "
+           "flags, is_genuine, explanation")
 _STATEMENTS = {
     "deal": "SELECT * FROM {ks}.deals_by_id WHERE deal_id = ?",
     "price_history": "SELECT deal_id, observed_at, price, value, discount_pct FROM {ks}.price_history_by_deal "
@@ -46,6 +49,17 @@ _STATEMENTS = {
                  "WHERE category_slug = ? AND deals_sold <= ?",
     "category_ids": "SELECT deal_id FROM {ks}.deals_by_category_discount WHERE category_slug = ? LIMIT ?",
     "ping": "SELECT release_version FROM system.local",
+    # deal scores (issue 12): each a single partition of a score table
+    "score": "SELECT * FROM {ks}.deal_scores_by_id WHERE deal_id = ?",
+    "offer_prices": "SELECT deal_id, observed_at, price, value, merchant_name, provider_name "
+                    "FROM {ks}.offer_prices_by_item WHERE item_key = ? LIMIT ?",
+    "by_verified_discount": f"SELECT {_LISTING}, online, {_SCORED} FROM {{ks}}.deals_by_category_verified_discount "
+                            "WHERE category_slug = ? AND verified_discount_pct >= ? AND verified_discount_pct <= ?",
+    "by_verified_saving": f"SELECT {_LISTING}, online, {_SCORED} FROM {{ks}}.deals_by_category_verified_saving "
+                          "WHERE category_slug = ? AND verified_saving <= ?",
+    "merchant_honesty": "SELECT merchant_id, merchant_name, scored_deals, honest_share, verified_share, "
+                        "inflation_incidents, deals_sold FROM {ks}.merchant_honesty_by_category "
+                        "WHERE category_slug = ? LIMIT ?",
     # user activity (issue 6): every read is one window's partition
     "trend_bucket": "SELECT category_slug, parent_category, views, clicks, purchases, reviews, score "
                     "FROM {ks}.trending_categories_by_bucket WHERE bucket_seconds = ? AND bucket_start = ?",
@@ -57,6 +71,13 @@ _STATEMENTS = {
                       "WHERE precision = ? AND region = ? AND hour = ?",
     "merchant_sales": "SELECT merchant_id, merchant_name, purchases, units, revenue "
                       "FROM {ks}.merchant_sales_by_category WHERE category_slug = ? AND day = ?",
+    # per-user and operator reads (issue 11): only ever bound from the token's user or an operator's day
+    "user_purchases": "SELECT occurred_at, event_id, deal_id, deal_title, category_slug, merchant_name, quantity, "
+                      "price, amount FROM {ks}.purchases_by_user WHERE user_id = ? AND month = ? LIMIT ?",
+    "dead_letters": "SELECT received_at, dead_letter_id, reason, raw_payload, source FROM {ks}.dead_letters_by_day "
+                    "WHERE day = ? LIMIT ?",
+    "late_events": "SELECT received_at, event_id, occurred_at, lateness_s, event_type, category_slug, user_id "
+                   "FROM {ks}.late_events_by_day WHERE day = ? LIMIT ?",
 }
 
 
@@ -223,6 +244,48 @@ class Repository:
         """Live sales per merchant and hour of one category and UTC day."""
         return (await self._execute("merchant_sales", (category, day))).rows
 
+
+    # -- per user and operators (issue 11) ------------------------------------------------------
+
+    async def user_purchases(self, user_id: int, month: str, *, limit: int) -> list[Row]:
+        """One user's purchases of one month (`YYYY-MM`), newest first."""
+        return (await self._execute("user_purchases", (user_id, month, limit), fetch_size=limit)).rows
+
+    async def dead_letters(self, day: str, *, limit: int) -> list[Row]:
+        """Malformed records received on one UTC day, newest first."""
+        return (await self._execute("dead_letters", (day, limit), fetch_size=limit)).rows
+
+    async def late_events(self, day: str, *, limit: int) -> list[Row]:
+        """Events received on one UTC day later than the allowed lateness, newest first."""
+        return (await self._execute("late_events", (day, limit), fetch_size=limit)).rows
+
+
+    # -- deal scores (issue 12) -----------------------------------------------------------------
+
+    async def score(self, deal_id: int) -> Row | None:
+        """The score of a deal's newest version."""
+        rows = (await self._execute("score", (deal_id,))).rows
+        return rows[0] if rows else None
+
+    async def offer_prices(self, item_key: str, *, limit: int) -> list[Row]:
+        """Observed prices of every seller of one item (by deal, newest first within a deal)."""
+        return (await self._execute("offer_prices", (item_key, limit), fetch_size=limit)).rows
+
+    async def deals_by_category_verified_discount(self, category: str, low: float, high: float, *, page_size: int,
+                                                  paging_state: bytes | None = None) -> Page:
+        """Listing rows with `low <= verified_discount_pct <= high`, best verified discount first."""
+        return await self._execute("by_verified_discount", (category, low, high), fetch_size=page_size,
+                                   paging_state=paging_state)
+
+    async def deals_by_category_verified_saving(self, category: str, high: float, *, page_size: int,
+                                                paging_state: bytes | None = None) -> Page:
+        """Listing rows with `verified_saving <= high`, biggest verified saving first."""
+        return await self._execute("by_verified_saving", (category, high), fetch_size=page_size,
+                                   paging_state=paging_state)
+
+    async def merchant_honesty(self, category: str, *, limit: int) -> list[Row]:
+        """Honesty rows of a category's merchants (at most `limit`)."""
+        return (await self._execute("merchant_honesty", (category, limit), fetch_size=limit)).rows
 
 def _on_rows(_rows: object, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page],
              future: ResponseFuture) -> None:

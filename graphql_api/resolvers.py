@@ -14,6 +14,7 @@ from graphql_api.connection import DealConnection, DealEdge, MerchantConnection,
 from graphql_api.context import Context
 from graphql_api.cursors import decode_cursor, encode_cursor
 from graphql_api.deal import SUMMARY_FIELDS, Deal
+from graphql_api.errors import InvalidInput
 from graphql_api.inputs import DealFilter, DealSort, parse_category, parse_deal_id, parse_deal_query, parse_first
 from graphql_api.ranked_merchant import RankedMerchant
 from graphql_api.search import Hit, SortedStream, search
@@ -110,12 +111,13 @@ async def merchants(
     after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
 ) -> MerchantConnection:
     slug, size = parse_category(category, field="category"), parse_first(first)
-    position = None if after is None else decode_cursor(after, tag=MERCHANTS_ORDER)
+    position = None if after is None else _merchant_position(after)
     high = MAX_BIGINT if position is None else int(position[0])
     repo = info.context.repository
+    scan_limit = info.context.settings.api_scan_limit
     stream = SortedStream(lambda n, state: repo.merchants_by_category(slug, high, page_size=n, paging_state=state),
-                          page_size=size + 1)
-    rows = await _merchant_rows(stream, position, size + 1, info.context.settings.api_scan_limit)
+                          page_size=size + 1, max_page_size=scan_limit)
+    rows = await _merchant_rows(stream, position, size + 1, scan_limit)
     nodes = [RankedMerchant.from_row(row, category=slug) for row in rows[:size]]
     edges = [MerchantEdge(cursor=encode_cursor(MERCHANTS_ORDER, row["deals_sold"], row["merchant_id"]), node=node)
              for row, node in zip(rows, nodes, strict=False)]
@@ -123,6 +125,14 @@ async def merchants(
                      start_cursor=edges[0].cursor if edges else None,
                      end_cursor=edges[-1].cursor if edges else None)
     return MerchantConnection(edges=edges, nodes=nodes, page_info=info_)
+
+
+def _merchant_position(after: str) -> tuple[int, int]:
+    """A ranking cursor: units sold are a bigint (a cursor of 1e300 once became a masked 500)."""
+    sold, merchant_id = decode_cursor(after, tag=MERCHANTS_ORDER)
+    if type(sold) is not int or not 0 <= sold <= MAX_BIGINT:
+        raise InvalidInput("after", "not a cursor returned by this API")
+    return sold, merchant_id
 
 
 async def _merchant_rows(stream: SortedStream, position: tuple[float | int, int] | None, want: int,

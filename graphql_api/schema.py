@@ -6,12 +6,14 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from conf.settings import Settings
-from graphql_api import activity_resolvers, resolvers
+from graphql_api import activity_resolvers, operator, resolvers, viewer
 from graphql_api.activity import ActivityMap, MerchantSales, Purchase, SalesSecond, TrendingCategory
 from graphql_api.category import Category
 from graphql_api.connection import DealConnection, MerchantConnection
 from graphql_api.deal import Deal
 from graphql_api.extensions import is_unexpected, schema_extensions
+from graphql_api.operator import DeadLetter, LateEvent
+from graphql_api.viewer import SignedInUser
 
 
 @strawberry.type(description="Deals, categories and merchants of ExStreamly Cheap.")
@@ -47,6 +49,15 @@ class Query:
     top_sellers: list[MerchantSales] = strawberry.field(
         resolver=activity_resolvers.top_sellers,
         description="Merchants of a category ranked by what platform users bought today (UTC), live.")
+    viewer: SignedInUser | None = strawberry.field(
+        resolver=viewer.viewer,
+        description="The signed-in user's own data (send `Authorization: Bearer <token>`); null without a token.")
+    dead_letters: list[DeadLetter] = strawberry.field(
+        resolver=operator.dead_letters,
+        description="Operators only: malformed records received on one UTC day, newest first, with the reason.")
+    late_events: list[LateEvent] = strawberry.field(
+        resolver=operator.late_events,
+        description="Operators only: events of one UTC day that arrived too late to be counted, newest first.")
 
 
 class DealsSchema(strawberry.Schema):

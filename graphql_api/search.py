@@ -23,7 +23,7 @@ from graphql_api.cursors import Position
 from graphql_api.deal import saving_of
 from graphql_api.inputs import DealQuery, DealSort
 from graphql_api.repository import Page, Repository, Row
-from pipeline.cells import cells_covering, haversine_km
+from pipeline.cells import haversine_km
 from pipeline.taxonomy import PARENT_OF, PARENTS
 
 Fetch = Callable[[int, bytes | None], Awaitable[Page]]
@@ -49,10 +49,14 @@ class SearchPage:
 
 @dataclass
 class SortedStream:
-    """Rows of one partition in clustering order, fetched page by page on demand."""
+    """Rows of one partition in clustering order, fetched page by page on demand.
+
+    Each page is twice the previous one (up to `max_page_size`): a page that filters or ties skip
+    costs a few reads, not one read per `first` rows (a tied cursor once walked 1,000 reads)."""
 
     fetch: Fetch
     page_size: int
+    max_page_size: int | None = None
     rows: deque[Row] = field(default_factory=deque)
     state: bytes | None = None
     done: bool = False
@@ -64,6 +68,16 @@ class SortedStream:
         self.rows.extend(page.rows)
         self.state = page.paging_state
         self.done = self.state is None or not page.rows
+        self.page_size = min(self.page_size * 2, self.max_page_size or self.page_size * 2)
+
+
+def stream_reads(first_page: int, scan_limit: int) -> int:
+    """The most fetches one SortedStream makes before `scan_limit` rows are read (pages doubling),
+    plus the one that finds the partition's end."""
+    reads, read, page = 0, 0, first_page
+    while read < scan_limit:
+        reads, read, page = reads + 1, read + page, page * 2
+    return reads + 1
 
 
 def sort_value(sort: DealSort, row: Row) -> float:
@@ -114,24 +128,35 @@ def _mentions(row: Row, text: str) -> bool:
 
 # -- which partitions ---------------------------------------------------------------------------------
 
-def _streams(repo: Repository, query: DealQuery, page_size: int) -> list[SortedStream]:
-    """One stream per partition, ranged from the cursor on when the table is in the result order."""
+def partitions(query: DealQuery) -> list[str]:
+    """The partition keys a search without `near` reads: categories, or top-level ones for online."""
     cats = [query.category] if query.category else list(PARENTS)
-    resume = query.after[0] if query.after else None
     if query.online and query.sort is not DealSort.CHEAPEST:
-        parents = list(dict.fromkeys(PARENT_OF[c] for c in cats))
+        return list(dict.fromkeys(PARENT_OF[c] for c in cats))
+    return cats
+
+
+def _streams(repo: Repository, query: DealQuery, page_size: int, scan_limit: int) -> list[SortedStream]:
+    """One stream per partition, ranged from the cursor on when the table is in the result order."""
+    keys = partitions(query)
+    resume = query.after[0] if query.after else None
+
+    def stream(fetch: Fetch) -> SortedStream:
+        return SortedStream(fetch, page_size, max_page_size=scan_limit)
+
+    if query.online and query.sort is not DealSort.CHEAPEST:
         high = resume if resume is not None and query.sort is DealSort.BEST_DISCOUNT else HIGHEST
 
         def online(parent: str) -> Fetch:
             return lambda size, state: _online(repo, parent, query.min_discount, high, size, state)
 
-        return [SortedStream(online(p), page_size) for p in parents]
+        return [stream(online(p)) for p in keys]
     if query.sort is DealSort.CHEAPEST:
         low = max(query.min_price, resume) if resume is not None else query.min_price
         high = HIGHEST if query.max_price is None else query.max_price
-        return [SortedStream(_by_price(repo, c, low, high), page_size) for c in cats]
+        return [stream(_by_price(repo, c, low, high)) for c in keys]
     high = resume if resume is not None and query.sort is DealSort.BEST_DISCOUNT else HIGHEST
-    return [SortedStream(_by_discount(repo, c, query.min_discount, high), page_size) for c in cats]
+    return [stream(_by_discount(repo, c, query.min_discount, high)) for c in keys]
 
 
 async def _online(repo: Repository, parent: str, low: float, high: float, size: int,
@@ -158,12 +183,28 @@ async def search(repo: Repository, query: DealQuery, scan_limit: int) -> SearchP
     """One page of `query`: at most `first` hits and whether more follow."""
     if query.near is not None:
         return await _ranked_near(repo, query, scan_limit)
+    streams = _streams(repo, query, first_page_size(query, scan_limit), scan_limit)
     if query.sort is DealSort.BIGGEST_SAVING:
-        streams = _streams(repo, query, page_size=min(scan_limit, 500))
         return await _ranked(streams, query, scan_limit)
+    return await walk_ordered(streams, query, scan_limit)
+
+
+def first_page_size(query: DealQuery, scan_limit: int) -> int:
+    """Rows of each partition's first read: what the page needs, more when Python filters rows."""
+    if query.sort is DealSort.BIGGEST_SAVING:
+        return min(scan_limit, 500)
+    if query.text is not None:
+        # a text filter may match nothing: read the scan's share of each partition at once
+        return math.ceil(scan_limit / len(partitions(query)))
     want = query.first + 1
-    page_size = min(scan_limit, want * 3 if _filters_in_python(query) else want)
-    return await walk_ordered(_streams(repo, query, page_size), query, scan_limit)
+    return min(scan_limit, want * 3 if _filters_in_python(query) else want)
+
+
+def read_bound(query: DealQuery, scan_limit: int) -> int:
+    """The most CQL requests `search(query)` sends: the cells of `near`, or each partition's pages."""
+    if query.near is not None:
+        return 0 if query.online else len(query.near.cells)
+    return len(partitions(query)) * stream_reads(first_page_size(query, scan_limit), scan_limit)
 
 
 def _filters_in_python(query: DealQuery) -> bool:
@@ -239,7 +280,7 @@ async def _ranked_near(repo: Repository, query: DealQuery, scan_limit: int) -> S
     assert query.near is not None
     if query.online:
         return SearchPage([], False, None, True)  # online deals have no location
-    cells = cells_covering(query.near.lat, query.near.lon, query.near.radius_km)
+    cells = query.near.cells
     per_cell = max(1, math.ceil(scan_limit / len(cells)))
     pages = await asyncio.gather(*(repo.deals_by_geocell(cell, limit=per_cell) for cell in cells))
     rows: list[Any] = []

@@ -57,6 +57,12 @@ class _Work:
             self.acked += 1
             self._check()
 
+    def ack_work(self, _metadata: object = None) -> None:
+        """A continuation reached `deal_pages`: awaited like a deal, but not a deal."""
+        with self._lock:
+            self._acks_left -= 1
+            self._check()
+
     def nack(self, exc: BaseException, n: int = 1) -> None:
         with self._lock:
             self.publish_error = self.publish_error or exc
@@ -156,8 +162,9 @@ class Fetcher:
         try:
             page = self._client.deals(_query(message, page_no))
             self._publish(work, page)
-            if page_no >= message.last_planned and len(page.deals) >= message.per_page:
-                self._continue(work)
+            # invalid items were rows too: a page they share with deals was full all the same
+            if page_no >= message.last_planned and len(page.deals) + page.invalid_items >= message.per_page:
+                self._continue(work, page.total)
         except DealsApiError as exc:
             failed = page_no
             self.progress.error(exc)
@@ -170,7 +177,8 @@ class Fetcher:
             work.page_settled(failed)
 
     def _publish(self, work: _Work, page: DealsPage) -> None:
-        records = [deal_record(deal) for deal in page.deals]
+        secret = self._settings.deals_api_key.get_secret_value()
+        records = [deal_record(deal, secret=secret) for deal in page.deals]
         work.expect(len(records))
         for sent, (key, value) in enumerate(records):
             try:
@@ -184,19 +192,31 @@ class Fetcher:
             pages=1, empty_pages=int(not records), deals=len(records), invalid=page.invalid_items, bytes=page.body_bytes
         )
 
-    def _continue(self, work: _Work) -> None:
-        """The last planned page was full: the category outgrew the plan, so plan the next chunk."""
+    def _continue(self, work: _Work, total: int) -> None:
+        """The last planned page was full: the listing outgrew the plan, so plan what its `total` now implies.
+
+        The continuation's messages are acknowledged like deals, so the work message is not committed
+        before they are on `deal_pages`: a crash here redoes the page, it never drops the growth.
+        """
         assert work.message is not None
-        follow = work.message.continuation(self._settings.pages_per_chunk)
+        follows = work.message.continuation(total, self._settings.pages_per_chunk)
         log.info(
-            "category %r outgrew its plan; queueing pages %d-%d", follow.category, follow.pages[0], follow.pages[-1]
+            "listing %r outgrew its plan; queueing pages %d-%d",
+            work.message.category,
+            follows[0].pages[0],
+            follows[-1].pages[-1],
         )
-        work.expect(1)
-        future = self._producer.send(
-            self._settings.topic_deal_pages, key=follow.category.encode(), value=follow.to_bytes()
-        )
-        future.add_callback(work.ack)
-        future.add_errback(work.nack)
+        work.expect(len(follows))
+        for sent, follow in enumerate(follows):
+            try:
+                future = self._producer.send(
+                    self._settings.topic_deal_pages, key=follow.category.encode(), value=follow.to_bytes()
+                )
+            except KafkaError as exc:
+                work.nack(exc, len(follows) - sent)
+                raise PublishError(f"could not queue the continuation of {follow.category!r}: {exc}") from exc
+            future.add_callback(work.ack_work)
+            future.add_errback(work.nack)
         self.progress.add(continuations=1)
 
     # -- commits ---------------------------------------------------------------------------------------
@@ -287,4 +307,4 @@ class _Rebalance(ConsumerRebalanceListener):
 
 def _query(message: WorkMessage, page_no: int) -> DealsQuery:
     after: datetime | None = parse_iso(message.updated_after) if message.updated_after else None
-    return DealsQuery(page=page_no, per_page=message.per_page, category_slugs=(message.category,), updated_after=after)
+    return DealsQuery(page=page_no, per_page=message.per_page, category_slugs=message.slugs, updated_after=after)

@@ -1,8 +1,9 @@
 """Kafka plumbing for ingestion: the deal record, the ingest topics, the fetchers' producer and consumer.
 
-The deal record is the raw `deal` object exactly as the API returned it, serialized with orjson and
-keyed by deal id, so every version of a deal lands in one partition in order. The clients themselves
-come from `conf.clients`, the one home of client factories.
+The deal record is the raw `deal` object as the API returned it, less the deals-API key (see
+`ingest.redact`), serialized with orjson and keyed by deal id, so every version of a deal lands in
+one partition in order. The clients themselves come from `conf.clients`, the one home of client
+factories.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from conf import Settings
 from conf.clients import kafka_consumer, kafka_producer
+from ingest.redact import without_secret
 
 
-def deal_record(deal: dict[str, Any]) -> tuple[bytes, bytes]:
-    """(key, value) for `deals_raw`: the deal id, and the deal object untouched."""
-    return str(deal["id"]).encode(), orjson.dumps(deal)
+def deal_record(deal: dict[str, Any], *, secret: str) -> tuple[bytes, bytes]:
+    """(key, value) for `deals_raw`: the deal id, and the deal object as the API sent it minus the
+    deals-API key (`secret`), which the API writes into `url` and `image_url`."""
+    return str(deal["id"]).encode(), orjson.dumps(without_secret(deal, secret))
 
 
 def ingest_topics(settings: Settings) -> dict[str, int]:

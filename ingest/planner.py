@@ -1,4 +1,9 @@
-"""Stage 1 of the Async DQE: per category, read `total`, plan page chunks with a growth margin, publish.
+"""Stage 1 of the Async DQE: per category, read `total`, plan exactly the pages it implies, publish.
+
+Small categories are packed into listings (`category_slugs=a,b`) so their short last pages merge into full
+ones, at most `plan_listing_deals` deals each (800 by default: the 8 pages of one work message, fetched
+together, so churn shifts few of its pages between requests). No page is planned for growth: a full last
+page makes its fetcher plan a continuation.
 
 Totals are read concurrently (one small request per category). The snapshot time is the API server's
 own clock (its `Date` header), so the next incremental round's `updated_after` does not depend on ours.
@@ -19,7 +24,7 @@ from conf import Settings
 from ingest.api_model import DealsPage, DealsQuery, iso_z
 from ingest.client import DealsClient
 from ingest.errors import PublishError, UnknownCategory
-from ingest.work import WorkMessage, chunk_pages, pages_needed
+from ingest.work import WorkMessage, chunk_pages, group_listings, pages_needed
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +48,11 @@ class Plan:
 
     def summary(self) -> str:
         kind = f"incremental since {iso_z(self.updated_after)}" if self.updated_after else "full"
+        listings = len({m.category for m in self.messages})
         return (
             f"plan {self.run} ({kind}, snapshot {iso_z(self.snapshot)}): {len(self.totals)} categories, "
-            f"{sum(self.totals.values())} deals reported, {self.pages} pages in {len(self.messages)} work "
-            f"messages; {len(self.empty_categories)} empty categories skipped"
+            f"{sum(self.totals.values())} deals reported, {self.pages} pages of {listings} listings in "
+            f"{len(self.messages)} work messages; {len(self.empty_categories)} empty categories skipped"
         )
 
 
@@ -73,8 +79,8 @@ def make_plan(
     run = uuid.uuid4().hex[:12]
     messages = [
         message
-        for category, total in totals.items()
-        for message in _messages(settings, run, category, total, snapshot, updated_after)
+        for listing in group_listings(totals, settings.deals_per_page, settings.plan_listing_deals)
+        for message in _messages(settings, run, listing, sum(totals[c] for c in listing), snapshot, updated_after)
     ]
     for category in (c for c, total in totals.items() if total == 0):
         log.info("category %r is empty (total 0): nothing to fetch", category)
@@ -90,18 +96,16 @@ def _probe(client: DealsClient, category: str | None, updated_after: datetime | 
 def _messages(
     settings: Settings,
     run: str,
-    category: str,
+    listing: tuple[str, ...],
     total: int,
     snapshot: datetime,
     updated_after: datetime | None,
 ) -> list[WorkMessage]:
-    # incremental rounds are small and frequent: no extra pages there, the continuation covers growth
-    extra = 0 if updated_after else settings.plan_extra_pages
-    n_pages = pages_needed(total, settings.deals_per_page, settings.plan_growth_margin, extra)
+    n_pages = pages_needed(total, settings.deals_per_page)
     return [
         WorkMessage(
             run=run,
-            category=category,
+            category=",".join(listing),
             pages=pages,
             per_page=settings.deals_per_page,
             snapshot=iso_z(snapshot),

@@ -40,8 +40,23 @@ STATE_WINDOW = "1 hour"
 MONEY = "decimal(18,2)"
 
 
+#: Longest first name kept: a long "name" is more likely a message or an identifier than a name.
+MAX_FIRST_NAME = 24
+
+
 def _field(name: str) -> Column:
     return F.col("event").getField(name)
+
+
+def public_name(name: Column) -> Column:
+    """A buyer's name as the public feed may show it, "First L.", whatever form arrived: the first
+    word (an e-mail address cut at its @) and the initial of the last word; nothing else is stored."""
+    words = F.split(F.trim(name), r"\s+")
+    first = F.substring(F.regexp_replace(words.getItem(0), "@.*$", ""), 1, MAX_FIRST_NAME)
+    initial = F.upper(F.regexp_extract(F.element_at(words, -1), r"(\p{L})", 1))
+    has_initial = (F.size(words) > 1) & (initial != "")
+    reduced = F.when(has_initial, F.concat(first, F.lit(" "), initial, F.lit("."))).otherwise(first)
+    return F.when(first != "", reduced)
 
 
 def _bucket_start(ts: Column, seconds: int) -> Column:
@@ -92,7 +107,8 @@ def clean_events(valid_df: DataFrame) -> DataFrame:
     columns = {
         "event_id": F.trim(_field("event_id")), "event_type": F.lower(F.trim(_field("event_type"))),
         "occurred_at": _field("occurred_at").cast("timestamp"), "received_at": F.col("received_at"),
-        "user_id": records.integer(_field("user_id")), "user_name": records.blank_to_null(_field("user_name")),
+        "user_id": records.integer(_field("user_id")),
+        "user_name": public_name(records.blank_to_null(_field("user_name"))),  # "First L.", whatever arrived
         "user_city": records.blank_to_null(_field("user_city")),
         "latitude": records.decimal(_field("lat")), "longitude": records.decimal(_field("lon")),
         "deal_id": records.integer(_field("deal_id")), "deal_title": records.blank_to_null(_field("deal_title")),

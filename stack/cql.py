@@ -15,12 +15,13 @@ _REPLICATION = re.compile(r"^\{\s*'class'\s*:\s*'[A-Za-z.]+'(\s*,\s*'[\w-]+'\s*:
 
 
 def schema_statements(settings: Settings, text: str | None = None) -> list[str]:
-    """The DDL statements of the schema file with keyspace and replication filled in."""
+    """The DDL statements of the schema file with keyspace, replication and TTLs filled in."""
     if not _REPLICATION.match(settings.replication):
         raise ValueError(f"EXS_REPLICATION must be a CQL replication map, found {settings.replication!r}")
     source = text if text is not None else SCHEMA_FILE.read_text()
     body = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("--"))
-    filled = body.replace("{keyspace}", settings.keyspace).replace("{replication}", settings.replication)
+    filled = (body.replace("{keyspace}", settings.keyspace).replace("{replication}", settings.replication)
+              .replace("{public_activity_ttl_s}", str(settings.activity_public_ttl_s)))
     return [stmt.strip() for stmt in filled.split(";") if stmt.strip()]
 
 

@@ -28,7 +28,11 @@ TEST_KEYSPACE = f"exs_test{_SUFFIX}"
 API_TEST_KEYSPACE = f"exs_test_api{_SUFFIX}"
 ACTIVITY_TEST_KEYSPACE = f"exs_test_activity{_SUFFIX}"
 ACTIVITY_API_TEST_KEYSPACE = f"exs_test_activity_api{_SUFFIX}"
-TEST_KEYSPACES = (TEST_KEYSPACE, API_TEST_KEYSPACE, ACTIVITY_TEST_KEYSPACE, ACTIVITY_API_TEST_KEYSPACE)
+#: Seeded with plain CQL (no Spark) by the API security tests.
+SECURITY_TEST_KEYSPACE = f"exs_test_security{_SUFFIX}"
+UI_TEST_KEYSPACE = f"exs_test_ui{_SUFFIX}"
+TEST_KEYSPACES = (TEST_KEYSPACE, API_TEST_KEYSPACE, ACTIVITY_TEST_KEYSPACE, ACTIVITY_API_TEST_KEYSPACE,
+                  UI_TEST_KEYSPACE)
 
 
 @pytest.fixture(scope="session")

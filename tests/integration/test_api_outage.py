@@ -79,7 +79,7 @@ def wait_healthy(client: TestClient, timeout_s: float = 30.0) -> None:
 
 def assert_unavailable(client: TestClient) -> None:
     health = client.get("/healthz")
-    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    assert health.status_code == 503 and health.json() == {"status": "down"}
     error = gql(client, QUERY)["errors"][0]
     assert error["extensions"]["code"] == "STORE_UNAVAILABLE"
     assert error["message"].startswith("the deal store (Cassandra) is unavailable; retry shortly")

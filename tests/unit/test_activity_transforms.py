@@ -77,3 +77,16 @@ def test_trending_rows_score_each_interaction_kind(spark: Any) -> None:
     rows_df = at.to_trending_rows(spark.createDataFrame(windows, s.ACTIVITY_WINDOW_SCHEMA))
     want = [(10, t, "yoga", "fitness", 4, 2, 1, 3, 4 + 2 * 3 + 10 + 3 * 2)]
     assert_frames_equal(rows_df, spark.createDataFrame(want, s.TRENDING_CATEGORIES_BY_BUCKET_SCHEMA))
+
+
+@pytest.mark.parametrize(("arrived", "stored"), [
+    ("Jane Doe", "Jane D."), ("Jane D.", "Jane D."), ("  jane   mary   o'neil ", "jane O."), ("Jane", "Jane"),
+    ("jane.doe@example.com", "jane.doe"), ("Ann-Marie 12345", "Ann-Marie"), ("   ", None), (None, None),
+    ("Bartholomew-Maximilian-Fitzgerald Smith", "Bartholomew-Maximilian-F S."), ("Zoë Ångström", "Zoë Å."),
+])
+def test_buyer_names_are_reduced_to_first_name_and_initial(spark: Any, arrived: str | None,
+                                                           stored: str | None) -> None:
+    events_df = _raw(spark, [{**GOOD, "user_name": arrived}]).transform(at.parse_activity_records).transform(
+        at.with_event_rejection_reason, future_tolerance_s=5.0).transform(at.filter_valid_events).transform(
+        at.clean_events)
+    assert [row.user_name for row in events_df.select("user_name").collect()] == [stored]

@@ -69,7 +69,29 @@ def test_schema_statements_fill_keyspace_and_replication():
     assert statements[0].startswith("CREATE KEYSPACE IF NOT EXISTS ks1")
     assert "'dc1': '3'" in statements[0]
     assert all("{keyspace}" not in s and "--" not in s for s in statements)
-    assert all(s.startswith("CREATE TABLE IF NOT EXISTS ks1.") for s in statements[1:])
+    tables = [s for s in statements[1:] if not s.startswith("ALTER TABLE")]
+    assert all(s.startswith("CREATE TABLE IF NOT EXISTS ks1.") for s in tables)
+
+
+def test_public_activity_tables_get_the_ttl_of_the_settings():
+    statements = schema_statements(load_settings(keyspace="ks1", activity_public_ttl_s=7200))
+    altered = {s.split()[2] for s in statements if s.startswith("ALTER TABLE")}
+    assert altered == {f"ks1.{t}" for t in ("purchases_by_minute", "trending_categories_by_bucket", "sales_by_second",
+                                            "activity_by_cell", "merchant_sales_by_category")}
+    assert all(s.endswith("WITH default_time_to_live = 7200") for s in statements if s.startswith("ALTER"))
+
+
+def test_a_public_host_without_a_profile_means_production():
+    secret = "k" * 32
+    assert load_settings(api_host="0.0.0.0", api_token_secret=secret).api_profile == "production"
+    assert load_settings(api_host="10.1.2.3", api_profile="dev").api_profile == "dev"  # explicit wins
+    assert load_settings(api_host="127.0.0.1").api_profile == "dev"
+
+
+def test_production_refuses_the_development_token_key_without_printing_secrets():
+    with pytest.raises(ValueError, match="EXS_API_TOKEN_SECRET") as refused:
+        load_settings(api_profile="production", deals_api_key="s3cret-deals-key")
+    assert "s3cret-deals-key" not in str(refused.value)
 
 
 def test_schema_rejects_a_replication_that_is_not_a_map():

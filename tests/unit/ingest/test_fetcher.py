@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -78,6 +79,12 @@ class FakeConsumer:
 
     def close(self, autocommit: bool = False) -> None: ...
 
+    def feed(self, messages: list[WorkMessage]) -> None:
+        """More work messages on the topic (continuations), after the ones given at the start."""
+        self._offsets = getattr(self, "_offsets", 1_000)
+        self._pending += [FakeRecord(self._offsets + i, m.to_bytes()) for i, m in enumerate(messages)]
+        self._offsets += len(messages)
+
     def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[FakeRecord]]:
         batch, self._pending = self._pending, []
         return {TP: batch} if batch else {}
@@ -87,16 +94,18 @@ class FakeConsumer:
 
 
 class FakeClient:
-    """Pages of `sizes[page]` deals; pages listed in `failing` raise a ServerError."""
+    """Pages of `sizes[page]` deals, each reporting `total`; pages listed in `failing` raise a ServerError."""
 
-    def __init__(self, sizes: dict[int, int], failing: frozenset[int] = frozenset()) -> None:
-        self.sizes, self.failing = sizes, failing
+    def __init__(self, sizes: dict[int, int], failing: frozenset[int] = frozenset(), total: int = 0) -> None:
+        self.sizes, self.failing, self.total = sizes, failing, total
+        self.queries: list[DealsQuery] = []
 
     def deals(self, query: DealsQuery) -> DealsPage:
+        self.queries.append(query)
         if query.page in self.failing:
             raise ServerError("boom", url="http://x/v2/deals", status=503)
         deals = [{"id": query.page * 1000 + i, "title": "t"} for i in range(self.sizes.get(query.page, 0))]
-        return DealsPage(url="u", total=0, page=query.page, per_page=query.per_page, deals=deals, query={})
+        return DealsPage(url="u", total=self.total, page=query.page, per_page=query.per_page, deals=deals, query={})
 
 
 def message(pages: tuple[int, ...], last_planned: int = 5) -> WorkMessage:
@@ -153,10 +162,92 @@ def test_a_full_last_planned_page_queues_a_continuation_before_the_commit() -> N
     fetcher, producer, consumer = fetcher_for(FakeClient({4: 100, 5: 100}), message((4, 5), last_planned=5))
     step_until(fetcher, lambda: len(producer.sent) == 201)
     [(_, _, value, _)] = [s for s in producer.sent if s[0] == "pages"]
-    assert WorkMessage.from_bytes(value).pages == (6, 7)
+    assert WorkMessage.from_bytes(value).pages == (6,)  # the page reports no growth: one page, not a chunk
     assert consumer.commits == []
     producer.settle()
     step_until(fetcher, lambda: consumer.commits == [1])
+
+
+def test_a_continuation_covers_the_growth_the_full_page_reports_in_chunks() -> None:
+    client = FakeClient({5: 100}, total=940)  # planned 5 pages, the listing now needs 10
+    fetcher, producer, consumer = fetcher_for(client, message((5,), last_planned=5))
+    step_until(fetcher, lambda: len(producer.sent) == 103)
+    follows = [WorkMessage.from_bytes(v) for t, _, v, _ in producer.sent if t == "pages"]
+    assert [f.pages for f in follows] == [(6, 7), (8, 9), (10,)] and {f.last_planned for f in follows} == {10}
+    producer.settle()
+    step_until(fetcher, lambda: consumer.commits == [1])
+    assert fetcher.progress.snapshot()["acked"] == 100  # deals only: the continuations are not deals
+
+
+@pytest.mark.parametrize(
+    "sizes, pages, last_planned",
+    [({3: 99}, (3,), 3), ({3: 0}, (3,), 3), ({2: 100, 3: 40}, (2, 3), 3), ({2: 100}, (2,), 3)],
+    ids=["short last page", "empty last page", "full page before a short last one", "full page not the last"],
+)
+def test_only_a_full_last_planned_page_continues(
+    sizes: dict[int, int], pages: tuple[int, ...], last_planned: int
+) -> None:
+    fetcher, producer, consumer = fetcher_for(FakeClient(sizes, total=5_000), message(pages, last_planned))
+    step_until(fetcher, lambda: len(producer.sent) == sum(sizes.values()) and fetcher._pending_pages() == 0)
+    producer.settle()
+    step_until(fetcher, lambda: consumer.commits == [1])
+    assert [s for s in producer.sent if s[0] == "pages"] == []
+
+
+def test_a_listing_of_several_categories_is_one_query() -> None:
+    client = FakeClient({1: 7})
+    listing = replace(message((1,)), category="gym,yoga")
+    fetcher, producer, _ = fetcher_for(client, listing)
+    step_until(fetcher, lambda: len(producer.sent) == 7)
+    assert [q.category_slugs for q in client.queries] == [("gym", "yoga")]
+
+
+class GrowingListing(FakeClient):
+    """The ground truth of a crawl: a listing that gains a deal with every request (new ids sort last)."""
+
+    def __init__(self, deals: int) -> None:
+        super().__init__({})
+        self.size = deals
+        self.seen_at: dict[int, list[int]] = {}  # page -> the listing's size when it was requested
+        self.lock = threading.Lock()
+
+    def deals(self, query: DealsQuery) -> DealsPage:
+        with self.lock:
+            self.size += 1
+            self.seen_at.setdefault(query.page, []).append(self.size)
+            window = range((query.page - 1) * query.per_page, min(self.size, query.page * query.per_page))
+            deals = [{"id": i, "title": "t"} for i in window]
+            return DealsPage(url="u", total=self.size, page=query.page, per_page=query.per_page, deals=deals, query={})
+
+
+def crawl_to_the_end(fetcher: Fetcher, producer: FakeProducer, consumer: FakeConsumer) -> None:
+    """Poll, feeding every continuation back to the consumer, until no page is left anywhere."""
+    fed, deadline = 0, time.monotonic() + 10
+    while True:
+        assert time.monotonic() < deadline, "the crawl never ended"
+        idle = fetcher._pending_pages() == 0 and not consumer._pending  # before reading what was sent
+        follows = [WorkMessage.from_bytes(v) for t, _, v, _ in list(producer.sent) if t == "pages"]
+        if idle and len(follows) == fed:
+            return
+        consumer.feed(follows[fed:])
+        fed = len(follows)
+        fetcher._poll_once()
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("deals", [250, 300, 1_000, 1_999])
+def test_a_crawl_planned_from_a_stale_total_ends_complete_without_empty_or_repeated_pages(deals: int) -> None:
+    client = GrowingListing(deals)
+    stale = max(1, deals // 200)  # the plan saw half the deals
+    fetcher, producer, consumer = fetcher_for(client, message(tuple(range(1, stale + 1)), last_planned=stale))
+    crawl_to_the_end(fetcher, producer, consumer)
+    last = max(client.seen_at)
+    assert sorted(client.seen_at) == list(range(1, last + 1))  # every page up to the end, none beyond
+    assert all(len(sizes) == 1 for sizes in client.seen_at.values())  # none fetched twice
+    [size_at_end] = client.seen_at[last]
+    assert (last - 1) * 100 < size_at_end < last * 100  # the end came with a short page, never an empty one
+    captured = {orjson.loads(v)["id"] for t, _, v, _ in producer.sent if t == "raw"}
+    assert captured == set(range(size_at_end))  # every deal that existed when the listing ended
 
 
 def test_a_deal_kafka_refuses_stops_the_fetcher_without_committing() -> None:

@@ -1,0 +1,91 @@
+// One deal: details, merchant, where it is on the map, and the prices the platform observed.
+import { LineChart } from "../chart.jsx";
+import { UsMap } from "../lazy.jsx";
+import { DEAL } from "../queries.js";
+import { Empty, ErrorState, Loading, money, pct, useQuery, when } from "../ui.jsx";
+
+function Merchant({ merchant, online }) {
+  if (!merchant) return <p>No merchant details.</p>;
+  const place = [merchant.address, merchant.locality, merchant.region, merchant.postalCode, merchant.country]
+    .filter(Boolean).join(", ");
+  return (
+    <dl class="facts">
+      <dt>Name</dt><dd>{merchant.name ?? "–"}</dd>
+      <dt>Address</dt><dd>{online ? "online" : place || "–"}</dd>
+      {merchant.phone ? <><dt>Phone</dt><dd>{merchant.phone}</dd></> : null}
+      {merchant.url ? <><dt>Web</dt><dd><a href={merchant.url} rel="noopener noreferrer" target="_blank">{merchant.url}</a></dd></> : null}
+    </dl>
+  );
+}
+
+function PriceHistory({ history }) {
+  if (!history.length) return <Empty>No prices observed yet.</Empty>;
+  const oldestFirst = [...history].reverse();
+  const data = [oldestFirst.map((p) => Date.parse(p.observedAt) / 1000), oldestFirst.map((p) => p.price),
+                oldestFirst.map((p) => p.value)];
+  const lowest = Math.min(...history.map((p) => p.price));
+  return (
+    <>
+      {history.length > 1
+        ? <LineChart data={data} series={["price", "claimed value"]} stepped yLabel="$"
+                     label={`Price history: ${history.length} observed prices, lowest ${money(lowest)}`} />
+        : <p>One observed price so far; the chart starts with the second.</p>}
+      <table class="history">
+        <caption>Observed prices, newest first (lowest {money(lowest)})</caption>
+        <thead><tr><th scope="col">Observed</th><th scope="col">Price</th><th scope="col">Claimed value</th><th scope="col">Discount</th></tr></thead>
+        <tbody>{history.map((p) => (
+          <tr key={p.observedAt}><td>{when(p.observedAt)}</td><td>{money(p.price)}</td><td>{money(p.value)}</td><td>{pct(p.discountPct)}</td></tr>
+        ))}</tbody>
+      </table>
+    </>
+  );
+}
+
+export function DealPage({ id }) {
+  const { data, error, reload } = useQuery(DEAL, { id }, id);
+  if (error) return <ErrorState error={error} retry={reload} />;
+  if (!data) return <Loading what="Loading the deal" />;
+  const deal = data.deal;
+  if (!deal) return <Empty>There is no deal with id {id}. It may have expired; <a href="/search">search deals</a>.</Empty>;
+  return (
+    <article class="deal-page" data-deal-id={deal.id}>
+      <p class="crumbs">
+        <a href="/search">Search</a>
+        {deal.category?.parent ? <> › <a href={`/search?category=${deal.category.parent.slug}`}>{deal.category.parent.name}</a></> : null}
+        {deal.category ? <> › <a href={`/search?category=${deal.category.slug}`}>{deal.category.name}</a></> : null}
+      </p>
+      <h1>{deal.title}</h1>
+      <div class="deal-grid">
+        <section aria-labelledby="offer">
+          <h2 id="offer">The offer</h2>
+          <p class="prices big">
+            <span class="price">{money(deal.price)}</span> <s>{money(deal.value)}</s>
+            <span class="discount">−{pct(deal.discountPct)}</span> <span class="saving">save {money(deal.saving)}</span>
+          </p>
+          <dl class="facts">
+            <dt>Advertised discount</dt>
+            <dd>{pct(deal.advertisedDiscountPct)}{deal.isDiscountConsistent === false ? " (does not match price and value)" : ""}</dd>
+            <dt>Sold</dt><dd>{deal.numberSold ?? "–"}</dd>
+            <dt>Ends</dt><dd>{deal.expiresAt ? when(deal.expiresAt) : "open-ended"}</dd>
+            <dt>Provider</dt><dd>{deal.providerName ?? "–"}</dd>
+            <dt>Updated</dt><dd>{when(deal.updatedAt)}</dd>
+          </dl>
+          {deal.description ? <p class="description">{deal.description}</p> : null}
+          {deal.finePrint ? <details><summary>Fine print</summary><p>{deal.finePrint}</p></details> : null}
+          {deal.untrackedUrl || deal.url ? <p><a href={deal.untrackedUrl ?? deal.url} rel="noopener noreferrer" target="_blank">Go to the offer</a></p> : null}
+        </section>
+        <section aria-labelledby="merchant">
+          <h2 id="merchant">Merchant</h2>
+          <Merchant merchant={deal.merchant} online={deal.online} />
+          {deal.location
+            ? <UsMap pin={deal.location} label={`Map: the deal is at ${deal.location.latitude}, ${deal.location.longitude}`} />
+            : <p>Redeemed online: no place on the map.</p>}
+        </section>
+      </div>
+      <section aria-labelledby="history">
+        <h2 id="history">Price history</h2>
+        <PriceHistory history={deal.priceHistory} />
+      </section>
+    </article>
+  );
+}

@@ -1,0 +1,57 @@
+// Every GraphQL document the dashboard sends, in one place (a test validates them against
+// graphql_api/schema.graphql, so a schema change that breaks the dashboard fails the suite).
+export const CATEGORIES = `query Categories {
+  categories { slug name dealCount children { slug name dealCount } }
+}`;
+
+export const SEARCH = `query Search($filter: DealFilter, $sort: DealSort!, $first: Int!, $after: String) {
+  deals(filter: $filter, sort: $sort, first: $first, after: $after) {
+    edges { cursor node { id title price value discountPct saving merchantName online distanceKm expiresAt
+                          category { slug name } } }
+    pageInfo { hasNextPage endCursor }
+    exhaustive
+  }
+}`;
+
+export const DEAL = `query Deal($id: ID!) {
+  deal(id: $id) {
+    id title shortTitle price value discountPct saving imageUrl expiresAt merchantName online description
+    finePrint numberSold url untrackedUrl providerName advertisedDiscountPct isDiscountConsistent createdAt updatedAt
+    category { slug name parent { slug name } }
+    merchant { id name address locality region postalCode country phone url }
+    location { latitude longitude }
+    priceHistory { observedAt price value discountPct }
+  }
+}`;
+
+export const MERCHANTS = `query Merchants($category: String!, $first: Int!, $after: String) {
+  merchants(category: $category, first: $first, after: $after) {
+    edges { cursor node { id name dealsSold dealCount liveUnitsToday } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+// Polled every few seconds; trending itself arrives over the subscription below.
+export const LIVE = `query Live($category: String!) {
+  salesTimeline(last: 120) { at purchases units revenue }
+  purchaseFeed(first: 15) { id at buyer city dealId dealTitle category merchantName quantity amount }
+  topSellers(category: $category, first: 10) { id name purchases units revenue }
+}`;
+
+export const TRENDING_LIVE = `subscription TrendingLive($window: TrendWindow!) {
+  trending(window: $window, first: 10, everySeconds: 1) { slug name score views clicks purchases reviews }
+}`;
+
+// The lower 48 states, Alaska and Hawaii: three boxes, each within the API's region bound.
+export const ACTIVITY_MAP = `query ActivityMap($precision: Int!) {
+  lower48: activityMap(bbox: {south: 24, west: -125, north: 50, east: -66}, precision: $precision) {
+    hour precision minUsers cells { geohash latitude longitude users events purchases } }
+  alaska: activityMap(bbox: {south: 51, west: -180, north: 72, east: -129}, precision: $precision) {
+    hour precision minUsers cells { geohash latitude longitude users events purchases } }
+  hawaii: activityMap(bbox: {south: 18, west: -161, north: 23, east: -154}, precision: $precision) {
+    hour precision minUsers cells { geohash latitude longitude users events purchases } }
+}`;
+
+export const VIEWER = `query Viewer {
+  viewer { userId role purchases(first: 20) { id at dealId dealTitle category merchantName quantity amount } }
+}`;

@@ -1,0 +1,79 @@
+"""`viewer`: the signed-in user's own data. There is no argument naming a user: the token is the user.
+
+`purchases` reads the user's partitions of `purchases_by_user` (one per month), newest month first,
+for at most HISTORY_MONTHS months; another user's rows can never be asked for.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from graphql_api.auth import Role
+from graphql_api.context import Context
+from graphql_api.convert import utc
+from graphql_api.inputs import parse_first
+from graphql_api.repository import Row
+
+HISTORY_MONTHS = 3
+
+ViewerRole = strawberry.enum(Role, name="Role", description="What a token allows.")
+
+
+@strawberry.type(description="A purchase of the signed-in user.")
+class OwnPurchase:
+    id: strawberry.ID = strawberry.field(description="The event id.")
+    at: datetime = strawberry.field(description="When it was bought (UTC).")
+    deal_id: strawberry.ID = strawberry.field(description="The deal bought.")
+    deal_title: str | None = strawberry.field(description="Its title when bought.")
+    category: str = strawberry.field(description="Its category slug.")
+    merchant_name: str | None = strawberry.field(description="Who sells it.")
+    quantity: int = strawberry.field(description="Units bought.")
+    amount: float = strawberry.field(description="Price x quantity.")
+
+    @classmethod
+    def from_row(cls, row: Row) -> OwnPurchase:
+        return cls(id=strawberry.ID(row["event_id"]), at=utc(row["occurred_at"]),
+                   deal_id=strawberry.ID(str(row["deal_id"])), deal_title=row["deal_title"],
+                   category=row["category_slug"], merchant_name=row["merchant_name"], quantity=row["quantity"],
+                   amount=round(row["amount"], 2))
+
+
+def _months_back(now: datetime, count: int) -> list[str]:
+    """`YYYY-MM` of this month and the `count - 1` before it, newest first."""
+    year, month = now.year, now.month
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months
+
+
+@strawberry.type(name="Viewer", description="The signed-in user (from the bearer token).")
+class SignedInUser:
+    user_id: strawberry.ID = strawberry.field(description="The user's id.")
+    role: ViewerRole = strawberry.field(description="What the token allows.")  # type: ignore[valid-type]
+
+    @strawberry.field(description=f"The user's own purchases, newest first (the last {HISTORY_MONTHS} months).")
+    async def purchases(
+        self, info: Info[Context, None],
+        first: Annotated[int, strawberry.argument(description="How many purchases, 1..100.")] = 20,
+    ) -> list[OwnPurchase]:
+        size, viewer = parse_first(first), info.context.signed_in()
+        found: list[OwnPurchase] = []
+        for month in _months_back(datetime.now(UTC), HISTORY_MONTHS):
+            rows = await info.context.repository.user_purchases(viewer.user_id, month, limit=size - len(found))
+            found += [OwnPurchase.from_row(row) for row in rows]
+            if len(found) >= size:
+                break
+        return found
+
+
+def viewer(info: Info[Context, None]) -> SignedInUser | None:
+    """The signed-in user; null without a token."""
+    signed_in = info.context.viewer
+    if signed_in is None:
+        return None
+    return SignedInUser(user_id=strawberry.ID(str(signed_in.user_id)), role=signed_in.role)

@@ -1,0 +1,138 @@
+"""Every page of the dashboard, and GraphiQL, in headless Chromium against the real stack: what a
+page shows equals what the API returns (or an independent computation over the events produced),
+nothing loads from another origin, and axe-core finds no serious accessibility violation."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.activity_log import expected_cells
+from tests.browser.conftest import AXE, FLOOR, UiStack, require, screenshot
+
+pytestmark = pytest.mark.integration
+PAGES = {  # name -> (path, a selector that is there once the page shows its data)
+    "search": ("/search", "ol.deals li.deal"),
+    "deal": ("/deal/{deal_id}", "table.history tbody tr"),
+    "merchants": ("/merchants?category=product", "table.ranking tbody tr"),
+    "live": ("/live", "table.trend tbody tr"),
+    "map": ("/map", "svg.usmap .cells path"),
+    "for-you": ("/for-you", "form.signin"),
+}
+
+
+def wait_css(driver: WebDriver, css: str, timeout_s: float = 30) -> list[Any]:
+    return WebDriverWait(driver, timeout_s, poll_frequency=0.1).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+
+
+def open_page(stack: UiStack, driver: WebDriver, name: str) -> None:
+    path, ready = PAGES[name]
+    driver.get(stack.base_url + path.format(deal_id=stack.raws[0]["id"]))
+    wait_css(driver, ready)
+
+
+def foreign_requests(driver: WebDriver, origin: str) -> list[str]:
+    """Every resource the page loaded from anywhere but the API's own origin."""
+    urls = driver.execute_script(
+        "return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]")
+    return [u for u in urls if not (u.startswith(origin + "/") or u.startswith(origin.replace("http", "ws", 1)))
+            and not u.startswith("data:")]
+
+
+def test_graphiql_is_served_from_local_assets_and_runs_a_query(ui_stack: UiStack, browser: WebDriver) -> None:
+    browser.get(f"{ui_stack.base_url}/graphql")
+    wait_css(browser, ".graphiql-container .graphiql-execute-button", 60)
+    browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+    result = WebDriverWait(browser, 30).until(lambda d: d.execute_script(
+        "const cm = document.querySelector('.result-window .CodeMirror'); return cm && cm.CodeMirror.getValue()"))
+    query = browser.execute_script("return document.querySelector('.graphiql-query-editor .CodeMirror')"
+                                   ".CodeMirror.getValue()")
+    assert json.loads(result) == {"data": ui_stack.query(query)}
+    assert foreign_requests(browser, ui_stack.base_url) == []
+    screenshot(browser, "graphiql")
+
+
+def test_the_deal_page_shows_the_deal_its_merchant_pin_and_price_history(ui_stack: UiStack, browser: WebDriver) -> None:
+    deal_id = str(ui_stack.raws[0]["id"])  # seeded three times: three observed prices
+    want = ui_stack.query("""query($id: ID!) { deal(id: $id) { title price merchant { name }
+        priceHistory { observedAt price value } } }""", {"id": deal_id})["deal"]
+    assert len(want["priceHistory"]) == 3
+    open_page(ui_stack, browser, "deal")
+    assert browser.find_element(By.CSS_SELECTOR, "article.deal-page h1").text == want["title"]
+    assert browser.find_element(By.CSS_SELECTOR, ".prices.big .price").text == f"${want['price']:.2f}"
+    assert want["merchant"]["name"] in browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=merchant]").text
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            for tr in browser.find_elements(By.CSS_SELECTOR, "table.history tbody tr")]
+    assert [(r[1], r[2]) for r in rows] == [(f"${p['price']:.2f}", f"${p['value']:.2f}") for p in want["priceHistory"]]
+    wait_css(browser, "svg.usmap .pin")  # the merchant's place on the offline map
+    wait_css(browser, "figure.chart canvas")  # the price-history chart
+    screenshot(browser, "deal")
+    browser.get(f"{ui_stack.base_url}/deal/999999999")
+    assert "no deal with id 999999999" in wait_css(browser, ".state.empty")[0].text
+
+
+def test_merchants_are_ranked_as_the_api_ranks_them(ui_stack: UiStack, browser: WebDriver) -> None:
+    want = ui_stack.query('{ merchants(category: "product", first: 20) { nodes { id dealsSold } } }')
+    open_page(ui_stack, browser, "merchants")
+    shown = [(tr.get_attribute("data-merchant-id"), tr.find_elements(By.TAG_NAME, "td")[2].text)
+             for tr in browser.find_elements(By.CSS_SELECTOR, "table.ranking tbody tr")]
+    assert shown == [(m["id"], str(m["dealsSold"])) for m in want["merchants"]["nodes"]]
+    screenshot(browser, "merchants")
+
+
+def test_the_map_shows_only_cells_over_the_anonymity_floor(ui_stack: UiStack, browser: WebDriver) -> None:
+    open_page(ui_stack, browser, "map")
+    floor = browser.find_element(By.CSS_SELECTOR, "p.floor")
+    assert floor.get_attribute("data-min-users") == str(FLOOR) and f"at least {FLOOR} distinct users" in floor.text
+    shown = {(p.get_attribute("data-geohash"), int(p.get_attribute("data-users") or 0))
+             for p in browser.find_elements(By.CSS_SELECTOR, "svg.usmap .cells path")}
+    hour = datetime.fromisoformat(ui_stack.query(
+        "{ activityMap(bbox: {south: 24, west: -125, north: 50, east: -66}) { hour } }")["activityMap"]["hour"])
+    everything = expected_cells(ui_stack.produced, 30.0, 1)
+    this_hour = {(c[3], c[4]) for c in everything if c[0] == 4 and c[2] == hour.replace(tzinfo=None)}
+    assert shown == {(cell, users) for cell, users in this_hour if users >= FLOOR}
+    assert any(users < FLOOR for _, users in this_hour)  # a town with too few users exists and is hidden
+    screenshot(browser, "map")
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_no_page_has_a_serious_accessibility_violation(ui_stack: UiStack, browser: WebDriver, name: str) -> None:
+    require(AXE, "axe-core (dashboard/node_modules, installed by npm ci)")
+    open_page(ui_stack, browser, name)
+    browser.execute_script(AXE.read_text())
+    result = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map("
+        "v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target)}))))")
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert serious == []
+    assert foreign_requests(browser, ui_stack.base_url) == []
+
+
+def test_for_you_signs_in_with_a_token_and_lists_the_viewers_purchases(ui_stack: UiStack, browser: WebDriver) -> None:
+    from graphql_api.auth import create_token
+
+    buyers = [e.payload["user_id"] for e in ui_stack.produced
+              if isinstance(e.payload, dict) and e.payload["event_type"] == "purchase" and e.payload["user_id"] >= 1]
+    user_id = max(set(buyers), key=buyers.count)
+    token = create_token(ui_stack.settings, user_id)
+    response = httpx.post(f"{ui_stack.base_url}/graphql", headers={"authorization": f"Bearer {token}"}, timeout=30,
+                          json={"query": "{ viewer { userId purchases(first: 20) { id } } }"})
+    want = response.json()["data"]["viewer"]
+    assert want["userId"] == str(user_id) and want["purchases"]
+    browser.get(f"{ui_stack.base_url}/for-you")
+    wait_css(browser, "form.signin input[name=token]")[0].send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+    wait_css(browser, "table.mine tbody tr")
+    assert browser.find_element(By.CSS_SELECTOR, "p.viewer").get_attribute("data-user-id") == str(user_id)
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.mine tbody tr")
+    shown = [tr.get_attribute("data-purchase-id") for tr in rows]
+    assert shown == [p["id"] for p in want["purchases"]]
+    screenshot(browser, "for-you")
+    browser.execute_script("sessionStorage.clear()")
