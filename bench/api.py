@@ -6,7 +6,8 @@ One uvicorn worker (a subprocess) serves the real API app, to which two bare end
 `/bare/deal` (the deal and its price history, read concurrently through the same Repository) and
 `/bare/search` (the same one-partition read of 51 rows). This process seeds keyspace `exs_bench`
 (500 deals in one category, via execute_concurrent_with_args) and drives each endpoint at a fixed
-concurrency with a minimal keep-alive HTTP/1.1 client. Output: a table and bench/results/api.json.
+concurrency with a minimal keep-alive HTTP/1.1 client, then measures the worst documents the cost
+budget admits (`bench/api_worst.py`). Output: a table and bench/results/api.json.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from bench.api_worst import measure_worst, reads_per_request
 from bench.report import table, write_results
 from conf.settings import Settings, load_settings
 
@@ -204,20 +206,8 @@ async def measure(port: int, ids: list[int], concurrency: int, seconds: float) -
 
 async def cql_per_search_page(port: int, pages: int = 20) -> float:
     """CQL requests the server sent per 50-deal search page (read from the bench route)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-
-    async def call(raw: bytes) -> bytes:
-        writer.write(raw)
-        head = await reader.readuntil(b"\r\n\r\n")
-        return await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
-
-    counter = request_bytes("get", "/bench/cql-requests", None)
-    before = int(await call(counter))
-    for _ in range(pages):
-        await call(scenarios(list(range(64)))["graphql_search50"][0])
-    after = int(await call(counter))
-    writer.close()
-    return (after - before) / pages
+    search = {"query": SEARCH_QUERY, "variables": {"c": CATEGORY}}
+    return await reads_per_request(port, request_bytes, search, repeats=pages)
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -259,6 +249,7 @@ def main() -> None:
             measured = asyncio.run(measure(port, ids, level, seconds))
             metrics.update({f"c{level}_{key}": value for key, value in measured.items()})
         metrics["cql_requests_per_search_page"] = asyncio.run(cql_per_search_page(port))
+        metrics.update(asyncio.run(measure_worst(port, request_bytes, drive, seconds, settings.api_max_cost)))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -277,6 +268,10 @@ def report(metrics: dict[str, float], levels: list[int]) -> None:
                   [f"c={c} search50 p50 vs bare", metrics[f"c{c}_ratio_search50_p50_ms"], "<= 3"],
                   [f"c={c} search50 p99 vs bare", metrics[f"c{c}_ratio_search50_p99_ms"], "<= 3"]]
     goals.append(["CQL requests per search page", metrics["cql_requests_per_search_page"], "1"])
+    goals += [["worst admitted document: CQL reads", metrics["worst_admitted_cql_reads"],
+               f"<= {metrics['cost_budget']:.0f} (the budget)"],
+              ["worst admitted document: p99 ms (c=1)", metrics["worst_admitted_p99_ms"], "reported"],
+              ["15 x near at a pole (refused): CQL reads", metrics["refused_pole_cql_reads"], "0"]]
     print(table(["ratio", "measured", "goal"], goals))
     print(f"wrote {write_results('api', metrics)}")
 

@@ -269,6 +269,7 @@ def budget_figures(seq: Run, fast: Run, limited: Run, per_category: Run, rate_li
         "dqe_page_fill": fast.page_fill,
         "sequential_page_fill": seq.page_fill,
         "rate_limited_deals_per_s": limited.deals_per_s,
+        "rate_limited_page_fill": limited.page_fill,
         "rate_limited_vs_full_page_ceiling": limited.deals_per_s / full_page_ceiling,
         # the sequential crawler's pages, sent at the limit: what page-by-page crawling can carry
         "sequential_at_limit_vs_full_page_ceiling": seq.page_fill * min(1.0, limited.pages_per_s / rate_limit),
@@ -303,7 +304,8 @@ def print_budget(
         ],
         [
             f"deals/s at {rate_limit:.0f} pages/s ÷ {rate_limit * PER_PAGE:.0f} (full pages)",
-            f"{ceiling:.2f} ({limited.deals_per_s:.0f} deals/s, {100 * limited.page_fill:.1f}% fill)",
+            f"{ceiling:.2f} = {limited.pages_per_s / rate_limit:.2f} of the limit × "
+            f"{100 * limited.page_fill:.1f}% fill ({limited.deals_per_s:.0f} deals/s)",
             f"≥ {CEILING_GOAL}",
             f"sequential pages at the limit {budget['sequential_at_limit_vs_full_page_ceiling']:.2f} "
             f"({100 * seq.page_fill:.1f}% fill); one listing per category "

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     spark_master: str = "local[*]"
     max_offsets_per_trigger: int = Field(20_000, ge=1)
     trigger_seconds: float = Field(0.5, gt=0)
+    sink_driver_max_keys: int = Field(
+        2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
+                                              "and holds a micro-batch on the Spark driver instead of in Spark jobs")
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
@@ -102,7 +105,7 @@ class Settings(BaseSettings):
     fetcher_threads: int = Field(16, ge=1, le=256, description="pages in flight per fetcher process")
     fetch_work_attempts: int = Field(5, ge=1, le=50, description="re-queues of a page chunk that kept failing")
     plan_listing_deals: int = Field(
-        800, ge=0, le=1_000_000,
+        500, ge=0, le=1_000_000,
         description="most deals in one listing of small categories crawled together (0: one per category)")
     pages_per_chunk: int = Field(8, ge=1, le=10_000, description="pages per work message on deal_pages")
     refresh_overlap_s: float = Field(120.0, ge=0, description="updated_after = previous snapshot minus this")

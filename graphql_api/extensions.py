@@ -21,6 +21,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.types import StreamExecutionResult
 
 from conf.settings import Settings
 from graphql_api.cost import CostBudget
@@ -71,11 +72,27 @@ class ErrorCodes(SchemaExtension):
         if result is not None and errors:
             result.errors = [self._tagged(error) for error in errors]
 
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # a subscription's results are sent while this hook is open: tag them on the way in
+        errors = getattr(result, "errors", None)  # incremental results carry none of their own
+        if errors:
+            result.errors = [self._tagged(error) for error in errors]  # type: ignore[union-attr]
+        yield
+
     def _tagged(self, error: GraphQLError) -> GraphQLError:
         message = SUGGESTION.sub("", error.message) if self.hide_suggestions else error.message
         extensions = {**(error.extensions or {}), "code": error_code(error)}
         return GraphQLError(message, error.nodes, error.source, error.positions, error.path,
                             error.original_error, extensions)
+
+
+class CodedMaskErrors(MaskErrors):
+    """MaskErrors whose masked error keeps a code (a subscription's results are masked after tagging)."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked
 
 
 class ReportingParserCache(ParserCache):
@@ -110,5 +127,5 @@ def schema_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]
         lambda: CostBudget(settings),  # after validation: the document is known to be well-formed
         # Exit hooks run in reverse order: MaskErrors masks first, then ErrorCodes tags every error.
         lambda: ErrorCodes(hide_suggestions=production),
-        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED),
+        lambda: CodedMaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED),
     ]

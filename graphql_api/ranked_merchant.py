@@ -5,6 +5,7 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api.context import Context
+from graphql_api.deal_score import MerchantHonesty
 from graphql_api.repository import Row
 
 
@@ -23,6 +24,15 @@ class RankedMerchant:
             return 0
         rows = await info.context.merchant_sales_today.load(self.category)
         return sum(row["units"] or 0 for row in rows if str(row["merchant_id"]) == self.id)
+
+    @strawberry.field(description="How honest the merchant's discounts are in this category (issue 12); null "
+                                  "until one of its deals is scored.")
+    async def honesty(self, info: Info[Context, None]) -> MerchantHonesty | None:
+        if self.category is None:
+            return None
+        rows = await info.context.merchant_honesty.load(self.category)
+        row = next((r for r in rows if str(r["merchant_id"]) == self.id and r["scored_deals"]), None)
+        return None if row is None else MerchantHonesty.from_row(row)
 
     @classmethod
     def from_row(cls, row: Row, *, category: str | None = None) -> RankedMerchant:

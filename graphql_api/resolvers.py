@@ -15,6 +15,7 @@ from graphql_api.context import Context
 from graphql_api.cursors import decode_cursor, encode_cursor
 from graphql_api.deal import SUMMARY_FIELDS, Deal
 from graphql_api.errors import InvalidInput
+from graphql_api.honesty import MerchantSort, honesty_page
 from graphql_api.inputs import DealFilter, DealSort, parse_category, parse_deal_id, parse_deal_query, parse_first
 from graphql_api.ranked_merchant import RankedMerchant
 from graphql_api.search import Hit, SortedStream, search
@@ -109,8 +110,11 @@ async def merchants(
     category: Annotated[str, strawberry.argument(description="Category slug (see `categories`).")],
     first: Annotated[int, strawberry.argument(description="Page size, 1..100.")] = 20,
     after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+    sort: Annotated[MerchantSort, strawberry.argument(description="Ranking order.")] = MerchantSort.DEALS_SOLD,
 ) -> MerchantConnection:
     slug, size = parse_category(category, field="category"), parse_first(first)
+    if sort is MerchantSort.HONESTY:  # issue 12
+        return await honesty_page(info, slug, size, after)
     position = None if after is None else _merchant_position(after)
     high = MAX_BIGINT if position is None else int(position[0])
     repo = info.context.repository

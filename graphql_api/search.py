@@ -21,7 +21,7 @@ from typing import Any
 
 from graphql_api.cursors import Position
 from graphql_api.deal import saving_of
-from graphql_api.inputs import DealQuery, DealSort
+from graphql_api.inputs import VERIFIED_SORTS, DealQuery, DealSort
 from graphql_api.repository import Page, Repository, Row
 from pipeline.cells import haversine_km
 from pipeline.taxonomy import PARENT_OF, PARENTS
@@ -29,6 +29,8 @@ from pipeline.taxonomy import PARENT_OF, PARENTS
 Fetch = Callable[[int, bytes | None], Awaitable[Page]]
 OrderKey = tuple[float, int]
 HIGHEST = 1e308  # open upper bound of a double clustering range
+#: Sorts that read online_deals_by_category when `online: true` (it is ordered by discount only).
+ONLINE_TABLE_SORTS = frozenset({DealSort.BEST_DISCOUNT, DealSort.BIGGEST_SAVING, DealSort.NEAREST})
 
 
 @dataclass(slots=True)
@@ -88,12 +90,16 @@ def sort_value(sort: DealSort, row: Row) -> float:
         return row["price"]
     if sort is DealSort.BIGGEST_SAVING:
         return saving_of(row)
+    if sort is DealSort.VERIFIED_DISCOUNT:
+        return row["verified_discount_pct"]
+    if sort is DealSort.BIGGEST_VERIFIED_SAVING:
+        return row["verified_saving"]
     return row["distance_km"]
 
 
 def order_key(sort: DealSort, value: float, deal_id: int) -> OrderKey:
     """Ascending key of the result order: descending sorts negate the value; ties by deal id."""
-    descending = sort in (DealSort.BEST_DISCOUNT, DealSort.BIGGEST_SAVING)
+    descending = sort in (DealSort.BEST_DISCOUNT, DealSort.BIGGEST_SAVING, *VERIFIED_SORTS)
     return (-value if descending else value, deal_id)
 
 
@@ -106,6 +112,8 @@ def row_filter(query: DealQuery) -> Callable[[Row], bool]:
 
     def accept(row: Row) -> bool:
         if not (query.min_price <= row["price"] <= max_price and row["discount_pct"] >= query.min_discount):
+            return False
+        if row.get("verified_discount_pct", 1.0) < query.min_verified_discount:
             return False
         if query.online is not None and row["online"] is not query.online:
             return False
@@ -131,7 +139,7 @@ def _mentions(row: Row, text: str) -> bool:
 def partitions(query: DealQuery) -> list[str]:
     """The partition keys a search without `near` reads: categories, or top-level ones for online."""
     cats = [query.category] if query.category else list(PARENTS)
-    if query.online and query.sort is not DealSort.CHEAPEST:
+    if query.online and query.sort in ONLINE_TABLE_SORTS:
         return list(dict.fromkeys(PARENT_OF[c] for c in cats))
     return cats
 
@@ -144,7 +152,9 @@ def _streams(repo: Repository, query: DealQuery, page_size: int, scan_limit: int
     def stream(fetch: Fetch) -> SortedStream:
         return SortedStream(fetch, page_size, max_page_size=scan_limit)
 
-    if query.online and query.sort is not DealSort.CHEAPEST:
+    if query.sort in VERIFIED_SORTS:
+        return [stream(_by_verified(repo, query, c, resume)) for c in keys]
+    if query.online and query.sort in ONLINE_TABLE_SORTS:
         high = resume if resume is not None and query.sort is DealSort.BEST_DISCOUNT else HIGHEST
 
         def online(parent: str) -> Fetch:
@@ -165,6 +175,16 @@ async def _online(repo: Repository, parent: str, low: float, high: float, size: 
     for row in page.rows:
         row["online"] = True
     return page
+
+
+def _by_verified(repo: Repository, query: DealQuery, category: str, resume: float | None) -> Fetch:
+    """A verified-sort partition (issue 12), from the cursor's value on."""
+    high = HIGHEST if resume is None else resume
+    if query.sort is DealSort.VERIFIED_DISCOUNT:
+        return lambda size, state: repo.deals_by_category_verified_discount(
+            category, query.min_verified_discount, high, page_size=size, paging_state=state)
+    return lambda size, state: repo.deals_by_category_verified_saving(category, high, page_size=size,
+                                                                       paging_state=state)
 
 
 def _by_price(repo: Repository, category: str, low: float, high: float) -> Fetch:
@@ -213,7 +233,10 @@ def _filters_in_python(query: DealQuery) -> bool:
         return True
     if query.sort is DealSort.CHEAPEST:
         return query.min_discount > 0
-    return query.min_price > 0 or query.max_price is not None
+    if query.sort is DealSort.BIGGEST_VERIFIED_SAVING and query.min_verified_discount > 0:
+        return True
+    return query.min_price > 0 or query.max_price is not None or (query.sort in VERIFIED_SORTS
+                                                                   and query.min_discount > 0)
 
 
 async def walk_ordered(streams: list[SortedStream], query: DealQuery, scan_limit: int) -> SearchPage:

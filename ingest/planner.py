@@ -1,9 +1,10 @@
 """Stage 1 of the Async DQE: per category, read `total`, plan exactly the pages it implies, publish.
 
 Small categories are packed into listings (`category_slugs=a,b`) so their short last pages merge into full
-ones, at most `plan_listing_deals` deals each (800 by default: the 8 pages of one work message, fetched
-together, so churn shifts few of its pages between requests). No page is planned for growth: a full last
-page makes its fetcher plan a continuation.
+ones, at most `plan_listing_deals` deals each (500 by default: at most 5 pages, within one work message,
+fetched together, so churn shifts few of its pages between requests; on the simulator's catalog 500 fills
+pages as well as 800 or 1000 do). No page is planned for growth: a full last page makes its fetcher plan a
+continuation.
 
 Totals are read concurrently (one small request per category). The snapshot time is the API server's
 own clock (its `Date` header), so the next incremental round's `updated_after` does not depend on ours.

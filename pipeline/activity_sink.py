@@ -27,7 +27,6 @@ from pipeline.deal_transforms import to_dead_letter_rows
 from pipeline.sink import REPORTS_KEPT
 
 log = logging.getLogger(__name__)
-DRIVER_HELD_MAX_ROWS = 5000
 
 
 def judge_activity_records(raw_df: DataFrame, settings: Settings) -> DataFrame:
@@ -132,7 +131,7 @@ class ActivityWindowsSink(_TablesWriter):
 
     def __call__(self, windows_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
         started = time.monotonic()
-        windows_df, by_metric = _held_windows(windows_df)
+        windows_df, by_metric = _held_windows(windows_df, self.settings.sink_driver_max_keys)
         frames = {
             "trending_categories_by_bucket": at.to_trending_rows(windows_df),
             "sales_by_second": at.to_sales_by_second_rows(windows_df),
@@ -148,7 +147,7 @@ class ActivityWindowsSink(_TablesWriter):
         return self._report(batch_id, counts, started)
 
 
-def _held_windows(windows_df: DataFrame) -> tuple[DataFrame, dict[str, int]]:
+def _held_windows(windows_df: DataFrame, max_rows: int) -> tuple[DataFrame, dict[str, int]]:
     """The batch's window rows materialised once, and how many rows each metric has.
 
     An update-mode micro-batch holds only the windows its events touched (a few hundred rows): one
@@ -156,8 +155,8 @@ def _held_windows(windows_df: DataFrame) -> tuple[DataFrame, dict[str, int]]:
     job a checkpoint plus a count would cost. A large frame (a catch-up, the batch layer) is
     checkpointed and counted in Spark instead.
     """
-    rows = windows_df.limit(DRIVER_HELD_MAX_ROWS + 1).collect()
-    if len(rows) <= DRIVER_HELD_MAX_ROWS:
+    rows = windows_df.limit(max_rows + 1).collect()
+    if len(rows) <= max_rows:
         by_metric = Counter(row["metric"] for row in rows)
         return windows_df.sparkSession.createDataFrame(rows, windows_df.schema), dict(by_metric)
     held_df = windows_df.localCheckpoint()

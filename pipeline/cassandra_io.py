@@ -16,10 +16,6 @@ from pyspark.sql import types as T
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
 CONCURRENT_WRITES = 6
-#: Up to this many partition keys, stored rows are read from the driver with a prepared statement
-#: per key: a micro-batch touches few keys, and a Spark direct join costs more (planning, a
-#: connector scan per task, task launch) than the reads themselves. More keys: the direct join.
-DRIVER_READ_MAX_KEYS = 2000
 READ_CONCURRENCY = 64
 
 R = TypeVar("R")
@@ -57,23 +53,31 @@ def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A
 
 
 class PartitionReader:
-    """Stored rows of a table for given partition keys, as a frame of the table's schema."""
+    """Stored rows of a table for given partition keys, as a frame of the table's schema.
 
-    def __init__(self, session: Callable[[], Session], keyspace: str) -> None:
+    Up to `max_keys` keys (settings: sink_driver_max_keys) the rows are read from the driver with a
+    prepared statement per key: a micro-batch touches few keys, and a Spark direct join costs more
+    (planning, a connector scan per task, task launch) than the reads themselves. More keys (a
+    catch-up, the batch layer): the connector's direct join.
+    """
+
+    def __init__(self, session: Callable[[], Session], keyspace: str, max_keys: int) -> None:
         self._session = session  # opened on first need: a batch of only new keys may never read
         self._keyspace = keyspace
+        self._max_keys = max_keys
         self._statements: dict[str, PreparedStatement] = {}
 
     def read(self, keys_df: DataFrame, table: str, schema: T.StructType,
              materialise: Callable[[DataFrame], DataFrame]) -> DataFrame:
         """Rows of `table` whose partition key (the single column of `keys_df`) is in `keys_df`, read
-        now: a frame that would read Cassandra again later is `materialise`d. Never a table scan,
-        whatever the connector's size estimate says."""
+        now: a frame that would read Cassandra again later is `materialise`d."""
         (key,) = keys_df.columns
-        keys = [row[0] for row in keys_df.limit(DRIVER_READ_MAX_KEYS + 1).collect()]
-        if len(keys) > DRIVER_READ_MAX_KEYS:
+        keys = [row[0] for row in keys_df.limit(self._max_keys + 1).collect()]
+        if len(keys) > self._max_keys:
+            # Many keys (a catch-up, the batch layer): the connector joins them directly, or scans the
+            # table where its size estimate says the keys are most of it (a first load, a recompute).
             table_df = (keys_df.sparkSession.read.format(CASSANDRA_FORMAT)
-                        .options(keyspace=self._keyspace, table=table, directJoinSetting="on").load())
+                        .options(keyspace=self._keyspace, table=table, directJoinSetting="auto").load())
             return materialise(table_df.join(keys_df, on=key, how="inner").select(*schema.fieldNames()))
         statement = self._statement(table, key, schema)
         results = execute_concurrent_with_args(self._session(), statement, [(k,) for k in keys],

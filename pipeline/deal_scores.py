@@ -1,7 +1,9 @@
 """Is this discount real? The deal score as pure DataFrame -> DataFrame transforms (no I/O).
 
 For each deal version the reference price is the LOWEST of the prices it can be checked against:
-  - PRIOR_30_DAY_LOW: the lowest price of this deal in the 30 days before this version (Omnibus);
+  - PRIOR_30_DAY_LOW: the lowest price of this deal applied in the 30 days before this version
+    (Omnibus) — evidence when the price moved in that window, or when the "sale" has run at no
+    higher price for `perpetual_days` (then the sale price is the regular price);
   - STREET_PRICE: the median current price of the same item at >= `min_other_sellers` other sellers
     (online deals) — or AREA_COMPARABLE: the same for offers of the same category and area (local);
   - CLAIMED_VALUE: the merchant's own "value", used alone only when nothing else is known.
@@ -47,21 +49,29 @@ def _age_s(then: Column) -> Column:
 
 
 def own_history(versions_df: DataFrame, observations_df: DataFrame, rules: sr.ScoreRules) -> DataFrame:
-    """Per version, what the deal's own earlier observations say (prior lows, last price, sales trend)."""
+    """Per version, what the deal's own earlier observations say (prior lows, last price, sales trend).
+
+    The 30-day low is over the prices applied in the window: those observed in it and the one
+    observed last before it, which was still in effect when the window opened."""
     obs_df = observations_df.select(
         F.col("deal_id"), F.col("observed_at"), F.col("price").alias("o_price"), F.col("number_sold").alias("o_sold"))
     joined_df = versions_df.select(*_VERSION_KEY).join(obs_df, on="deal_id").filter(
         F.col("observed_at") < F.col("updated_at"))
     age = _age_s(F.col("observed_at"))
     return joined_df.groupBy(*_VERSION_KEY).agg(
-        F.min(F.when(age <= sr.OMNIBUS_DAYS * DAY_S, F.col("o_price"))).alias("prior_low_30d"),
+        F.min(F.when(age <= sr.OMNIBUS_DAYS * DAY_S, F.col("o_price"))).alias("low_within_30d"),
+        F.max(F.when(age <= sr.OMNIBUS_DAYS * DAY_S, F.col("o_price"))).alias("high_within_30d"),
+        F.max(F.when(age > sr.OMNIBUS_DAYS * DAY_S, F.struct("observed_at", "o_price"))).alias("in_effect_30d_ago"),
         F.min(F.when(age <= sr.LOW_WINDOW_DAYS * DAY_S, F.col("o_price"))).alias("prior_low_90d"),
         F.min("o_price").alias("prior_low_all"),
         F.max(F.when(age <= rules.perpetual_days * DAY_S, F.col("o_price"))).alias("recent_high"),
         F.max(age).alias("first_seen_age_s"),
         F.max(F.struct("observed_at", "o_price")).getField("o_price").alias("previous_price"),
         F.min(F.when(age <= sr.SALES_TREND_DAYS * DAY_S, F.struct("observed_at", "o_sold"))).alias("trend_start"),
-    )
+    ).withColumns({  # the price still in effect when the window opened was applied in it too (Art. 6a)
+        "prior_low_30d": F.least("low_within_30d", F.col("in_effect_30d_ago").getField("o_price")),
+        "prior_high_30d": F.greatest("high_within_30d", F.col("in_effect_30d_ago").getField("o_price")),
+    })
 
 
 def market_prices(versions_df: DataFrame, offers_df: DataFrame) -> DataFrame:
@@ -104,10 +114,13 @@ def _with_market(df: DataFrame, rules: sr.ScoreRules) -> DataFrame:
 
 def _with_reference(df: DataFrame, rules: sr.ScoreRules) -> DataFrame:
     market_kind = F.when(is_street_key(F.col("item_key")), F.lit(sr.STREET_PRICE)).otherwise(F.lit(sr.AREA_COMPARABLE))
-    ref = F.least("value", "prior_low_30d", "market_price")
-    kind = (F.when(F.col("prior_low_30d") == ref, F.lit(sr.PRIOR_30_DAY_LOW))
-            .when(F.col("market_price") == ref, market_kind).otherwise(F.lit(sr.CLAIMED_VALUE)))
     price = F.col("price")
+    # the own history is evidence when the price moved in the window, or a "sale" never ended
+    moved = (F.col("prior_low_30d") < price) | (F.col("prior_high_30d") > price) | _is_perpetual(rules)
+    own = F.when(moved, F.col("prior_low_30d"))
+    ref = F.least("value", own, "market_price")
+    kind = (F.when(own == ref, F.lit(sr.PRIOR_30_DAY_LOW))
+            .when(F.col("market_price") == ref, market_kind).otherwise(F.lit(sr.CLAIMED_VALUE)))
     verified = F.when(ref > 0, F.round(F.greatest(F.lit(0.0), (ref - price) / ref), 4)).otherwise(F.lit(0.0))
     with_ref_df = df.withColumns({
         "reference_price": ref, "reference_kind": kind, "verified_discount_pct": verified,
@@ -116,6 +129,12 @@ def _with_reference(df: DataFrame, rules: sr.ScoreRules) -> DataFrame:
     })
     gap = F.round(F.col("advertised_discount_pct") - F.col("verified_discount_pct"), 4)
     return with_ref_df.withColumn("is_genuine", gap <= rules.verdict_tolerance)
+
+
+def _is_perpetual(rules: sr.ScoreRules) -> Column:
+    """On "sale" for `perpetual_days` and never at a higher price in that time."""
+    return ((F.col("first_seen_age_s") >= rules.perpetual_days * DAY_S) & (F.col("recent_high") <= F.col("price"))
+            & (F.col("discount_pct") > rules.verdict_tolerance))
 
 
 def _flags(rules: sr.ScoreRules) -> Column:
@@ -127,8 +146,7 @@ def _flags(rules: sr.ScoreRules) -> Column:
     conditions = {
         sr.INFLATED_VALUE: F.col("value") > F.col("market_price") * rules.inflation_ratio,
         sr.RAISED_BEFORE_DISCOUNT: (price < F.col("previous_price")) & (price >= F.col("prior_low_30d")),
-        sr.PERPETUAL_SALE: (F.col("first_seen_age_s") >= rules.perpetual_days * DAY_S)
-        & (F.col("recent_high") <= price) & (F.col("advertised_discount_pct") > rules.verdict_tolerance),
+        sr.PERPETUAL_SALE: _is_perpetual(rules),
         sr.NEW_HISTORIC_LOW: price < F.col("prior_low_all"),
         sr.LOWEST_IN_90_DAYS: price <= F.col("prior_low_90d"),
         sr.ENDS_SOON: (expires > updated) & (_age_s(expires) >= -rules.ends_soon_hours * 3600),

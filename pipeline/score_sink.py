@@ -41,7 +41,7 @@ class DealScoreSink:
         self.settings = settings
         self.rules = ScoreRules.from_settings(settings)
         self._session: Session | None = None
-        self._reader = PartitionReader(self._driver_session, settings.keyspace)
+        self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
         self._deletes: dict[str, PreparedStatement] = {}
         self._held: list[DataFrame] = []
 
@@ -72,16 +72,21 @@ class DealScoreSink:
         fresh_df = self._hold(tr.filter_newer_than_stored(latest_df, stored_keys_df))
         replaced_df = self._hold(stored_keys_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
                                  .withColumn("has_merchant", F.col("merchant_id").isNotNull()))
+        counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
+                              F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
+        assert counts is not None  # an aggregate without grouping has exactly one row
+        split = (counts["fresh"] - counts["replacing"], counts["replacing"])
         writes: list[Callable[[], object]] = [
             partial(self._append, sr.to_score_version_rows(scores_df, versions_df), "deal_score_versions"),
             partial(self._append, sr.to_offer_rows(versions_df), "offer_prices_by_item"),
-            partial(self._delete_stale_rows, replaced_df, fresh_df),
         ]
-        writes += [partial(self._upsert, fresh_df, partial(tr.to_sorted_table_rows, table=table), table.name)
+        if counts["replacing"]:
+            writes.append(partial(self._delete_stale_rows, replaced_df, fresh_df))
+        writes += [partial(self._upsert, fresh_df, partial(tr.to_sorted_table_rows, table=table), table.name, split)
                    for table in sr.SORTED_SCORE_TABLES]
         run_concurrently(writes)
         self._refresh_honesty(fresh_df, replaced_df)
-        self._upsert(fresh_df, sr.to_deal_scores_by_id_rows, "deal_scores_by_id")
+        self._upsert(fresh_df, sr.to_deal_scores_by_id_rows, "deal_scores_by_id", split)
         scored = scores_df.count()
         log.info("batch %s: %d deal versions scored", batch_id, scored)
         return scored
@@ -108,10 +113,15 @@ class DealScoreSink:
             deleted += self._delete(table.name, table.keys, [tuple(row) for row in stale_df.collect()])
         return deleted
 
-    def _upsert(self, fresh_df: DataFrame, to_rows: Callable[[DataFrame], DataFrame], table: str) -> None:
-        """New deals without nulls (no tombstones); replacing ones with nulls, so a dropped field clears."""
-        self._append(to_rows(fresh_df.filter(~F.col("is_replacing"))), table)
-        self._append(to_rows(fresh_df.filter(F.col("is_replacing"))), table, write_nulls=True)
+    def _upsert(self, fresh_df: DataFrame, to_rows: Callable[[DataFrame], DataFrame], table: str,
+                split: tuple[int, int]) -> None:
+        """New deals without nulls (no tombstones); replacing ones with nulls, so a dropped field clears.
+        `split` is (new deals, replacing deals): an empty side costs no Spark job."""
+        new_count, replacing_count = split
+        if new_count:
+            self._append(to_rows(fresh_df.filter(~F.col("is_replacing"))), table)
+        if replacing_count:
+            self._append(to_rows(fresh_df.filter(F.col("is_replacing"))), table, write_nulls=True)
 
     # -- I/O helpers ---------------------------------------------------------------------------
 

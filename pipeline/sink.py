@@ -65,7 +65,7 @@ class DealTablesSink:
         self.settings = settings
         self._session: Session | None = None  # cassandra-driver session for deletes, opened on first need
         self._deletes: dict[str, PreparedStatement] = {}
-        self._reader = PartitionReader(self._driver_session, settings.keyspace)
+        self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
         self._scores = DealScoreSink(settings)  # issue 12: deal scores, written after the deal tables
         self._held: list[DataFrame] = []  # frames materialised for the current batch
         self.reports: deque[BatchReport] = deque(maxlen=REPORTS_KEPT)

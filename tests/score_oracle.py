@@ -71,24 +71,29 @@ def _history(v: dict[str, Any], observations: list[dict[str, Any]]) -> list[tupl
             if o["deal_id"] == v["deal_id"] and o["observed_at"] < v["updated_at"]]
 
 
+def _perpetual(v: dict[str, Any], prior: list[tuple[float, dict[str, Any]]], rules: sr.ScoreRules) -> bool:
+    window = rules.perpetual_days * DAY.total_seconds()
+    recent = [o["price"] for a, o in prior if a <= window]
+    return bool(prior and max(a for a, _ in prior) >= window and recent and max(recent) <= v["price"]
+                and v["discount_pct"] > rules.verdict_tolerance)
+
+
 def _flags(v: dict[str, Any], s: dict[str, Any], prior: list[tuple[float, dict[str, Any]]],
            rules: sr.ScoreRules) -> list[str]:
     price, day = v["price"], DAY.total_seconds()
-    lows = {d: min((o["price"] for a, o in prior if a <= d * day), default=None) for d in (30, 90)}
+    low_90 = min((o["price"] for a, o in prior if a <= sr.LOW_WINDOW_DAYS * day), default=None)
     flags = []
     if s["market_price"] is not None and v["value"] > s["market_price"] * rules.inflation_ratio:
         flags.append(sr.INFLATED_VALUE)
     if prior:
         previous = max(prior, key=lambda p: p[1]["observed_at"])[1]["price"]
-        if price < previous and lows[30] is not None and price >= lows[30]:
+        if price < previous and s["prior_low_30d"] is not None and price >= s["prior_low_30d"]:
             flags.append(sr.RAISED_BEFORE_DISCOUNT)
-        recent = [o["price"] for a, o in prior if a <= rules.perpetual_days * day]
-        if (max(a for a, _ in prior) >= rules.perpetual_days * day and recent and max(recent) <= price
-                and s["advertised_discount_pct"] > rules.verdict_tolerance):
+        if _perpetual(v, prior, rules):
             flags.append(sr.PERPETUAL_SALE)
         if price < min(o["price"] for _, o in prior):
             flags.append(sr.NEW_HISTORIC_LOW)
-        if lows[90] is not None and price <= lows[90]:
+        if low_90 is not None and price <= low_90:
             flags.append(sr.LOWEST_IN_90_DAYS)
     expires = v["expires_at"]
     if expires is not None and v["updated_at"] < expires <= v["updated_at"] + timedelta(hours=rules.ends_soon_hours):
@@ -106,10 +111,17 @@ def score(v: dict[str, Any], observations: list[dict[str, Any]], offers: list[di
           rules: sr.ScoreRules) -> dict[str, Any]:
     """The score row of one version (DEAL_SCORE_SCHEMA's fields)."""
     prior = _history(v, observations)
-    low_30 = min((o["price"] for a, o in prior if a <= sr.OMNIBUS_DAYS * DAY.total_seconds()), default=None)
+    window = sr.OMNIBUS_DAYS * DAY.total_seconds()
+    applied = [o["price"] for a, o in prior if a <= window]
+    before = [p for p in prior if p[0] > window]
+    if before:  # the price in effect when the window opened
+        applied.append(min(before, key=lambda p: p[0])[1]["price"])
+    low_30 = min(applied, default=None)
+    moved = low_30 is not None and (low_30 < v["price"] or max(applied) > v["price"])
+    own = low_30 if moved or _perpetual(v, prior, rules) else None
     cents = _market(v, offers, rules)
     market = None if cents is None else _median_cents(cents) / 100.0
-    candidates = [(low_30, sr.PRIOR_30_DAY_LOW),
+    candidates = [(own, sr.PRIOR_30_DAY_LOW),
                   (market, sr.STREET_PRICE if (v["item_key"] or "").startswith("online|") else sr.AREA_COMPARABLE),
                   (v["value"], sr.CLAIMED_VALUE)]
     ref = min(p for p, _ in candidates if p is not None)

@@ -29,29 +29,26 @@ export function categoryName(categories, slug) {
   return slug;
 }
 
-/** The tree as links: `hrefFor(slug | null)` builds each link, `selected` is highlighted. */
+/** The tree as links: `hrefFor(slug | null)` builds each link; the branch holding `selected` is open. */
 export function CategoryTree({ categories, selected, hrefFor }) {
   const openTop = categories.find((top) => top.slug === selected || top.children.some((c) => c.slug === selected));
+  const link = (category) => (
+    <>
+      <a href={hrefFor(category.slug)} data-slug={category.slug}
+         aria-current={selected === category.slug ? "true" : undefined}>{category.name}</a>
+      <span class="count" aria-label={`${category.dealCount} deals`}>{category.dealCount}</span>
+    </>
+  );
   return (
     <nav class="tree" aria-label="Categories">
       <a href={hrefFor(null)} aria-current={selected ? undefined : "true"}>All categories</a>
       <ul>
         {categories.map((top) => (
-          <li key={top.slug}>
-            <details open={openTop?.slug === top.slug}>
-              <summary>
-                <a href={hrefFor(top.slug)} aria-current={selected === top.slug ? "true" : undefined}>{top.name}</a>
-                <span class="count">{top.dealCount}</span>
-              </summary>
-              <ul>
-                {top.children.map((child) => (
-                  <li key={child.slug}>
-                    <a href={hrefFor(child.slug)} aria-current={selected === child.slug ? "true" : undefined}>{child.name}</a>
-                    <span class="count">{child.dealCount}</span>
-                  </li>
-                ))}
-              </ul>
-            </details>
+          <li key={top.slug} class={openTop?.slug === top.slug ? "open" : undefined}>
+            <div class="row">{link(top)}</div>
+            {openTop?.slug === top.slug ? (
+              <ul>{top.children.map((child) => <li key={child.slug} class="row">{link(child)}</li>)}</ul>
+            ) : null}
           </li>
         ))}
       </ul>

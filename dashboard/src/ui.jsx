@@ -19,7 +19,7 @@ const HELP = {
   "api-down": ["The API is not answering", "Check that `exstreamly api` (or `./dev run`) is running; this page retries when you reload or change the search."],
   "store-down": ["The deal store is unavailable", "Cassandra is not answering the API right now. The API reconnects by itself; try again in a few seconds."],
   input: ["The API rejected this request", null],
-  auth: ["You are not signed in", "The token is invalid or expired; create one with `exstreamly token create --user-id <id>`."],
+  auth: ["You are not signed in", "The token is invalid or expired; create one with `exstreamly token create --user <id>`."],
   error: ["Something went wrong", null],
 };
 

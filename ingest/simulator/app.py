@@ -61,6 +61,7 @@ class SimulatorApp:
             Route("/_truth/live", self.truth_live),
             Route("/_truth/deals/{deal_id:int}", self.truth_deal),
             Route("/_truth/export", self.truth_export),
+            Route("/_truth/discounts", self.truth_discounts),
         ]
         return Starlette(routes=routes)
 
@@ -162,6 +163,11 @@ class SimulatorApp:
 
     async def truth_export(self, request: Request) -> Response:
         lines = b"".join(orjson.dumps(v.__dict__) + b"\n" for v in self.sim.all_versions())
+        return Response(lines, 200, media_type="application/x-ndjson")
+
+    async def truth_discounts(self, request: Request) -> Response:
+        """Per deal version: is its discount genuine, the true discount, and the pattern it follows."""
+        lines = b"".join(orjson.dumps(v.discount_truth()) + b"\n" for v in self.sim.all_versions())
         return Response(lines, 200, media_type="application/x-ndjson")
 
 

@@ -11,6 +11,7 @@ import random
 from bisect import bisect_right, insort
 from typing import TYPE_CHECKING, TypeVar
 
+from ingest.simulator import market
 from ingest.simulator.config import SimConfig
 from ingest.simulator.records import DealRecord, duplicate_of, fmt_ts, new_deal
 from ingest.simulator.truth import TruthLog, Version
@@ -36,6 +37,7 @@ class Catalog:
         self.by_updated: list[tuple[float, int]] = []
         self._next_id = 3_900_000
         self._next_merchant = 1_000_000
+        self.labels = market.Labels()  # the market's patterns and true prices (ground truth only)
 
     def build(self, rng: random.Random) -> None:
         """The initial catalog at `start_ts` (bulk: sorted once, not inserted one by one)."""
@@ -46,15 +48,38 @@ class Catalog:
                 self._register(self._fresh(rng, start), start)
         finally:
             gc.enable()
+        self._plant_market(random.Random(f"{self.config.seed}:market"), start)
         self.all_ids.sort()
         self.by_updated.sort()
         for ids in self.by_category.values():
             ids.sort()
 
+    def _plant_market(self, rng: random.Random, start: float) -> None:
+        """Turn a seeded share of the built deals into market sellers and history scenarios, then re-index."""
+        ids = sorted(self.live)
+        rng.shuffle(ids)
+        rates, taken = self.config.market, 0
+        while taken < rates.market * len(ids) - 3:
+            group = [self.live[i] for i in ids[taken:taken + rng.randint(4, 6)]]
+            market.market_item(rng, self.labels, rates, group)
+            taken += len(group)
+        for pattern, share in ((market.OMNIBUS, rates.omnibus), (market.PERPETUAL, rates.perpetual),
+                               (market.GENUINE, rates.reduction / 2), (market.NEW_LOW, rates.reduction / 2)):
+            for deal_id in ids[taken:taken + int(share * len(ids))]:
+                market.history_scenario(rng, self.labels, self.live[deal_id], pattern, start)
+            taken += int(share * len(ids))
+        self.by_category = {}
+        for deal_id in self._ids:
+            self.by_category.setdefault(self.live[deal_id].category, []).append(-deal_id)
+        for deal_id in ids[:taken]:
+            self.truth.born(self._version(self.live[deal_id], start))
+
     def _fresh(self, rng: random.Random, ts: float) -> DealRecord:
         self._next_id += rng.randint(1, 40)
         if self.live and rng.random() < self.config.duplicate_share:
-            return duplicate_of(self.live[rng.choice(self._ids)], self._next_id, ts)
+            original = self.live[rng.choice(self._ids)]
+            self.labels.copy_to(original.id, self._next_id)
+            return duplicate_of(original, self._next_id, ts)
         self._next_merchant += rng.randint(1, 9)
         return new_deal(rng, self._next_id, ts, self.config.start_ts, self._next_merchant)
 
@@ -65,7 +90,7 @@ class Catalog:
         self.all_ids.append(-record.id)
         self.by_category.setdefault(record.category, []).append(-record.id)
         self.by_updated.append((record.updated_ts, record.id))
-        self.truth.born(_version(record, ts))
+        self.truth.born(self._version(record, ts))
         self.mutations += 1
 
     # -- churn operations ------------------------------------------------------------------------------
@@ -78,7 +103,7 @@ class Catalog:
         insort(self.all_ids, -record.id)
         insort(self.by_category.setdefault(record.category, []), -record.id)
         insort(self.by_updated, (record.updated_ts, record.id))
-        self.truth.born(_version(record, ts))
+        self.truth.born(self._version(record, ts))
         self.mutations += 1
         return record
 
@@ -102,8 +127,16 @@ class Catalog:
             setattr(record, name, value)
         record.touch(ts)
         insort(self.by_updated, (record.updated_ts, record.id))
-        self.truth.changed(_version(record, ts))
+        self.truth.changed(self._version(record, ts))
         self.mutations += 1
+
+    def _version(self, record: DealRecord, ts: float) -> Version:
+        """The truth's record of the version being served from `ts`, with its true reference price."""
+        regular = self.labels.regular.get(record.id, record.value)
+        prior = self.truth.prior_low(record.id, ts, record.price)
+        return Version(record.id, record.version, ts, None, fmt_ts(record.updated_ts), record.price, record.value,
+                       record.number_sold, regular if prior is None else min(regular, prior),
+                       self.labels.pattern.get(record.id, market.CATALOG))
 
     def pick(self, rng: random.Random) -> DealRecord | None:
         return self.live[rng.choice(self._ids)] if self._ids else None
@@ -115,7 +148,3 @@ def _discard(sorted_list: list[_Key], item: _Key) -> None:
         raise KeyError(f"{item!r} is not indexed")
     del sorted_list[index]
 
-
-def _version(record: DealRecord, ts: float) -> Version:
-    return Version(record.id, record.version, ts, None, fmt_ts(record.updated_ts), record.price, record.value,
-                   record.number_sold)

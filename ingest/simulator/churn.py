@@ -29,6 +29,8 @@ class Churn:
         self._next = config.start_ts + self._gap()
         self._expiries = [(r.expires_ts, r.id) for r in catalog.live.values() if r.expires_ts is not None]
         heapq.heapify(self._expiries)
+        self._scheduled = list(catalog.labels.schedule)  # the market's planned price paths (market.py)
+        heapq.heapify(self._scheduled)
         self.applied = 0
 
     def _gap(self) -> float:
@@ -37,9 +39,12 @@ class Churn:
     def advance_to(self, ts: float) -> None:
         while True:
             expiry = self._expiries[0][0] if self._expiries else float("inf")
-            if min(expiry, self._next) > ts:
+            planned = self._scheduled[0][0] if self._scheduled else float("inf")
+            if min(expiry, self._next, planned) > ts:
                 return
-            if expiry <= self._next:
+            if planned < min(expiry, self._next):
+                self._planned(*heapq.heappop(self._scheduled))
+            elif expiry <= self._next:
                 self._expire(*heapq.heappop(self._expiries))
             else:
                 self._event(self._next)
@@ -50,6 +55,11 @@ class Churn:
         record = self._catalog.live.get(deal_id)
         if record is not None and record.expires_ts == when:
             self._catalog.remove(deal_id, when)
+
+    def _planned(self, when: float, deal_id: int, changes: dict[str, float]) -> None:
+        record = self._catalog.live.get(deal_id)
+        if record is not None:
+            self._catalog.change(record, when, **changes)
 
     def _event(self, ts: float) -> None:
         kind = self._rng.choices(self._kinds, self._weights)[0]
@@ -63,7 +73,7 @@ class Churn:
             return
         if kind == "withdraw":
             self._catalog.remove(record.id, ts)
-        elif kind == "change":
+        elif kind == "change" and record.id not in self._catalog.labels.pattern:  # scenarios keep their path
             self._catalog.change(record, ts, **self._repriced(record.price, record.value))
         elif record.number_sold is not None:
             self._catalog.change(record, ts, number_sold=record.number_sold + self._rng.randint(1, 25))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ingest.simulator.market import MarketRates
+
 SQOOT_2016 = 1_454_284_800.0  # 2016-02-01T00:00:00Z, the era of the recorded corpus
 
 
@@ -57,6 +59,7 @@ class SimConfig:
     duplicate_share: float = 0.01  # same offer under a new id (§7.2)
     drift: float = 0.0  # share of requests whose page window slips by one row (§10.6)
     keys: tuple[str, ...] = ("local-dev-key",)
+    market: MarketRates = field(default_factory=MarketRates)  # items sold by several merchants, patterns
 
     def __post_init__(self) -> None:
         if self.deals < 0 or self.time_scale < 0 or self.latency_s < 0:

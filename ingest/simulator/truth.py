@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.score_rules import ScoreRules
+
+#: The advertised discount may exceed the true one by this much and still be genuine (as the score).
+GENUINE_TOLERANCE = ScoreRules().verdict_tolerance
+OMNIBUS_S = 30 * 86_400.0
+
 
 @dataclass(frozen=True)
 class Version:
@@ -16,6 +22,18 @@ class Version:
     price: float
     value: float
     number_sold: int | None
+    true_reference: float | None = None  # what the discount really is against (market.py's rule)
+    pattern: str | None = None  # the market scenario the deal follows (market.py), "catalog" otherwise
+
+    def discount_truth(self) -> dict[str, object]:
+        """Whether this version's advertised discount is genuine, and the true discount (fractions)."""
+        advertised = round((self.value - self.price) / self.value, 4) if self.value else 0.0
+        ref = self.true_reference if self.true_reference is not None else self.value
+        true = round(max(0.0, (ref - self.price) / ref), 4) if ref else 0.0
+        return {"deal_id": self.deal_id, "version": self.version, "updated_at": self.updated_at,
+                "price": self.price, "value": self.value, "advertised_discount_pct": advertised,
+                "true_reference": ref, "true_discount_pct": true,
+                "genuine": round(advertised - true, 4) <= GENUINE_TOLERANCE, "pattern": self.pattern}
 
 
 class TruthLog:
@@ -48,6 +66,17 @@ class TruthLog:
     def live_throughout(self, start: float, end: float) -> set[int]:
         """Deals served during the whole window: any crawl over [start, end] can be expected to find them."""
         return {i for i, b in self._born.items() if b <= start and self._died.get(i, float("inf")) > end}
+
+    def prior_low(self, deal_id: int, ts: float, price: float) -> float | None:
+        """The lowest price applied in the 30 days before `ts` (EU Omnibus Directive, Art. 6a), when it
+        is the reference: another price was applied then, or the "sale" at `price` has run for 30 days
+        at no higher price (then it is the regular price). None otherwise."""
+        history = self._versions.get(deal_id, ())
+        prices = [v.price for v in history if v.valid_from < ts and (v.valid_to is None or v.valid_to > ts - OMNIBUS_S)]
+        if not prices:
+            return None
+        perpetual = ts - self._born[deal_id] >= OMNIBUS_S and max(prices) <= price
+        return min(prices) if perpetual or any(p != price for p in prices) else None
 
     def versions(self, deal_id: int) -> list[Version]:
         return list(self._versions.get(deal_id, ()))

@@ -35,7 +35,7 @@ from tests import factories
 from tests.activity_log import LoggedEvent
 from tests.browser.events import DealRef, deal_refs, events_now
 from tests.conftest import IN_CI, UI_TEST_KEYSPACE, keyspace_session, raw_records, truncate_keyspace
-from tests.integration.activity_fixtures import produce_log
+from tests.integration.activity_fixtures import create_topic_without_time_retention, produce_log
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("EXS_CHROMIUM", "/usr/bin/chromium"))
@@ -165,6 +165,7 @@ def ui_stack(spark: Any, ui_settings: Settings, tmp_path_factory: pytest.TempPat
         sink(spark.createDataFrame(raw_records(first + later), RAW_RECORD_SCHEMA), None)
     finally:
         sink.close()
+    create_topic_without_time_retention(ui_settings.kafka_bootstrap, ui_settings.topic_user_events)
     queries = start_activity_streams(spark, ui_settings,
                                      checkpoint_root=(tmp_path_factory.mktemp("ui-ck")).as_uri())
     try:
@@ -174,8 +175,13 @@ def ui_stack(spark: Any, ui_settings: Settings, tmp_path_factory: pytest.TempPat
             stack.produce(events_now(refs, 400, seed=15, prefix="seed"))
             purchases = sum(e.payload["event_type"] == "purchase" for e in stack.produced
                             if isinstance(e.payload, dict))
-            wait_for("the seeded events in the purchase feed", lambda: len(stack.query(
-                "{ purchaseFeed(first: 100) { id } }")["purchaseFeed"]) >= min(purchases, 100))
+
+            def seeded() -> bool:
+                for query in (queries.events, queries.windows):
+                    assert query.exception() is None, query.exception()
+                return len(stack.query("{ purchaseFeed(first: 100) { id } }")["purchaseFeed"]) >= min(purchases, 100)
+
+            wait_for("the seeded events in the purchase feed", seeded, timeout_s=300)
             yield stack
     finally:
         queries.stop()

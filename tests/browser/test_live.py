@@ -15,7 +15,9 @@ from tests.browser.events import events_now, trend_score
 
 pytestmark = pytest.mark.integration
 BURSTS, PER_BURST = 6, 8
-WITHIN_S = 30.0
+#: On a quiet machine an event reaches the page in ~4 s (bench/results/activity.json); a shared, loaded
+#: CI box can take a few micro-batches of 10-30 s, which this bound still tolerates.
+WITHIN_S = 60.0
 
 
 def score_shown(driver: WebDriver, window: str, slug: str) -> int | None:

@@ -82,7 +82,7 @@ def test_every_filter_and_sort_from_the_url_matches_the_api(ui_stack: UiStack, b
 def test_the_form_and_the_category_tree_write_the_query_into_the_url(ui_stack: UiStack, browser: WebDriver) -> None:
     browser.get(f"{ui_stack.base_url}/search")
     WebDriverWait(browser, 20).until(lambda d: shown_ids(d))
-    browser.find_element(By.CSS_SELECTOR, 'nav.tree summary a[href*="category=product"]').click()
+    browser.find_element(By.CSS_SELECTOR, 'nav.tree a[data-slug="product"]').click()
     WebDriverWait(browser, 10).until(lambda d: "category=product" in d.current_url)
     form = browser.find_element(By.CSS_SELECTOR, "form.search-form")
     form.find_element(By.NAME, "maxPrice").send_keys("150")

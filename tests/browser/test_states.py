@@ -41,7 +41,7 @@ def test_an_open_page_says_when_the_api_is_gone(ui_stack: UiStack, chromium: Web
         WebDriverWait(chromium, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.deals li.deal"))
         server.should_exit = True
         WebDriverWait(chromium, 30).until(lambda _d: _closed(base_url))
-        chromium.find_element(By.CSS_SELECTOR, 'nav.tree summary a[href*="category=fitness"]').click()
+        chromium.find_element(By.CSS_SELECTOR, 'nav.tree a[data-slug="fitness"]').click()
         alert = WebDriverWait(chromium, 30).until(
             lambda d: d.find_elements(By.CSS_SELECTOR, '[role="alert"][data-error-kind="api-down"]'))
         assert "API is not answering" in alert[0].text

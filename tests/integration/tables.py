@@ -12,9 +12,15 @@ SORTED_KEY_COLUMNS = {
     "deals_by_geocell": ("geocell", "deal_id"),
     "deals_by_merchant": ("merchant_id", "deal_id"),
 }
+#: The deal score's tables (issue 12): the streaming/batch parity test compares them too.
+SCORE_TABLES = (
+    "deal_scores_by_id", "deal_score_versions", "offer_prices_by_item", "deals_by_category_verified_discount",
+    "deals_by_category_verified_saving", "deal_scores_by_merchant", "merchant_honesty_by_category",
+)
 ALL_TABLES = (
     "deals_by_id", *SORTED_KEY_COLUMNS, "price_history_by_deal", "merchants_by_category",
     "merchant_rank_keys", "dead_letters_by_day", "deal_versions",
+    *SCORE_TABLES,
 )
 
 
@@ -25,7 +31,8 @@ def rows(session: Any, table: str) -> list[dict[str, Any]]:
 
 def snapshot(session: Any) -> dict[str, set[tuple[Any, ...]]]:
     """Every table as a set of full rows (order-free, for parity comparisons)."""
-    return {t: {tuple(sorted(r.items())) for r in rows(session, t)} for t in ALL_TABLES}
+    return {t: {tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in r.items()))
+                for r in rows(session, t)} for t in ALL_TABLES}
 
 
 def assert_deal_tables_match(session: Any, raws: list[dict[str, Any]]) -> None:

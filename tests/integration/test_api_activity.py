@@ -28,7 +28,9 @@ LOG = event_log(450, seed=6)
 
 @pytest.fixture(scope="module")
 def client(spark: Any, settings: Settings) -> Iterator[TestClient]:
-    act = settings.model_copy(update={"keyspace": KEYSPACE, "activity_min_users_per_cell": 5})
+    # the log is of a fixed day in the past: widen the public window (24 h by default) to reach it
+    act = settings.model_copy(update={"keyspace": KEYSPACE, "activity_min_users_per_cell": 5,
+                                      "api_public_window_s": 3650 * 86_400})
     with keyspace_session(act) as session:
         truncate_keyspace(session, KEYSPACE)
     raw_df = spark.createDataFrame(raw_rows(LOG), RAW_RECORD_SCHEMA)

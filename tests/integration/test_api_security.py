@@ -201,7 +201,8 @@ def test_operator_fields_need_the_operator_role(client: TestClient, sec_settings
 
 
 def test_operator_day_is_validated(client: TestClient, sec_settings: Settings) -> None:
-    body, cql = reads(client, '{ deadLetters(day: "2026-13-01") { id } }', headers=bearer(sec_settings, 9, Role.OPERATOR))
+    operator = bearer(sec_settings, 9, Role.OPERATOR)
+    body, cql = reads(client, '{ deadLetters(day: "2026-13-01") { id } }', headers=operator)
     assert cql == 0 and only_error(body)["message"] == "day: expected a UTC day as YYYY-MM-DD, found '2026-13-01'"
 
 

@@ -141,3 +141,17 @@ def test_the_token_travels_in_connection_init(server: tuple[str, Any], ws_settin
         ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}}))
         code, _ = closed_code(ws, within_s=5)
     assert code == 4403
+
+
+def test_loader_caches_do_not_outlive_an_operation_on_a_socket(server: tuple[str, Any],
+                                                               ws_settings: Settings) -> None:
+    query = '{ deal(id: "9100001") { id title } }'
+    with open_ws(server[0]) as ws, keyspace_session(ws_settings) as session:
+        session.execute(f"DELETE FROM {SECURITY_TEST_KEYSPACE}.deals_by_id WHERE deal_id = 9100001")
+        subscribe(ws, "a", query)
+        assert json.loads(ws.recv(timeout=5))["payload"]["data"] == {"deal": None}
+        ws.recv(timeout=5)  # complete
+        session.execute(f"INSERT INTO {SECURITY_TEST_KEYSPACE}.deals_by_id (deal_id, title, price, value, "
+                        "discount_pct) VALUES (9100001, 'Fresh', 5.0, 10.0, 0.5)")
+        subscribe(ws, "b", query)  # same socket, same context: a kept loader cache would answer null
+        assert json.loads(ws.recv(timeout=5))["payload"]["data"] == {"deal": {"id": "9100001", "title": "Fresh"}}

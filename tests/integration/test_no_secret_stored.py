@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from batch.deals_job import run_deals_batch
@@ -36,7 +37,7 @@ def crawled(settings: Settings, kafka_bootstrap: str, tmp_path_factory: pytest.T
     sim = Simulator(SimConfig(seed=17, deals=400, keys=(SECRET,), latency_s=0.0))
     with SimulatorServer(sim) as server:
         made = settings.model_copy(update={
-            "deals_api_url": server.url, "deals_api_key": SECRET, "deals_api_rate_per_s": 5000.0,
+            "deals_api_url": server.url, "deals_api_key": SecretStr(SECRET), "deals_api_rate_per_s": 5000.0,
             "topic_deals_raw": f"itest_secret_raw_{run}", "topic_deal_pages": f"itest_secret_pages_{run}",
             "fetcher_group": f"itest_secret_{run}", "fetcher_threads": 4,
             "lake_uri": (tmp_path_factory.mktemp("secret") / "lake").as_uri()})

@@ -50,7 +50,8 @@ VERSIONS = [
     version(8, 9.99, 20.0, item="online|hdmi 4k adapter"),  # median of $10.00 and $10.01 rounds up
     version(81, 10.0, 10.0, item="online|hdmi 4k adapter"), version(82, 10.01, 10.01, item="online|hdmi 4k adapter"),
     version(9, 50.0, 100.0),  # at 50 for 40 days: a perpetual sale
-    version(10, 30.0, 40.0, expires=at(T0, hours=24), sold=400),  # 150 sold a day, ends tomorrow, was 30 already
+    version(11, 60.0, 100.0),  # seen at 40 45 days ago, unchanged until now: 40 was applied in the window
+    version(10, 30.0, 40.0, expires=at(T0, hours=24), sold=400),  # 150 sold/day, ends soon, price unmoved
 ]
 OBSERVATIONS = [
     {"deal_id": 2, "observed_at": at(T0, -20), "price": 50.0, "number_sold": None},
@@ -60,6 +61,7 @@ OBSERVATIONS = [
     {"deal_id": 9, "observed_at": at(T0, -40), "price": 50.0, "number_sold": 0},
     {"deal_id": 9, "observed_at": at(T0, -20), "price": 50.0, "number_sold": 0},
     {"deal_id": 10, "observed_at": at(T0, -2), "price": 30.0, "number_sold": 100},
+    {"deal_id": 11, "observed_at": at(T0, -45), "price": 40.0, "number_sold": None},
 ] + [{"deal_id": v["deal_id"], "observed_at": v["updated_at"], "price": v["price"],
       "number_sold": v["number_sold"]} for v in VERSIONS]
 OFFERS = [
@@ -102,7 +104,8 @@ def test_hand_worked_answers(spark):
         7: (100.0, sr.PRIOR_30_DAY_LOW, 0.3, True, [sr.NEW_HISTORIC_LOW, sr.LOWEST_IN_90_DAYS]),
         8: (10.01, sr.STREET_PRICE, 0.002, False, [sr.INFLATED_VALUE]),
         9: (50.0, sr.PRIOR_30_DAY_LOW, 0.0, False, [sr.PERPETUAL_SALE, sr.LOWEST_IN_90_DAYS]),
-        10: (30.0, sr.PRIOR_30_DAY_LOW, 0.0, False, [sr.LOWEST_IN_90_DAYS, sr.ENDS_SOON, sr.LIKELY_TO_SELL_OUT]),
+        11: (40.0, sr.PRIOR_30_DAY_LOW, 0.0, False, []),
+        10: (40.0, sr.CLAIMED_VALUE, 0.25, True, [sr.LOWEST_IN_90_DAYS, sr.ENDS_SOON, sr.LIKELY_TO_SELL_OUT]),
     }
     assert got[3]["explanation"] == ("The merchant claims $200.00; 4 other sellers offer it for $95.00–$105.00; "
                                      "the real discount is 7%, not 54%.")

@@ -12,7 +12,7 @@ function SignIn({ onToken }) {
   };
   return (
     <form class="signin" onSubmit={submit} aria-label="Sign in">
-      <p>Sign in with a token: <code>exstreamly token create --user-id 42</code> prints one.</p>
+      <p>Sign in with a token: <code>exstreamly token create --user 42</code> prints one.</p>
       <label>Token <input name="token" type="password" autocomplete="off" required /></label>
       <button type="submit">Sign in</button>
     </form>
