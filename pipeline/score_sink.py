@@ -46,7 +46,7 @@ class DealScoreSink:
         self._held: list[DataFrame] = []
 
     def __call__(self, clean_df: DataFrame, batch_id: int | None = None) -> int:
-        """Score and write; returns the number of deal versions scored."""
+        """Score and write; returns the number of deals whose newest score was written."""
         try:
             return self._write(clean_df, batch_id)
         finally:
@@ -87,9 +87,8 @@ class DealScoreSink:
         run_concurrently(writes)
         self._refresh_honesty(fresh_df, replaced_df)
         self._upsert(fresh_df, sr.to_deal_scores_by_id_rows, "deal_scores_by_id", split)
-        scored = scores_df.count()
-        log.info("batch %s: %d deal versions scored", batch_id, scored)
-        return scored
+        log.info("batch %s: %d deals' scores written", batch_id, counts["fresh"])
+        return int(counts["fresh"])
 
     def _refresh_honesty(self, fresh_df: DataFrame, replaced_df: DataFrame) -> None:
         """Recompute the honesty rows of every merchant this batch touched, old and new."""

@@ -18,6 +18,8 @@ BURSTS, PER_BURST = 6, 8
 #: On a quiet machine an event reaches the page in ~4 s (bench/results/activity.json); a shared, loaded
 #: CI box can take a few micro-batches of 10-30 s, which this bound still tolerates.
 WITHIN_S = 60.0
+#: An event stays in the 10 s window for at least 9 s; the two tables tick a second apart at most.
+TEN_S_VISIBLE = 7.0
 
 
 def score_shown(driver: WebDriver, window: str, slug: str) -> int | None:
@@ -36,6 +38,7 @@ def test_the_live_page_shows_new_trending_values_within_seconds(ui_stack: UiStac
     started = time.monotonic()
     for burst in range(BURSTS):  # a second apart, so the 10 s window keeps seeing some
         log = events_now(bowling, PER_BURST, seed=100 + burst, prefix=f"live-{burst}", spread_s=0.5)
+        last_burst = time.monotonic()
         ui_stack.produce(log)
         produced += log
         time.sleep(1.0)
@@ -47,9 +50,10 @@ def test_the_live_page_shows_new_trending_values_within_seconds(ui_stack: UiStac
         assert time.monotonic() < deadline, f"after {WITHIN_S}s the page shows {shown} for the last minute, not {want}"
         seen_in_ten_s |= score_shown(browser, "TEN_SECONDS", LIVE_CATEGORY) is not None
         time.sleep(0.1)
-    print(f"\nlive page: {LIVE_CATEGORY} reached its full 1-minute score {want} "
-          f"{time.monotonic() - started - BURSTS:.1f}s after the last burst was produced")
-    assert seen_in_ten_s or score_shown(browser, "TEN_SECONDS", LIVE_CATEGORY) is not None
+    lag = time.monotonic() - last_burst
+    print(f"\nlive page: {LIVE_CATEGORY} reached its full 1-minute score {want} {lag:.1f}s after the last burst")
+    if lag < TEN_S_VISIBLE:  # the last burst is still inside the 10 s window, so that table must show it
+        assert seen_in_ten_s or score_shown(browser, "TEN_SECONDS", LIVE_CATEGORY) is not None
     assert score_shown(browser, "ONE_HOUR", LIVE_CATEGORY) == want
 
     api_feed = ui_stack.query("{ purchaseFeed(first: 15) { id } }")["purchaseFeed"]
