@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     api_max_tokens: int = Field(2000, ge=50, le=100_000, description="lexer tokens per document")
     api_scan_limit: int = Field(2000, ge=100, le=100_000, description="rows one search may read from Cassandra")
     api_max_radius_km: float = Field(50.0, gt=0, le=500, description="largest `near.radiusKm` accepted")
+    api_response_cache_s: float = Field(
+        1.0, ge=0, le=60, description="anonymous query answers are reused for this long (0: off); the "
+                                      "staleness this adds to any answer (graphql_api/response_cache.py)")
     api_cql_timeout_s: float = Field(2.0, gt=0, le=60, description="timeout of one CQL request from the API")
     # -- API security (issue 11) -------------------------------------------------------------------
     api_max_cost: int = Field(

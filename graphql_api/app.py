@@ -32,6 +32,7 @@ from graphql_api.dashboard import dashboard_routes, graphiql_page
 from graphql_api.errors import StoreUnavailable, Unauthenticated
 from graphql_api.feeds import FeedHub
 from graphql_api.repository import Repository
+from graphql_api.response_cache import ResponseCache
 from graphql_api.schema import build_schema
 from graphql_api.websocket import BoundedTransportWS, authenticate
 
@@ -109,7 +110,8 @@ def create_app(settings: Settings) -> Starlette:
             CORSMiddleware, allow_origins=list(settings.api_cors_origins),
             allow_credentials=settings.api_cors_credentials, allow_methods=["GET", "POST"],
             allow_headers=["content-type", "authorization"],
-        ), Middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)],
+        ), Middleware(BodyLimit, max_bytes=settings.api_max_body_bytes),
+            Middleware(ResponseCache, ttl_s=settings.api_response_cache_s)],
         lifespan=lifespan,
     )
     app.state.repository = repository

@@ -48,6 +48,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         lake_uri=(work / "lake").as_uri(),
         checkpoint_uri=(work / "checkpoints").as_uri(),
         trigger_seconds=0.5,
+        # tests read what they just wrote; the answer cache has a test of its own
+        api_response_cache_s=0.0,
     )
 
 
