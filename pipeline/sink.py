@@ -140,7 +140,8 @@ class DealTablesSink:
         clock.lap("ranking")
         self._upsert_versions(fresh_df, tr.to_deal_versions_rows, "deal_versions", split)
         clock.lap("versions")
-        self._scores(clean_df, batch_id)  # issue 12: score this batch's versions (pipeline/score_sink.py)
+        if stats["rows_in"] > stats["dead"]:  # an empty (or all-malformed) batch has nothing to score
+            self._scores(clean_df, batch_id)  # issue 12: score this batch's versions (pipeline/score_sink.py)
         clock.lap("scores")
         lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
         return BatchReport(batch_id, stats["rows_in"], stats["dead"], counts["fresh"], deleted, lag,

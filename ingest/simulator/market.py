@@ -102,11 +102,11 @@ def market_item(rng: random.Random, labels: Labels, rates: MarketRates, sellers:
         draw = rng.random()
         if draw < rates.inflated:
             claim = float(round(street * rng.uniform(1.6, 2.4)))
-            pattern, price, value = INFLATED, _cents(street * rng.uniform(0.9, 1.0)), claim
+            pattern, price, value = INFLATED, _cents(street * rng.uniform(0.95, 1.0)), claim
         elif draw < rates.inflated + rates.genuine:
             pattern, price, value = BELOW_STREET, _cents(own * rng.uniform(0.5, 0.8)), own
         else:
-            pattern, price, value = REGULAR, _cents(own * rng.uniform(0.95, 1.0)), own
+            pattern, price, value = REGULAR, _cents(own * rng.uniform(0.97, 1.0)), own
         _retitle(record, item, max(1.0, price), value)
         labels.pattern[record.id], labels.regular[record.id] = pattern, street
 

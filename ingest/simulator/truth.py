@@ -1,6 +1,8 @@
 """Ground truth: which deal versions were live when. Written by the catalog, read by tests and benches."""
 from __future__ import annotations
 
+import calendar
+import time
 from dataclasses import dataclass
 
 from pipeline.score_rules import ScoreRules
@@ -75,7 +77,9 @@ class TruthLog:
         prices = [v.price for v in history if v.valid_from < ts and (v.valid_to is None or v.valid_to > ts - OMNIBUS_S)]
         if not prices:
             return None
-        perpetual = ts - self._born[deal_id] >= OMNIBUS_S and max(prices) <= price
+        # the first version says since when it is on offer (its updated_at may predate the simulation)
+        since = min(self._born[deal_id], calendar.timegm(time.strptime(history[0].updated_at, "%Y-%m-%dT%H:%M:%SZ")))
+        perpetual = ts - since >= OMNIBUS_S and max(prices) <= price
         return min(prices) if perpetual or any(p != price for p in prices) else None
 
     def versions(self, deal_id: int) -> list[Version]:

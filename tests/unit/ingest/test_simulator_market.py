@@ -2,12 +2,14 @@
 that agrees with a plain restatement of the Omnibus rule."""
 from __future__ import annotations
 
+import calendar
 import re
+import time
 from collections import Counter, defaultdict
 
 import requests
 
-from ingest.simulator import ChurnRates, ManualClock, SimConfig, Simulator, SimulatorServer, market
+from ingest.simulator import ChurnRates, ManualClock, SimConfig, Simulator, SimulatorServer, Version, market
 from ingest.simulator.config import SQOOT_2016
 
 DAY = 86_400.0
@@ -54,8 +56,13 @@ def test_truth_follows_the_omnibus_rule_over_time() -> None:
                    and (w.valid_to is None or w.valid_to > v.valid_from - 30 * DAY)]
         if any(p != v.price for p in earlier):
             assert v.true_reference <= min(earlier)
-        elif v.valid_from - sim.versions(v.deal_id)[0].valid_from < 30 * DAY:
+        elif v.valid_from - on_offer_since(sim.versions(v.deal_id)[0]) < 30 * DAY:
             assert v.true_reference == sim.catalog.labels.regular.get(v.deal_id, v.value)
+
+
+def on_offer_since(first: Version) -> float:
+    """The first version is on offer since its updated_at (back-dated in the initial catalog)."""
+    return min(first.valid_from, calendar.timegm(time.strptime(first.updated_at, "%Y-%m-%dT%H:%M:%SZ")))
 
 
 def test_truth_endpoint_serves_every_version() -> None:
