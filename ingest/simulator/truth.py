@@ -73,7 +73,7 @@ class TruthLog:
         """The lowest price applied in the 30 days before `ts` (EU Omnibus Directive, Art. 6a), when it
         is the reference: another price was applied then, or the "sale" at `price` has run for 30 days
         at no higher price (then it is the regular price). None otherwise."""
-        history = self._versions.get(deal_id, ())
+        history: list[Version] = self._versions.get(deal_id, [])
         prices = [v.price for v in history if v.valid_from < ts and (v.valid_to is None or v.valid_to > ts - OMNIBUS_S)]
         if not prices:
             return None
