@@ -149,7 +149,9 @@ def ui_settings(settings: Settings, kafka_bootstrap: str) -> Settings:
     })
 
 
-@pytest.fixture(scope="session")
+# Package scope: its activity streams hold the query names `activity-events`/`activity-windows` in the
+# shared Spark session, so they must stop before the integration tests start their own.
+@pytest.fixture(scope="package")
 def ui_stack(spark: Any, ui_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiStack]:
     """Seeded deals, the streaming activity job, events of the last 20 s, and the API serving it all."""
     require(DIST / "index.html", "the dashboard build (dashboard/dist)")
