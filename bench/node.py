@@ -14,7 +14,6 @@ Writes bench/results/node.json.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.report import table, write_results
+from bench.report import bench_main, table
 from conf.settings import PROJECT_ROOT, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -185,13 +184,7 @@ def report(m: dict[str, float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a 90 s window after the first crawl")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    metrics = run(args.quick)
-    print(report(metrics))
-    print(f"wrote {write_results('node', metrics)}")
+    bench_main("node", __doc__, "a 90 s window after the first crawl", run, report)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Writes bench/results/pipeline.json.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import multiprocessing
 import random
@@ -25,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from bench.report import table, write_results
+from bench.report import bench_main, table
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ class Bench:
         settings = self.topic("stream")
         produce(settings.kafka_bootstrap, settings.topic_deals_raw, payloads)
         self.truncate()
-        sink = DealTablesSink(settings)
+        sink = DealTablesSink(settings, scores=False)  # the deal tables, as sink_alone writes them
         checkpoint = f"{settings.checkpoint_root}/bench-{self.run_id}"
         query = start_deals_stream(self.spark, settings, available_now=True, checkpoint=checkpoint, sink=sink)
         seconds = timed(lambda: query.awaitTermination())
@@ -92,21 +91,20 @@ class Bench:
         from pipeline.sink import DealTablesSink
 
         self.truncate()
-        sink = DealTablesSink(self.settings)
+        sink = DealTablesSink(self.settings, scores=False)  # bench.truth measures what scoring costs
         seconds = timed(lambda: sink(raw_df, None))
         sink.close()
         return seconds
 
     def sink_alone(self, table_frames: dict[str, Any]) -> float:
         """Write the already-transformed rows of every table with the connector, nothing else."""
-        from pipeline.sink import DealTablesSink
+        from pipeline.cassandra_io import append_rows
 
         self.truncate()
-        sink = DealTablesSink(self.settings)
 
         def append_all() -> None:
             for name, df in table_frames.items():
-                sink._append(df, name)
+                append_rows(df, keyspace=self.settings.keyspace, table=name)
 
         return timed(append_all)
 
@@ -145,14 +143,17 @@ class Bench:
 
         from conf.clients import ensure_topics
         from pipeline.sink import DealTablesSink
-        from streaming.deals_job import start_deals_stream
+        from streaming.deals_job import start_deals_stream, start_scores_stream
 
         settings = self.topic("latency")
         ensure_topics(settings, {settings.topic_deals_raw: 1})  # the stream must find it at start
         self.truncate()
-        sink = DealTablesSink(settings)
+        # As the speed layer runs them: the deal tables, and the scores in a query of their own beside.
+        sink = DealTablesSink(settings, scores=False)
         query = start_deals_stream(self.spark, settings, checkpoint=f"{settings.checkpoint_root}/lat-{self.run_id}",
                                    sink=sink)
+        scores = start_scores_stream(self.spark, settings,
+                                     checkpoint=f"{settings.checkpoint_root}/lat-scores-{self.run_id}")
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
         # The watcher runs in a process of its own: polling from this one would compete for the GIL
         # with the driver's own threads and measure itself.
@@ -175,6 +176,7 @@ class Bench:
         finally:
             watcher.join(timeout=10)
             query.stop()
+            scores.stop()
             sink.close()
             producer.close()
         reports = [r for r in sink.reports if r.rows_in]
@@ -331,15 +333,7 @@ def report(m: dict[str, float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10k deals, 200 latency samples (a few minutes)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("cassandra", "kafka", "py4j"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    metrics = run(args.quick)
-    print(report(metrics))
-    print(f"results: {write_results('pipeline', metrics)}")
+    bench_main("pipeline", __doc__, "10k deals, 200 latency samples (a few minutes)", run, report)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Tiny helpers shared by benchmarks: write flat {metric: number} JSON and print a table."""
+"""Tiny helpers shared by benchmarks: the command line, flat {metric: number} JSON and a table."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import argparse
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import orjson
@@ -24,3 +26,17 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def bench_main(name: str, doc: str | None, quick_help: str, run: Callable[[bool], dict[str, float]],
+               report: Callable[[dict[str, float]], str]) -> None:
+    """`python -m bench.<name> [--quick]`: run, print the report, write `bench/results/<name>.json`."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("cassandra", "kafka", "py4j"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    metrics = run(args.quick)
+    print(report(metrics))
+    print(f"results: {write_results(name, metrics)}")

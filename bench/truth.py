@@ -15,13 +15,12 @@ Writes bench/results/truth.json.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from collections import Counter
 from typing import Any
 
-from bench.report import table, write_results
+from bench.report import bench_main, table
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -50,16 +49,6 @@ def crawl(deals: int, days: int, seed: int) -> tuple[list[dict[str, Any]], dict[
     return payloads, truth
 
 
-class _NoScores:
-    """Stands in for the score sink: the same streaming job without scoring."""
-
-    def __call__(self, clean_df: Any, batch_id: int | None = None) -> int:
-        return 0
-
-    def close(self) -> None:
-        return None
-
-
 class Bench:
     def __init__(self, settings: Settings) -> None:
         from conf.clients import cassandra_cluster
@@ -78,19 +67,22 @@ class Bench:
             self.session.execute(f"TRUNCATE {KEYSPACE}.{row.table_name}", timeout=120)
 
     def stream(self, topic: str, *, scoring: bool) -> float:
-        """Seconds of the streaming deals job over everything in `topic`."""
+        """Seconds of the streaming deals job over everything in `topic`: the deal tables' query, and
+        with `scoring` the score query beside it, as the speed layer runs them."""
         from pipeline.sink import DealTablesSink
-        from streaming.deals_job import start_deals_stream
+        from streaming.deals_job import start_deals_stream, start_scores_stream
 
         settings = self.settings.model_copy(update={"topic_deals_raw": topic})
         self.truncate()
-        sink = DealTablesSink(settings)
-        if not scoring:
-            sink._scores = _NoScores()  # type: ignore[assignment]  # the bench's switch, not a product one
+        sink = DealTablesSink(settings, scores=False)
         checkpoint = f"{settings.checkpoint_root}/bench-truth-{self.run_id}-{scoring}"
-        query = start_deals_stream(self.spark, settings, available_now=True, checkpoint=checkpoint, sink=sink)
         started = time.perf_counter()
-        query.awaitTermination()
+        queries = [start_deals_stream(self.spark, settings, available_now=True, checkpoint=checkpoint, sink=sink)]
+        if scoring:
+            queries.append(start_scores_stream(self.spark, settings, available_now=True,
+                                               checkpoint=f"{checkpoint}-scores"))
+        for query in queries:
+            query.awaitTermination()
         seconds = time.perf_counter() - started
         sink.close()
         return seconds
@@ -167,15 +159,7 @@ def report(m: dict[str, float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1,500 deals over 45 simulated days (a few minutes)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("cassandra", "kafka", "py4j"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    metrics = run(args.quick)
-    print(report(metrics))
-    print(f"results: {write_results('truth', metrics)}")
+    bench_main("truth", __doc__, "1,500 deals over 45 simulated days (a few minutes)", run, report)
 
 
 if __name__ == "__main__":

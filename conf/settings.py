@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     spark_master: str = "local[*]"
     max_offsets_per_trigger: int = Field(20_000, ge=1)
     trigger_seconds: float = Field(0.5, gt=0)
+    score_trigger_seconds: float = Field(
+        5.0, gt=0, description="trigger of the streaming score query: scores follow the deal tables by up to "
+                               "this much, so the deal tables' micro-batches stay small and quick")
     sink_driver_max_keys: int = Field(
         2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
                                               "and holds a micro-batch on the Spark driver instead of in Spark jobs")

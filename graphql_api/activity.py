@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -74,10 +75,16 @@ class Purchase:
 
     @classmethod
     def from_row(cls, row: Row) -> Purchase:
-        return cls(id=strawberry.ID(row["event_id"]), at=utc(row["occurred_at"]), buyer=row["user_name"],
-                   city=row["user_city"], deal_id=strawberry.ID(str(row["deal_id"])), deal_title=row["deal_title"],
-                   category=row["category_slug"], merchant_name=row["merchant_name"], quantity=row["quantity"],
-                   amount=round(row["amount"], 2))
+        return cls(**purchase_fields(row), buyer=row["user_name"], city=row["user_city"])
+
+
+def purchase_fields(row: Row) -> dict[str, Any]:
+    """The fields every purchase type shares (the public feed's and the viewer's own), from a row of
+    `purchases_feed` or `purchases_by_user`."""
+    return {"id": strawberry.ID(row["event_id"]), "at": utc(row["occurred_at"]),
+            "deal_id": strawberry.ID(str(row["deal_id"])), "deal_title": row["deal_title"],
+            "category": row["category_slug"], "merchant_name": row["merchant_name"], "quantity": row["quantity"],
+            "amount": round(row["amount"], 2)}
 
 
 @strawberry.type(description="Activity in one geohash cell, served only when enough distinct users were there.")

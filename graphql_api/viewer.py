@@ -11,9 +11,9 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.activity import purchase_fields
 from graphql_api.auth import Role
 from graphql_api.context import Context
-from graphql_api.convert import utc
 from graphql_api.inputs import parse_first
 from graphql_api.repository import Row
 
@@ -35,10 +35,7 @@ class OwnPurchase:
 
     @classmethod
     def from_row(cls, row: Row) -> OwnPurchase:
-        return cls(id=strawberry.ID(row["event_id"]), at=utc(row["occurred_at"]),
-                   deal_id=strawberry.ID(str(row["deal_id"])), deal_title=row["deal_title"],
-                   category=row["category_slug"], merchant_name=row["merchant_name"], quantity=row["quantity"],
-                   amount=round(row["amount"], 2))
+        return cls(**purchase_fields(row))
 
 
 def _months_back(now: datetime, count: int) -> list[str]:

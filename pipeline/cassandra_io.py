@@ -1,5 +1,6 @@
-"""The Cassandra I/O both sinks share: connector upserts, reads of stored rows by partition key,
-and running a batch's Spark jobs side by side."""
+"""The Cassandra I/O the deal and score sinks share: connector upserts, reads of stored rows by
+partition key, deletes by primary key, frames held for one batch, and running a batch's Spark jobs
+side by side."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -11,12 +12,16 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+from conf.settings import Settings
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
 CONCURRENT_WRITES = 6
 READ_CONCURRENCY = 64
+DELETE_CONCURRENCY = 64
 
 R = TypeVar("R")
 A = TypeVar("A")
@@ -96,3 +101,84 @@ class PartitionReader:
 def _utc(value: Any) -> Any:
     """The driver returns timestamps as naive UTC; Spark would read a naive datetime as local time."""
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+
+
+class SinkTables:
+    """One sink's way to its tables: a lazily opened driver session (reads and deletes), the
+    connector for upserts, and the frames it holds for the current batch.
+
+    A sink that runs inside another (the score sink inside the deal sink) shares its `session`, so
+    one batch opens one driver connection.
+    """
+
+    def __init__(self, settings: Settings, session: Callable[[], Session] | None = None) -> None:
+        self.keyspace = settings.keyspace
+        self._settings = settings
+        self._own_session: Session | None = None
+        self.session: Callable[[], Session] = session or self._open_session
+        self._reader = PartitionReader(self.session, settings.keyspace, settings.sink_driver_max_keys)
+        self._deletes: dict[str, PreparedStatement] = {}
+        self._held: list[DataFrame] = []
+
+    def hold(self, df: DataFrame) -> DataFrame:
+        """Materialise `df` now and keep it for this batch only (until `release`).
+
+        A local checkpoint, not a cache: later plans start from these rows instead of re-optimising
+        the expressions that made them (which costs more than running them on a micro-batch), and
+        reads of Cassandra are never repeated after the batch's own writes changed what they would see.
+        """
+        held_df = df.localCheckpoint(eager=True)
+        self._held.append(held_df)
+        return held_df
+
+    def release(self) -> None:
+        """Drop the frames held for the batch that just ended."""
+        for held_df in self._held:
+            held_df.unpersist()
+        self._held.clear()
+
+    def read(self, table: str, keys_df: DataFrame, schema: T.StructType) -> DataFrame:
+        """Stored rows of `table` for the partition keys in `keys_df`, as of now (`PartitionReader`)."""
+        return self._reader.read(keys_df, table, schema, self.hold)
+
+    def append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
+        append_rows(df, keyspace=self.keyspace, table=table, write_nulls=write_nulls)
+
+    def upsert(self, fresh_df: DataFrame, to_rows: Callable[[DataFrame], DataFrame], table: str,
+               split: tuple[int, int]) -> None:
+        """Upsert rows of new and replacing deals (`fresh_df.is_replacing`). New ones without nulls
+        (no tombstones for fields a row never had); replacing ones with nulls, so a field that became
+        null clears. `split` is (new, replacing) counts: an empty side costs no Spark job."""
+        new_count, replacing_count = split
+        if new_count and not replacing_count:
+            self.append(to_rows(fresh_df), table)
+            return
+        if new_count:
+            self.append(to_rows(fresh_df.filter(~F.col("is_replacing"))), table)
+        if replacing_count:
+            self.append(to_rows(fresh_df.filter(F.col("is_replacing"))), table, write_nulls=True)
+
+    def delete(self, table: str, keys: tuple[str, ...], rows: list[tuple[object, ...]]) -> int:
+        """Delete rows by full primary key from the driver; only changed deals get here, so few."""
+        if not rows:
+            return 0
+        if table not in self._deletes:
+            # Table and column names are code constants; values are always bound, never formatted in.
+            where = " AND ".join(f"{key} = ?" for key in keys)
+            self._deletes[table] = self.session().prepare(f"DELETE FROM {self.keyspace}.{table} WHERE {where}")
+        results = execute_concurrent_with_args(self.session(), self._deletes[table], rows,
+                                               concurrency=DELETE_CONCURRENCY, raise_on_first_error=True)
+        return sum(1 for ok, _ in results if ok)
+
+    def _open_session(self) -> Session:
+        if self._own_session is None:
+            from conf.clients import cassandra_cluster
+
+            self._own_session = cassandra_cluster(self._settings).connect()
+        return self._own_session
+
+    def close(self) -> None:
+        """Close the driver session this object opened (a shared one is its owner's to close)."""
+        if self._own_session is not None:
+            self._own_session.cluster.shutdown()
+            self._own_session = None

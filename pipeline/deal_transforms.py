@@ -168,6 +168,11 @@ def clean_deals(valid_df: DataFrame) -> DataFrame:
     ).transform(with_geohash_cells)
 
 
+def clean_deal_records(raw_df: DataFrame) -> DataFrame:
+    """Raw records to clean deal rows, the malformed ones left out (the deal sink dead-letters them)."""
+    return raw_df.transform(parse_deal_records).transform(filter_valid_deals).transform(clean_deals)
+
+
 def with_geohash_cells(deals_df: DataFrame) -> DataFrame:
     """The deal's geohash (precision 7) and its map cell (precision 4), null for online deals."""
     hashed_df = with_geohash(deals_df, lat_col="latitude", lon_col="longitude", out_col="geohash",

@@ -15,47 +15,46 @@ from collections.abc import Callable
 from functools import partial
 
 from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from conf.settings import Settings
 from pipeline import deal_scores as ds
+from pipeline import deal_transforms as dt
 from pipeline import score_rows as sr
 from pipeline import score_schemas as ss
 from pipeline import table_rows as tr
-from pipeline.cassandra_io import PartitionReader, append_rows, run_concurrently
+from pipeline.cassandra_io import SinkTables, run_concurrently
 from pipeline.item_keys import with_item_key
 from pipeline.score_rules import ScoreRules
 
 log = logging.getLogger(__name__)
-DELETE_CONCURRENCY = 64
 
 
 class DealScoreSink:
     """Scores a frame of clean deal versions and writes the score tables."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, session: Callable[[], Session] | None = None) -> None:
+        """`session`: the driver session of the sink this one runs inside, if any (else its own)."""
         self.settings = settings
         self.rules = ScoreRules.from_settings(settings)
-        self._session: Session | None = None
-        self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
-        self._deletes: dict[str, PreparedStatement] = {}
-        self._held: list[DataFrame] = []
+        self._tables = SinkTables(settings, session)
+
+    def from_raw(self, raw_df: DataFrame, batch_id: int | None = None) -> int:
+        """Score a frame of raw deal records (the score stream's foreachBatch); malformed ones are
+        the deal sink's to dead-letter, so they are only left out here."""
+        return self(raw_df.transform(dt.clean_deal_records), batch_id)
 
     def __call__(self, clean_df: DataFrame, batch_id: int | None = None) -> int:
         """Score and write; returns the number of deals whose newest score was written."""
         try:
             return self._write(clean_df, batch_id)
         finally:
-            for held_df in self._held:
-                held_df.unpersist()
-            self._held.clear()
+            self._tables.release()
 
     def _write(self, clean_df: DataFrame, batch_id: int | None) -> int:
-        versions_df = self._hold(ds.distinct_versions(clean_df).transform(with_item_key))
+        versions_df = self._tables.hold(ds.distinct_versions(clean_df).transform(with_item_key))
         stored_versions_df, stored_offers_df, stored_keys_df = run_concurrently([
             lambda: self._read("deal_score_versions", versions_df.select("deal_id").distinct(),
                                ss.DEAL_SCORE_VERSIONS_SCHEMA),
@@ -64,44 +63,43 @@ class DealScoreSink:
             lambda: self._read("deal_scores_by_id", versions_df.select("deal_id").distinct(),
                                ss.DEAL_SCORES_BY_ID_SCHEMA),
         ])
-        scores_df = self._hold(ds.score_deal_versions(
+        scores_df = self._tables.hold(ds.score_deal_versions(
             versions_df, sr.observations(versions_df, stored_versions_df),
             sr.offers(versions_df, stored_offers_df), self.rules))
         incidents_df = sr.inflation_incidents(scores_df, stored_versions_df)
         latest_df = sr.latest_score_deals(ds.latest_scores(scores_df), versions_df, incidents_df)
-        fresh_df = self._hold(tr.filter_newer_than_stored(latest_df, stored_keys_df))
-        replaced_df = self._hold(stored_keys_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
+        fresh_df = self._tables.hold(tr.filter_newer_than_stored(latest_df, stored_keys_df))
+        replaced_df = self._tables.hold(stored_keys_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
                                  .withColumn("has_merchant", F.col("merchant_id").isNotNull()))
         counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
                               F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
         assert counts is not None  # an aggregate without grouping has exactly one row
         split = (counts["fresh"] - counts["replacing"], counts["replacing"])
         writes: list[Callable[[], object]] = [
-            partial(self._append, sr.to_score_version_rows(scores_df, versions_df), "deal_score_versions"),
-            partial(self._append, sr.to_offer_rows(versions_df), "offer_prices_by_item"),
+            partial(self._tables.append, sr.to_score_version_rows(scores_df, versions_df), "deal_score_versions"),
+            partial(self._tables.append, sr.to_offer_rows(versions_df), "offer_prices_by_item"),
         ]
         if counts["replacing"]:
             writes.append(partial(self._delete_stale_rows, replaced_df, fresh_df))
-        writes += [partial(self._upsert, fresh_df, partial(tr.to_sorted_table_rows, table=table), table.name, split)
-                   for table in sr.SORTED_SCORE_TABLES]
+        writes += [partial(self._tables.upsert, fresh_df, partial(tr.to_sorted_table_rows, table=table),
+                           table.name, split) for table in sr.SORTED_SCORE_TABLES]
         run_concurrently(writes)
         self._refresh_honesty(fresh_df, replaced_df)
-        self._upsert(fresh_df, sr.to_deal_scores_by_id_rows, "deal_scores_by_id", split)
+        self._tables.upsert(fresh_df, sr.to_deal_scores_by_id_rows, "deal_scores_by_id", split)
         log.info("batch %s: %d deals' scores written", batch_id, counts["fresh"])
         return int(counts["fresh"])
 
     def _refresh_honesty(self, fresh_df: DataFrame, replaced_df: DataFrame) -> None:
         """Recompute the honesty rows of every merchant this batch touched, old and new."""
-        touched_df = self._hold(sr.listing_pairs(fresh_df.select(*sr.SCORE_KEY_COLUMNS))
+        touched_df = self._tables.hold(sr.listing_pairs(fresh_df.select(*sr.SCORE_KEY_COLUMNS))
                                 .unionByName(sr.listing_pairs(replaced_df.select(*sr.SCORE_KEY_COLUMNS)))
                                 .distinct())
         merchants_df = touched_df.select("merchant_id").distinct()
         scores_df = self._read("deal_scores_by_merchant", merchants_df, ss.DEAL_SCORES_BY_MERCHANT_SCHEMA)
-        honesty_df = self._hold(sr.to_merchant_honesty_rows(scores_df))
-        run_concurrently([
-            partial(self._append, honesty_df, "merchant_honesty_by_category"),
-            partial(self._append, sr.emptied_honesty_rows(touched_df, honesty_df), "merchant_honesty_by_category"),
-        ])
+        honesty_df = self._tables.hold(sr.to_merchant_honesty_rows(scores_df))
+        emptied_df = sr.emptied_honesty_rows(touched_df, honesty_df)
+        run_concurrently([partial(self._tables.append, frame, "merchant_honesty_by_category")
+                          for frame in (honesty_df, emptied_df)])
 
     def _delete_stale_rows(self, replaced_df: DataFrame, fresh_df: DataFrame) -> int:
         """Delete the sorted score rows whose key the newer score no longer holds."""
@@ -109,53 +107,11 @@ class DealScoreSink:
         for table in sr.SORTED_SCORE_TABLES:
             stale_df = tr.stale_keys(tr.to_sorted_table_keys(replaced_df, table),
                                      tr.to_sorted_table_keys(fresh_df, table), table.keys)
-            deleted += self._delete(table.name, table.keys, [tuple(row) for row in stale_df.collect()])
+            deleted += self._tables.delete(table.name, table.keys, [tuple(row) for row in stale_df.collect()])
         return deleted
 
-    def _upsert(self, fresh_df: DataFrame, to_rows: Callable[[DataFrame], DataFrame], table: str,
-                split: tuple[int, int]) -> None:
-        """New deals without nulls (no tombstones); replacing ones with nulls, so a dropped field clears.
-        `split` is (new deals, replacing deals): an empty side costs no Spark job."""
-        new_count, replacing_count = split
-        if new_count:
-            self._append(to_rows(fresh_df.filter(~F.col("is_replacing"))), table)
-        if replacing_count:
-            self._append(to_rows(fresh_df.filter(F.col("is_replacing"))), table, write_nulls=True)
-
-    # -- I/O helpers ---------------------------------------------------------------------------
-
-    def _hold(self, df: DataFrame) -> DataFrame:
-        """Materialise now for this batch only (see `DealTablesSink._hold`)."""
-        held_df = df.localCheckpoint(eager=True)
-        self._held.append(held_df)
-        return held_df
-
     def _read(self, table: str, keys_df: DataFrame, schema: StructType) -> DataFrame:
-        return self._reader.read(keys_df, table, schema, self._hold)
-
-    def _append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
-        append_rows(df, keyspace=self.settings.keyspace, table=table, write_nulls=write_nulls)
-
-    def _delete(self, table: str, keys: tuple[str, ...], rows: list[tuple[object, ...]]) -> int:
-        if not rows:
-            return 0
-        if table not in self._deletes:
-            # Table and column names are code constants; values are always bound, never formatted in.
-            where = " AND ".join(f"{key} = ?" for key in keys)
-            cql = f"DELETE FROM {self.settings.keyspace}.{table} WHERE {where}"
-            self._deletes[table] = self._driver_session().prepare(cql)
-        results = execute_concurrent_with_args(self._driver_session(), self._deletes[table], rows,
-                                               concurrency=DELETE_CONCURRENCY, raise_on_first_error=True)
-        return sum(1 for ok, _ in results if ok)
-
-    def _driver_session(self) -> Session:
-        if self._session is None:
-            from conf.clients import cassandra_cluster
-
-            self._session = cassandra_cluster(self.settings).connect()
-        return self._session
+        return self._tables.read(table, keys_df, schema)
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.cluster.shutdown()
-            self._session = None
+        self._tables.close()

@@ -2,7 +2,7 @@
 
 Input:  Kafka topics `deals_raw` and `user_events`.
 Output: the same as the three jobs it starts, with the same checkpoints: the lake archive of both
-        topics (archive_job), the deal tables (deals_job), the activity tables (activity_job).
+        topics (archive_job), the deal and score tables (deals_job), the activity tables (activity_job).
 Run:    ./spark-submit.sh streaming/speed_layer.py
 
 Why one application on one machine: each Spark driver is a JVM of its own that plans and polls
@@ -22,7 +22,7 @@ from pyspark.sql.streaming import StreamingQuery
 from conf.settings import Settings, load_settings
 from streaming.activity_job import start_activity_streams
 from streaming.archive_job import start_archive
-from streaming.deals_job import start_deals_stream
+from streaming.deals_job import start_deals_stream, start_scores_stream
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ def start_speed_layer(spark: SparkSession, settings: Settings) -> list[Streaming
 
     in_pool("deals")
     queries = [start_deals_stream(spark, settings)]
+    in_pool("scores")
+    queries.append(start_scores_stream(spark, settings))
     in_pool("activity")
     activity = start_activity_streams(spark, settings)
     queries += [activity.events, activity.windows]

@@ -12,7 +12,6 @@ from starlette.testclient import TestClient
 from conf.settings import Settings
 from graphql_api.app import create_app
 from graphql_api.auth import create_token
-from tests.conftest import keyspace_session
 
 pytestmark = pytest.mark.integration
 TTL_S = 1.5
@@ -26,9 +25,9 @@ def cache_settings(api_settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def cassandra(cache_settings: Settings) -> Iterator[Any]:
-    with keyspace_session(cache_settings) as session:
-        yield session
+def cassandra(api_cassandra: Any) -> Any:
+    """The API tests' keyspace session: the cache settings differ only in the TTL."""
+    return api_cassandra
 
 
 @pytest.fixture(scope="module")

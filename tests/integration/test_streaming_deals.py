@@ -6,9 +6,10 @@ import random
 import pytest
 
 from batch.deals_job import run_deals_batch as run_batch_job
+from pipeline.score_sink import DealScoreSink
 from pipeline.sink import DealTablesSink
 from streaming.archive_job import start_archive
-from streaming.deals_job import start_deals_stream
+from streaming.deals_job import start_deals_stream, start_scores_stream
 from tests import factories
 from tests.integration.kafka_io import produce
 from tests.integration.tables import assert_deal_tables_match, snapshot
@@ -17,14 +18,21 @@ pytestmark = pytest.mark.integration
 
 
 def run_stream(spark, settings, checkpoint: str) -> DealTablesSink:
-    sink = DealTablesSink(settings)
-    query = start_deals_stream(spark, settings, available_now=True, checkpoint=checkpoint, sink=sink)
+    """The deals job as the speed layer runs it: the deal tables and the scores, each its own query."""
+    sink, scores = DealTablesSink(settings, scores=False), DealScoreSink(settings)
+    queries = [start_deals_stream(spark, settings, available_now=True, checkpoint=checkpoint, sink=sink),
+               start_scores_stream(spark, settings, available_now=True, checkpoint=f"{checkpoint}-scores",
+                                   sink=scores)]
     try:
-        query.awaitTermination(timeout=300)
+        # availableNow ends by itself; the bound only turns a hang into a failure that says so
+        finished = [query.awaitTermination(timeout=900) for query in queries]
     finally:
-        query.stop()
+        for query in queries:
+            query.stop()
         sink.close()
-    assert query.exception() is None
+        scores.close()
+    assert [query.exception() for query in queries] == [None, None]
+    assert finished == [True, True], "a query did not finish within 900 s"
     return sink
 
 
