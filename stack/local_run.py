@@ -137,7 +137,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         # One Spark application for the archive, deal and activity queries: on one machine a driver
         # per job costs more CPU than the queries themselves (streaming/speed_layer.py).
         speed_log = group.start("speed_layer", [SPARK_SUBMIT, "streaming/speed_layer.py"])
-        echo(f"spark speed layer (archive, deals, activity queries): submitted (log {speed_log})")
+        echo(f"spark speed layer (archive, deals, scores, activity queries): submitted (log {speed_log})")
         crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])
         echo(f"crawler: full crawl, then incremental every 60s (log {crawler_log})")
         deal_id = served_deal_id(sim_url, settings)
