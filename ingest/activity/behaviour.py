@@ -37,6 +37,7 @@ HOUR_BOOSTS: dict[str, tuple[range, float]] = {
 }
 INTEREST_SHARE = 0.65
 NEARBY_KM = 25.0
+ONLINE_NEARNESS = 0.3  # online: available everywhere, but people prefer local deals
 CLICK_BASE, CLICK_PER_DISCOUNT = 0.12, 0.3
 PURCHASE_AFTER_CLICK = 0.15
 REVIEW_AFTER_PURCHASE = 0.3
@@ -56,6 +57,14 @@ class LiveDeal:
     discount_pct: float
     latitude: float | None
     longitude: float | None
+
+
+def nearness(user: User, deal: LiveDeal) -> float:
+    """Relative odds that the user picks this deal among a category's deals: by distance from their town."""
+    if deal.latitude is None or deal.longitude is None:
+        return ONLINE_NEARNESS
+    km = haversine_km(user.city.latitude, user.city.longitude, deal.latitude, deal.longitude)
+    return 1.0 / (1.0 + (km / NEARBY_KM) ** 2)
 
 
 def _iso(moment: datetime) -> str:
@@ -120,10 +129,7 @@ class ActivityModel:
 
     @staticmethod
     def _nearness(user: User, deal: LiveDeal) -> float:
-        if deal.latitude is None or deal.longitude is None:
-            return 0.3  # online: available everywhere, but people prefer local deals
-        km = haversine_km(user.city.latitude, user.city.longitude, deal.latitude, deal.longitude)
-        return 1.0 / (1.0 + (km / NEARBY_KM) ** 2)
+        return nearness(user, deal)
 
     # -- the funnel ------------------------------------------------------------------------------
 
