@@ -3,7 +3,9 @@
 simulator (Sqoot v2) -> crawler (Async DQE over Kafka) -> deals_raw -> Spark streaming
 (archive to the lake + deal tables in Cassandra) -> GraphQL API; and the activity simulator
 (users on the live deals) -> user_events -> Spark streaming (archive + activity tables) ->
-`trending` & co. Each process logs to `.runtime/logs/<name>.log`; Ctrl-C stops them all.
+`trending` & co.; once events are in the lake, one training of the recommender
+(batch/recommend_job.py) -> `viewer { recommendations }`. Each process logs to
+`.runtime/logs/<name>.log`; Ctrl-C stops them all.
 """
 from __future__ import annotations
 
@@ -124,6 +126,40 @@ def graphql_trending(api_url: str) -> list[str] | None:
     return [f"{t['slug']} ({t['score']})" for t in found] if found else None
 
 
+def lake_has_events(settings: Settings) -> bool:
+    """Probe: the archive has written user events to a local lake (a remote lake is not looked into)."""
+    root = settings.lake_dir(settings.topic_user_events)
+    if not root.startswith("file://"):
+        return True
+    return any(Path(root.removeprefix("file://")).rglob("*.parquet"))
+
+
+def train_recommendations(settings: Settings, group: Children, timeout_s: float) -> Path:
+    """Run batch/recommend_job.py once, to completion (its log beside the others)."""
+    log_file = group.log_dir / "recommend.log"
+    with log_file.open("ab") as out:
+        done = subprocess.run([SPARK_SUBMIT, "batch/recommend_job.py"], cwd=PROJECT_ROOT, env=group.env,
+                              stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise ServiceStartError(f"the recommendation training exited with {done.returncode}; see {log_file}")
+    return log_file
+
+
+def graphql_recommendations(api_url: str, settings: Settings) -> list[str] | None:
+    """A signed-in user's recommendations through GraphQL (a user the training wrote a list for)."""
+    from graphql_api.auth import create_token
+
+    session = cassandra_cluster(settings).connect()
+    row = session.execute(f"SELECT user_id FROM {settings.keyspace}.recommendations_by_user LIMIT 1").one()
+    if row is None:
+        return None
+    query = "{ viewer { recommendations(first: 3) { reason score deal { id title } } } }"
+    headers = {"Authorization": f"Bearer {create_token(settings, int(row.user_id))}"}
+    body = httpx.post(api_url, json={"query": query}, headers=headers, timeout=10).json()
+    found = (((body.get("data") or {}).get("viewer")) or {}).get("recommendations")
+    return [f"user {row.user_id}: {r['deal']['title']} ({r['reason']})" for r in found] if found else None
+
+
 def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -> int:
     """Start every process, wait until a crawled deal is served by GraphQL, then keep running."""
     sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
@@ -150,6 +186,12 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         echo(f"GraphQL answers deal({deal_id}): {deal}")
         trends = wait_for("trending categories through GraphQL", lambda: graphql_trending(api_url), group, 300)
         echo(f"GraphQL answers trending(TEN_SECONDS): {trends}")
+        wait_for("user events in the lake", lambda: lake_has_events(settings), group, 300)
+        echo("recommendations: training once on the activity so far (batch/recommend_job.py) …")
+        echo(f"recommendations trained (log {train_recommendations(settings, group, 1200)})")
+        picks = wait_for("recommendations through GraphQL", lambda: graphql_recommendations(api_url, settings),
+                         group, 60)
+        echo(f"GraphQL answers viewer {{ recommendations }}: {picks}")
         dashboard_url = f"http://{settings.api_host}:{settings.api_port}/"
         if httpx.get(dashboard_url, timeout=10).status_code != 200:
             echo("the dashboard is not built: `./dev run` builds it (npm ci && npm run build in dashboard/)")
