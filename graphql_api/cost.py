@@ -129,7 +129,7 @@ def _activity_map(args: dict[str, Any], _settings: Settings) -> FieldCost:
 def _recommendations(args: dict[str, Any], settings: Settings, *, signed_in: bool) -> FieldCost:
     """The fill (area + 8 neighbours, the circle's cells) and a deal read per listed deal; signed in, also
     the stored list, its deals and the purchase months."""
-    from graphql_api.recommendations import fallback_cells
+    from graphql_api.recommendations import FILL_LOADS, fallback_cells
 
     first, near = _first(args, 10), args.get("near")
     cells = fallback_cells(settings)
@@ -140,7 +140,7 @@ def _recommendations(args: dict[str, Any], settings: Settings, *, signed_in: boo
             return FieldCost(fanout=0)
         if cells > settings.api_max_near_cells:
             return FieldCost(fanout=0)  # refused by its resolver
-    fill = AREA_READS + cells + first
+    fill = AREA_READS + cells + FILL_LOADS * first
     stored = 1 + HISTORY_READS + settings.recommend_top_n if signed_in else 0
     return FieldCost(fill + stored, first)
 

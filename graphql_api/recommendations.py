@@ -34,6 +34,8 @@ PRICE_FACTOR_BOUNDS = (0.5, 2.0)
 #: Northernmost latitude whose fallback circle is read in full (the cost estimate's bound on cells).
 BOUND_LATITUDE = 72.0
 DEFAULT_FIRST = 10
+#: The fill reads this many candidates' deals per deal it needs (some may have expired since training).
+FILL_LOADS = 2
 
 
 @strawberry.type(description="A deal recommended to someone, with why and how strongly.")
@@ -122,19 +124,21 @@ async def _cell_picks(ctx: Context, near: Near, trained: datetime | None) -> lis
     return picks
 
 
-async def _live_best(ctx: Context, picks: list[Pick], need: int, exclude: set[int]) -> list[Recommendation]:
-    """The best `need` of `picks` that are live now, re-ranked by their current price."""
+async def _live_best(ctx: Context, picks: list[Pick], need: int, exclude: set[int], *,
+                     max_loads: int | None = None) -> list[Recommendation]:
+    """The best `need` of `picks` that are live now, re-ranked by their current price; only the best
+    `max_loads` are read from deals_by_id (the fill's bound), all of them when None (a stored list)."""
     best: dict[int, Pick] = {}
     for pick in picks:
         if pick.deal_id not in exclude and (pick.deal_id not in best or pick.score > best[pick.deal_id].score):
             best[pick.deal_id] = pick
-    ordered = sorted(best.values(), key=lambda p: (-p.score, p.deal_id))
+    ordered = sorted(best.values(), key=lambda p: (-p.score, p.deal_id))[:max_loads]
     rows = await asyncio.gather(*(ctx.deals.load(p.deal_id) for p in ordered))
     now = datetime.now(UTC).replace(tzinfo=None)
     live = [(_repriced(p, row), p, row) for p, row in zip(ordered, rows, strict=True)
             if row is not None and _is_live(row, now)]
     live.sort(key=lambda item: (-item[0], item[1].deal_id))
-    return [Recommendation(deal=Deal.from_row(row), reason=_reason(p, row), score=round(score, 6))
+    return [Recommendation(deal=Deal.from_row(row), reason=_reason(p, row), score=score)
             for score, p, row in live[:need]]
 
 
@@ -148,7 +152,8 @@ def _reason(pick: Pick, row: Row) -> str:
 async def nearby(ctx: Context, near: Near, need: int, exclude: set[int]) -> list[Recommendation]:
     """Trending near a point: the area's popular deals first, then what else is near (new deals)."""
     area, trained = await _area_picks(ctx, near)
-    return await _live_best(ctx, area + await _cell_picks(ctx, near, trained), need, exclude)
+    picks = area + await _cell_picks(ctx, near, trained)
+    return await _live_best(ctx, picks, need, exclude, max_loads=FILL_LOADS * need)
 
 
 async def _bought_lately(ctx: Context, user_id: int) -> set[int]:
