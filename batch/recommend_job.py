@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 
 from batch.deals_job import read_lake
 from conf.settings import Settings, load_settings
@@ -49,7 +49,8 @@ def read_live_deals(spark: SparkSession, settings: Settings, *, now: datetime) -
 def save_model(spark: SparkSession, trained: Trained, path: str) -> None:
     trained.blend.als.model.write().overwrite().save(f"{path}/model")
     if trained.grid:
-        spark.createDataFrame(trained.grid).coalesce(1).write.mode("overwrite").json(f"{path}/grid")
+        grid_df = spark.createDataFrame([Row(**point) for point in trained.grid])
+        grid_df.coalesce(1).write.mode("overwrite").json(f"{path}/grid")
 
 
 def run_recommend_batch(spark: SparkSession, settings: Settings, path: str | None = None,

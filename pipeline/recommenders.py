@@ -109,7 +109,7 @@ class Popularity:
         scored_df = pairs_df.select(
             "user_id", "deal_id", (F.col("pop") + F.lit(GLOBAL_TIEBREAK) * F.col("overall")).alias("score"),
             F.when(F.col("pop") > 0, F.lit(POPULAR_NEAR_YOU)).otherwise(F.lit(POPULAR_NOW)).alias("reason"))
-        return _best_per(scored_df, "user_id", F.col("score").desc(), self.candidates)
+        return select_schema(_best_per(scored_df, "user_id", F.col("score").desc(), self.candidates), s.SCORED_SCHEMA)
 
 
 class Als:
