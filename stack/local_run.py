@@ -3,7 +3,7 @@
 simulator (Sqoot v2) -> crawler (Async DQE over Kafka) -> deals_raw -> Spark streaming
 (archive to the lake + deal tables in Cassandra) -> GraphQL API; and the activity simulator
 (users on the live deals) -> user_events -> Spark streaming (archive + activity tables) ->
-`trending` & co.; once events are in the lake, one training of the recommender
+`trending` & co.; once ready and events are in the lake, one training of the recommender
 (batch/recommend_job.py) -> `viewer { recommendations }`. Each process logs to
 `.runtime/logs/<name>.log`; Ctrl-C stops them all.
 """
@@ -134,23 +134,53 @@ def lake_has_events(settings: Settings) -> bool:
     return any(Path(root.removeprefix("file://")).rglob("*.parquet"))
 
 
-def train_recommendations(settings: Settings, group: Children, timeout_s: float) -> Path:
-    """Run batch/recommend_job.py once, to completion (its log beside the others)."""
-    log_file = group.log_dir / "recommend.log"
-    with log_file.open("ab") as out:
-        done = subprocess.run([SPARK_SUBMIT, "batch/recommend_job.py"], cwd=PROJECT_ROOT, env=group.env,
-                              stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s, check=False)
-    if done.returncode != 0:
-        raise ServiceStartError(f"the recommendation training exited with {done.returncode}; see {log_file}")
-    return log_file
+class RecommendTraining:
+    """One run of batch/recommend_job.py once events are in the lake, beside the running platform:
+    started and followed from the main loop, so the platform is ready (and serves) meanwhile."""
+
+    def __init__(self, settings: Settings, group: Children, api_url: str, echo: Callable[[str], None]) -> None:
+        self.settings, self.group, self.api_url, self.echo = settings, group, api_url, echo
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.done = False
+        self.log_file = group.log_dir / "recommend.log"
+
+    def poll(self) -> None:
+        if self.done:
+            return
+        if self.proc is None:
+            if lake_has_events(self.settings):
+                with self.log_file.open("ab") as out:
+                    self.proc = subprocess.Popen([SPARK_SUBMIT, "batch/recommend_job.py"], cwd=PROJECT_ROOT,
+                                                 env=self.group.env, stdout=out, stderr=subprocess.STDOUT,
+                                                 start_new_session=True)
+                self.echo(f"recommendations: training once on the activity so far (log {self.log_file})")
+            return
+        if self.proc.poll() is None:
+            return
+        self.done = True
+        if self.proc.returncode != 0:
+            self.echo(f"recommendations: the training exited with {self.proc.returncode}; see {self.log_file}")
+            return
+        picks = graphql_recommendations(self.api_url, self.settings)
+        self.echo(f"GraphQL answers viewer {{ recommendations }}: {picks}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
 
 
 def graphql_recommendations(api_url: str, settings: Settings) -> list[str] | None:
     """A signed-in user's recommendations through GraphQL (a user the training wrote a list for)."""
     from graphql_api.auth import create_token
 
-    session = cassandra_cluster(settings).connect()
-    row = session.execute(f"SELECT user_id FROM {settings.keyspace}.recommendations_by_user LIMIT 1").one()
+    cluster = cassandra_cluster(settings)
+    try:
+        # a script's probe for some user with a list, not a serving path
+        row = cluster.connect().execute(f"SELECT user_id FROM {settings.keyspace}.recommendations_by_user "
+                                        "LIMIT 1").one()
+    finally:
+        cluster.shutdown()
     if row is None:
         return None
     query = "{ viewer { recommendations(first: 3) { reason score deal { id title } } } }"
@@ -186,12 +216,6 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         echo(f"GraphQL answers deal({deal_id}): {deal}")
         trends = wait_for("trending categories through GraphQL", lambda: graphql_trending(api_url), group, 300)
         echo(f"GraphQL answers trending(TEN_SECONDS): {trends}")
-        wait_for("user events in the lake", lambda: lake_has_events(settings), group, 300)
-        echo("recommendations: training once on the activity so far (batch/recommend_job.py) …")
-        echo(f"recommendations trained (log {train_recommendations(settings, group, 1200)})")
-        picks = wait_for("recommendations through GraphQL", lambda: graphql_recommendations(api_url, settings),
-                         group, 60)
-        echo(f"GraphQL answers viewer {{ recommendations }}: {picks}")
         dashboard_url = f"http://{settings.api_host}:{settings.api_port}/"
         if httpx.get(dashboard_url, timeout=10).status_code != 200:
             echo("the dashboard is not built: `./dev run` builds it (npm ci && npm run build in dashboard/)")
@@ -199,10 +223,14 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
              f"(Ctrl-C stops everything; logs in {group.log_dir})")
         if until_ready:
             return 0
+        training = RecommendTraining(settings, group, api_url, echo)
         try:
             while True:
                 group.check_alive()
+                training.poll()
                 time.sleep(5)
         except KeyboardInterrupt:
             echo("stopping…")
+        finally:
+            training.stop()
     return 0
