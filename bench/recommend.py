@@ -138,6 +138,7 @@ def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Seq
     results = {"popularity": popularity_result}
     for name, model in (("als", trained.blend.als), ("blend", trained.blend)):
         results[name], _ = measure(model, trained.history, relevant, deals_df, catalog_size=size, per_merchant=per)
+        log.info("%s: %s", name, results[name])
     bought: dict[int, set[int]] = defaultdict(set)
     for row in trained.history.interactions.filter("bought").select("user_id", "deal_id").collect():
         bought[row["user_id"]].add(row["deal_id"])
@@ -183,7 +184,8 @@ def report(m: dict[str, float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="150k events, 3,000 deals, 5,000 users")
+    parser.add_argument("--quick", action="store_true",
+                        help="150k events, 3,000 deals, 5,000 users, a 2-point grid, 100 candidates per user")
     parser.add_argument("--no-serving", action="store_true", help="skip the serving part (no Cassandra needed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -195,7 +197,9 @@ def main() -> None:
     from stack.spark_local import local_session
 
     count, deal_count, user_count = (150_000, 3000, 5000) if args.quick else (1_000_000, 10_000, 20_000)
-    settings = load_settings(keyspace=KEYSPACE)
+    # --quick: a 2-point grid and 100 candidates per user, to stay within a few minutes on 2 cores
+    quick = {"recommend_als_reg_params": (0.1,), "recommend_candidates": 100} if args.quick else {}
+    settings = load_settings(keyspace=KEYSPACE, **quick)
     records = catalog(deal_count, seed=2016)
     deals, users = live_deals(records), make_users(user_count, seed=2016)
     started = time.monotonic()
