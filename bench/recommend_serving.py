@@ -1,6 +1,6 @@
 """Serving part of bench.recommend: `viewer { recommendations }` against `deal(id)`, same API, same run.
 
-The catalog goes through the real deals sink into keyspace exs_bench_recommend (expiry moved into the
+The catalog's deal rows go into keyspace exs_bench_recommend by plain CQL (expiry moved into the
 future: the simulator's catalog is dated 2016), the blend's lists through the recommendation sink;
 then one `exstreamly api` subprocess serves both and a keep-alive client (bench.api's) drives each
 at concurrency 1 and 8. `deal(id)` is sent with `Cache-Control: no-cache`, as a token bypasses the
@@ -27,19 +27,44 @@ LEVELS = (1, 8)
 SAMPLE = 64
 
 
-def seed(spark: Any, settings: Settings, records: Sequence[Any], trained: Any, deals_df: Any) -> None:
-    """deals_by_id & co. through DealTablesSink, then the blend's lists through the recommendation sink."""
-    from pipeline.recommend_sink import recommendation_frames, write_recommendations
-    from pipeline.schemas import RAW_RECORD_SCHEMA
-    from pipeline.sink import DealTablesSink
-    from tests.conftest import raw_records
+def seed_deals(session: Any, keyspace: str, records: Sequence[Any]) -> None:
+    """deals_by_id and deals_by_geocell rows of the catalog (what the API reads), by plain CQL."""
+    from cassandra.concurrent import execute_concurrent_with_args
 
-    payloads = [{**r.to_deal(), "expires_at": "2030-01-01T00:00:00Z"} for r in records]
-    sink = DealTablesSink(settings)
+    from pipeline.cells import GEOCELL_PRECISION, geohash
+
+    expires, by_id, by_cell = datetime(2030, 1, 1), [], []
+    for r in records:
+        cell = None if r.lat is None else geohash(r.lat, r.lng, GEOCELL_PRECISION)
+        pct = round((r.value - r.price) / r.value, 4) if r.value else 0.0
+        name = r.merchant.get("name")
+        by_id.append((r.id, r.title, r.short_title, r.price, r.value, pct, r.category, r.online, expires,
+                      r.merchant.get("id"), name, r.lat, r.lng, cell))
+        if cell is not None:
+            by_cell.append((cell, r.id, r.lat, r.lng, r.category, r.price, r.value, pct, r.title, name, expires))
+    for cql, rows in (
+        (f"INSERT INTO {keyspace}.deals_by_id (deal_id, title, short_title, price, value, discount_pct, category_slug,"
+         " online, expires_at, merchant_id, merchant_name, latitude, longitude, geocell) VALUES "
+         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", by_id),
+        (f"INSERT INTO {keyspace}.deals_by_geocell (geocell, deal_id, latitude, longitude, category_slug, price, value,"
+         " discount_pct, title, merchant_name, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", by_cell),
+    ):
+        execute_concurrent_with_args(session, session.prepare(cql), rows, concurrency=64, raise_on_first_error=True)
+
+
+def seed(spark: Any, settings: Settings, records: Sequence[Any], trained: Any, deals_df: Any) -> None:
+    """The catalog's deal rows (expiry moved into the future), then the blend's lists through the sink."""
+    from conf.clients import cassandra_cluster
+    from pipeline.recommend_sink import recommendation_frames, write_recommendations
+    from stack.cql import apply_schema
+
+    cluster = cassandra_cluster(settings)
     try:
-        sink(spark.createDataFrame(raw_records(payloads), RAW_RECORD_SCHEMA), None)
+        session = cluster.connect()
+        apply_schema(session, settings)
+        seed_deals(session, settings.keyspace, records)
     finally:
-        sink.close()
+        cluster.shutdown()
     frames = recommendation_frames(trained, deals_df, settings, trained_at=datetime.now(UTC).replace(microsecond=0))
     write_recommendations(frames, settings)
 
@@ -54,16 +79,9 @@ def post(query: str, variables: dict[str, Any], headers: dict[str, str]) -> byte
 def measure_serving(spark: Any, settings: Settings, records: Sequence[Any], trained: Any, deals_df: Any, *,
                     seconds: float) -> dict[str, float]:
     from bench.api import drive, wait_ready
-    from conf.clients import cassandra_cluster
     from graphql_api.auth import create_token
-    from stack.cql import apply_schema
     from tests.integration.api_client import free_port
 
-    cluster = cassandra_cluster(settings)
-    try:
-        apply_schema(cluster.connect(), settings)
-    finally:
-        cluster.shutdown()
     seed(spark, settings, records, trained, deals_df)
     users = [r["user_id"] for r in trained.history.homes.select("user_id").limit(5000).collect()]
     rng = random.Random(13)

@@ -53,6 +53,35 @@ def deal_payloads() -> list[dict[str, Any]]:
             + [_deal(d, None, 900 + d % 100, rng) for d in ONLINE_DEALS])
 
 
+def seed_deals(session: Any, keyspace: str) -> None:
+    """The payloads as the deals sink stores them in deals_by_id and deals_by_geocell, by plain CQL."""
+    from cassandra.concurrent import execute_concurrent_with_args
+
+    from pipeline.cells import GEOCELL_PRECISION
+    from pipeline.taxonomy import PARENT_OF
+
+    by_id, by_cell = [], []
+    for p in deal_payloads():
+        lat, lon, slug = p["merchant"]["latitude"], p["merchant"]["longitude"], p["category_slug"]
+        at = {k: datetime.strptime(p[k], "%Y-%m-%dT%H:%M:%SZ") for k in ("expires_at", "created_at", "updated_at")}
+        cell = None if lat is None else geohash(lat, lon, GEOCELL_PRECISION)
+        by_id.append((p["id"], p["title"], p["short_title"], p["price"], p["value"], 0.5, slug, PARENT_OF[slug],
+                      p["online"], at["expires_at"], at["created_at"], at["updated_at"], p["merchant"]["id"],
+                      p["merchant"]["name"], lat, lon, cell))
+        if cell is not None:
+            by_cell.append((cell, p["id"], lat, lon, slug, p["price"], p["value"], 0.5, p["title"], p["short_title"],
+                            p["merchant"]["name"], at["expires_at"]))
+    for cql, rows in (
+        (f"INSERT INTO {keyspace}.deals_by_id (deal_id, title, short_title, price, value, discount_pct, "
+         "category_slug, parent_category, online, expires_at, created_at, updated_at, merchant_id, merchant_name, "
+         "latitude, longitude, geocell) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", by_id),
+        (f"INSERT INTO {keyspace}.deals_by_geocell (geocell, deal_id, latitude, longitude, category_slug, price, "
+         "value, discount_pct, title, short_title, merchant_name, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+         "?, ?)", by_cell),
+    ):
+        execute_concurrent_with_args(session, session.prepare(cql), rows, concurrency=32, raise_on_first_error=True)
+
+
 def events() -> list[dict[str, Any]]:
     """Each user's history, oldest first; a deal's popularity falls with its index in the city list."""
     rng, out, n = random.Random(5), [], 0

@@ -48,16 +48,11 @@ def session(rec_settings: Settings) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def trained(spark: Any, rec_settings: Settings, session: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Deals through the real deals sink, events as the lake holds them, then the job once."""
+    """Deals as the deals sink stores them (plain CQL), events as the lake holds them, then the job once."""
     from batch.recommend_job import run_recommend_batch
     from pipeline.schemas import RAW_RECORD_SCHEMA
-    from pipeline.sink import DealTablesSink
 
-    sink = DealTablesSink(rec_settings)
-    try:
-        sink(spark.createDataFrame(raw_records(world.deal_payloads()), RAW_RECORD_SCHEMA), None)
-    finally:
-        sink.close()
+    world.seed_deals(session, RECOMMEND_TEST_KEYSPACE)
     lake = tmp_path_factory.mktemp("rec-lake") / "user_events"
     spark.createDataFrame(raw_records(world.events(), topic="user_events"), RAW_RECORD_SCHEMA) \
         .write.parquet(lake.as_uri())
