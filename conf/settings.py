@@ -158,6 +158,35 @@ class Settings(BaseSettings):
     score_sell_out_units_per_day: float = Field(
         100.0, gt=0, description="units sold per day (over the last week) that flag LIKELY_TO_SELL_OUT")
 
+    # -- recommendations (issue 13) -------------------------------------------------------------------
+    recommend_top_n: int = Field(50, ge=1, le=500, description="recommendations stored per user by the batch job")
+    recommend_per_merchant: int = Field(2, ge=1, le=100, description="most recommendations of one merchant per user")
+    recommend_candidates: int = Field(
+        200, ge=10, le=5000, description="deals scored per user: ALS's best plus the popular and new deals of "
+                                         "the user's area")
+    recommend_test_share: float = Field(
+        0.2, gt=0, lt=1, description="newest share of each user's history held out (validation in the job, test "
+                                     "in bench.recommend)")
+    recommend_half_life_days: float = Field(7.0, gt=0, le=3650, description="half-life of an interaction's weight "
+                                                                            "in popularity")
+    recommend_distance_km: float = Field(
+        25.0, gt=0, le=5000, description="distance penalty 1 / (1 + (km / this)^2) from the user's home")
+    recommend_online_penalty: float = Field(
+        0.3, ge=0, le=1, description="distance penalty of an online deal (redeemable anywhere)")
+    recommend_als_weight: float = Field(
+        0.8, ge=0, le=1, description="blend = (w x ALS + (1 - w) x area popularity) x distance penalty")
+    recommend_new_deal_prior: float = Field(
+        0.1, ge=0, le=1, description="area popularity given to a deal nobody interacted with yet (cold start)")
+    recommend_als_ranks: tuple[int, ...] = Field((8, 16), min_length=1, description="ALS ranks tried (JSON list)")
+    recommend_als_reg_params: tuple[float, ...] = Field(
+        (0.05, 0.2), min_length=1, description="ALS regularisation values tried (JSON list)")
+    recommend_als_alpha: float = Field(10.0, gt=0, le=1000, description="ALS implicit confidence 1 + alpha x weight")
+    recommend_als_iterations: int = Field(10, ge=1, le=100, description="ALS alternating iterations")
+    recommend_fallback_radius_km: float = Field(
+        25.0, gt=0, le=50, description="radius of the nearby deals the API adds when the stored list runs short")
+    recommend_ttl_s: int = Field(7 * 86_400, ge=3600, le=365 * 86_400,
+                                 description="how long stored recommendations and area popularity live")
+
     @model_validator(mode="before")
     @classmethod
     def _public_host_means_production(cls, data: Any) -> Any:
@@ -193,6 +222,10 @@ class Settings(BaseSettings):
     @property
     def lake_root(self) -> str:
         return self.lake_uri or (self.runtime_dir / "lake").as_uri()
+
+    def model_dir(self, name: str) -> str:
+        """Where a trained model lives in the lake (HDFS-compatible: saved and loaded by Spark)."""
+        return f"{self.lake_root.rstrip('/')}/models/{name}"
 
     def lake_dir(self, topic: str) -> str:
         """Where the archive of one topic lives in the lake (streaming writes it, batch reads it)."""

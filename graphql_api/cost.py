@@ -43,12 +43,15 @@ from graphql_api.deal import SUMMARY_FIELDS
 from graphql_api.errors import InvalidInput, OverBudget
 from graphql_api.inputs import MAX_PAGE_SIZE, DealFilter, DealSort, NearInput, parse_deal_query
 from graphql_api.search import read_bound, stream_reads
+from pipeline.cells import cells_covering
 from pipeline.taxonomy import CHILDREN, PARENT_OF, PARENTS
 
 #: Most children of one top-level category (what `children` fans out to).
 MAX_CHILDREN = max(sum(1 for c in CHILDREN if PARENT_OF[c] == p) for p in PARENTS)
 #: Minute partitions `purchaseFeed` may read back; months `viewer.purchases` may read back.
 FEED_READS, HISTORY_READS = 10, 3
+#: Partitions of popular_deals_by_area the recommendation fill reads: the point's area and its 8 neighbours.
+AREA_READS = 9
 MAP_HOURS = 2  # activityMap falls back to the previous hour when the current one is empty
 SECONDS_PER_MINUTE = 60
 DEAL = "Deal"
@@ -123,6 +126,25 @@ def _activity_map(args: dict[str, Any], _settings: Settings) -> FieldCost:
     return FieldCost(MAP_HOURS * len(regions))
 
 
+def _recommendations(args: dict[str, Any], settings: Settings, *, signed_in: bool) -> FieldCost:
+    """The fill (area + 8 neighbours, the circle's cells) and a deal read per listed deal; signed in, also
+    the stored list, its deals and the purchase months."""
+    from graphql_api.recommendations import FILL_LOADS, fallback_cells
+
+    first, near = _first(args, 10), args.get("near")
+    cells = fallback_cells(settings)
+    if isinstance(near, dict):
+        try:
+            cells = len(cells_covering(float(near["lat"]), float(near["lon"]), float(near["radiusKm"])))
+        except (KeyError, TypeError, ValueError):
+            return FieldCost(fanout=0)
+        if cells > settings.api_max_near_cells:
+            return FieldCost(fanout=0)  # refused by its resolver
+    fill = AREA_READS + cells + FILL_LOADS * first
+    stored = 1 + HISTORY_READS + settings.recommend_top_n if signed_in else 0
+    return FieldCost(fill + stored, first)
+
+
 def _fixed(reads: int, fanout: Callable[[dict[str, Any]], int] = lambda _args: 1) -> Rule:
     return lambda args, _settings: FieldCost(reads, fanout(args))
 
@@ -140,6 +162,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("Query", "deadLetters"): _fixed(1, _first),
     ("Query", "lateEvents"): _fixed(1, _first),
     ("Viewer", "purchases"): _fixed(HISTORY_READS, _first),
+    ("Viewer", "recommendations"): lambda args, settings: _recommendations(args, settings, signed_in=True),
+    ("Query", "recommendations"): lambda args, settings: _recommendations(args, settings, signed_in=False),
     ("Subscription", "trending"): _trending,
     ("Deal", "priceHistory"): _fixed(1),
     ("Category", "children"): _fixed(0, lambda _args: MAX_CHILDREN),

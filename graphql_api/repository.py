@@ -78,6 +78,11 @@ _STATEMENTS = {
                     "WHERE day = ? LIMIT ?",
     "late_events": "SELECT received_at, event_id, occurred_at, lateness_s, event_type, category_slug, user_id "
                    "FROM {ks}.late_events_by_day WHERE day = ? LIMIT ?",
+    # recommendations (issue 13): a user's stored lists (bound from the token's user only), an area's popular deals
+    "recommendations": "SELECT trained_at, rank, deal_id, score, reason, price, home_latitude, home_longitude "
+                       "FROM {ks}.recommendations_by_user WHERE user_id = ? LIMIT ?",
+    "popular_in_area": "SELECT trained_at, rank, deal_id, score, price, latitude, longitude "
+                       "FROM {ks}.popular_deals_by_area WHERE area = ? LIMIT ?",
 }
 
 
@@ -286,6 +291,17 @@ class Repository:
     async def merchant_honesty(self, category: str, *, limit: int) -> list[Row]:
         """Honesty rows of a category's merchants (at most `limit`)."""
         return (await self._execute("merchant_honesty", (category, limit), fetch_size=limit)).rows
+
+    # -- recommendations (issue 13) -------------------------------------------------------------
+
+    async def recommendations(self, user_id: int, *, limit: int) -> list[Row]:
+        """A user's stored recommendations, newest training first, best first within one."""
+        return (await self._execute("recommendations", (user_id, limit), fetch_size=limit)).rows
+
+    async def popular_in_area(self, area: str, *, limit: int) -> list[Row]:
+        """The popular deals of one geohash-3 area, newest training first, best first within one."""
+        return (await self._execute("popular_in_area", (area, limit), fetch_size=limit)).rows
+
 
 def _on_rows(_rows: object, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page],
              future: ResponseFuture) -> None:

@@ -13,6 +13,8 @@ from graphql_api.connection import DealConnection, MerchantConnection
 from graphql_api.deal import Deal
 from graphql_api.extensions import is_unexpected, schema_extensions
 from graphql_api.operator import DeadLetter, LateEvent
+from graphql_api.recommendations import Recommendation
+from graphql_api.recommendations import recommendations as recommendations_near
 from graphql_api.viewer import SignedInUser
 
 
@@ -55,6 +57,10 @@ class Query:
     dead_letters: list[DeadLetter] = strawberry.field(
         resolver=operator.dead_letters,
         description="Operators only: malformed records received on one UTC day, newest first, with the reason.")
+    recommendations: list[Recommendation] = strawberry.field(
+        resolver=recommendations_near,
+        description="Trending near a point, for anyone: deals popular with the people of the area, then new "
+                    "deals nearby. Signed-in users get their own list from `viewer { recommendations }`.")
     late_events: list[LateEvent] = strawberry.field(
         resolver=operator.late_events,
         description="Operators only: events of one UTC day that arrived too late to be counted, newest first.")

@@ -14,10 +14,10 @@ from strawberry.types import Info
 from graphql_api.activity import purchase_fields
 from graphql_api.auth import Role
 from graphql_api.context import Context
-from graphql_api.inputs import parse_first
+from graphql_api.convert import HISTORY_MONTHS, months_back
+from graphql_api.inputs import NearInput, parse_first
+from graphql_api.recommendations import DEFAULT_FIRST, Recommendation, for_user
 from graphql_api.repository import Row
-
-HISTORY_MONTHS = 3
 
 ViewerRole = strawberry.enum(Role, name="Role", description="What a token allows.")
 
@@ -38,16 +38,6 @@ class OwnPurchase:
         return cls(**purchase_fields(row))
 
 
-def _months_back(now: datetime, count: int) -> list[str]:
-    """`YYYY-MM` of this month and the `count - 1` before it, newest first."""
-    year, month = now.year, now.month
-    months = []
-    for _ in range(count):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return months
-
-
 @strawberry.type(name="Viewer", description="The signed-in user (from the bearer token).")
 class SignedInUser:
     user_id: strawberry.ID = strawberry.field(description="The user's id.")
@@ -60,12 +50,23 @@ class SignedInUser:
     ) -> list[OwnPurchase]:
         size, viewer = parse_first(first), info.context.signed_in()
         found: list[OwnPurchase] = []
-        for month in _months_back(datetime.now(UTC), HISTORY_MONTHS):
+        for month in months_back(datetime.now(UTC), HISTORY_MONTHS):
             rows = await info.context.repository.user_purchases(viewer.user_id, month, limit=size - len(found))
             found += [OwnPurchase.from_row(row) for row in rows]
             if len(found) >= size:
                 break
         return found
+
+    @strawberry.field(description="Deals recommended to the user, best first: the newest training's list with "
+                                  "expired and bought deals dropped and moved prices re-ranked, filled from near "
+                                  "`near` (else the user's home) when short.")
+    async def recommendations(
+        self, info: Info[Context, None],
+        first: Annotated[int, strawberry.argument(description="How many, 1..100.")] = DEFAULT_FIRST,
+        near: Annotated[NearInput | None, strawberry.argument(
+            description="Fill from near this point (and radius) instead of the user's home.")] = None,
+    ) -> list[Recommendation]:
+        return await for_user(info.context, info.context.signed_in().user_id, first, near)
 
 
 def viewer(info: Info[Context, None]) -> SignedInUser | None:

@@ -29,3 +29,11 @@ def score_formula() -> str:
     """The trend score in words, e.g. 'views + 3 x clicks + 10 x purchases + 2 x reviews'."""
     terms = [f"{kind}s" if weight == 1 else f"{weight} x {kind}s" for kind, weight in SCORE_WEIGHTS.items()]
     return " + ".join(terms)
+
+#: Recommendations (issue 13): how much one interaction of each type says about a user wanting a
+#: deal — the confidence of implicit-feedback ALS and the weight of a popularity count. A purchase
+#: says far more than a glance; a review follows a purchase, so it adds less on its own.
+INTERACTION_CONFIDENCE = {"view": 1.0, "click": 4.0, "purchase": 10.0, "review": 5.0}
+#: Geohash precision of a recommendation "area" (about 156 km x 156 km): popularity is counted per
+#: area of the users' homes, and the anonymous fallback reads the area of a point and its neighbours.
+AREA_PRECISION = 3

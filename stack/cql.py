@@ -21,7 +21,8 @@ def schema_statements(settings: Settings, text: str | None = None) -> list[str]:
     source = text if text is not None else SCHEMA_FILE.read_text()
     body = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("--"))
     filled = (body.replace("{keyspace}", settings.keyspace).replace("{replication}", settings.replication)
-              .replace("{public_activity_ttl_s}", str(settings.activity_public_ttl_s)))
+              .replace("{public_activity_ttl_s}", str(settings.activity_public_ttl_s))
+              .replace("{recommend_ttl_s}", str(settings.recommend_ttl_s)))
     return [stmt.strip() for stmt in filled.split(";") if stmt.strip()]
 
 

@@ -3,7 +3,9 @@
 simulator (Sqoot v2) -> crawler (Async DQE over Kafka) -> deals_raw -> Spark streaming
 (archive to the lake + deal tables in Cassandra) -> GraphQL API; and the activity simulator
 (users on the live deals) -> user_events -> Spark streaming (archive + activity tables) ->
-`trending` & co. Each process logs to `.runtime/logs/<name>.log`; Ctrl-C stops them all.
+`trending` & co.; once ready and events are in the lake, one training of the recommender
+(batch/recommend_job.py) -> `viewer { recommendations }`. Each process logs to
+`.runtime/logs/<name>.log`; Ctrl-C stops them all.
 """
 from __future__ import annotations
 
@@ -124,6 +126,70 @@ def graphql_trending(api_url: str) -> list[str] | None:
     return [f"{t['slug']} ({t['score']})" for t in found] if found else None
 
 
+def lake_has_events(settings: Settings) -> bool:
+    """Probe: the archive has written user events to a local lake (a remote lake is not looked into)."""
+    root = settings.lake_dir(settings.topic_user_events)
+    if not root.startswith("file://"):
+        return True
+    return any(Path(root.removeprefix("file://")).rglob("*.parquet"))
+
+
+class RecommendTraining:
+    """One run of batch/recommend_job.py once events are in the lake, beside the running platform:
+    started and followed from the main loop, so the platform is ready (and serves) meanwhile."""
+
+    def __init__(self, settings: Settings, group: Children, api_url: str, echo: Callable[[str], None]) -> None:
+        self.settings, self.group, self.api_url, self.echo = settings, group, api_url, echo
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.done = False
+        self.log_file = group.log_dir / "recommend.log"
+
+    def poll(self) -> None:
+        if self.done:
+            return
+        if self.proc is None:
+            if lake_has_events(self.settings):
+                with self.log_file.open("ab") as out:
+                    self.proc = subprocess.Popen([SPARK_SUBMIT, "batch/recommend_job.py"], cwd=PROJECT_ROOT,
+                                                 env=self.group.env, stdout=out, stderr=subprocess.STDOUT,
+                                                 start_new_session=True)
+                self.echo(f"recommendations: training once on the activity so far (log {self.log_file})")
+            return
+        if self.proc.poll() is None:
+            return
+        self.done = True
+        if self.proc.returncode != 0:
+            self.echo(f"recommendations: the training exited with {self.proc.returncode}; see {self.log_file}")
+            return
+        picks = graphql_recommendations(self.api_url, self.settings)
+        self.echo(f"GraphQL answers viewer {{ recommendations }}: {picks}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
+def graphql_recommendations(api_url: str, settings: Settings) -> list[str] | None:
+    """A signed-in user's recommendations through GraphQL (a user the training wrote a list for)."""
+    from graphql_api.auth import create_token
+
+    cluster = cassandra_cluster(settings)
+    try:
+        # a script's probe for some user with a list, not a serving path
+        row = cluster.connect().execute(f"SELECT user_id FROM {settings.keyspace}.recommendations_by_user "
+                                        "LIMIT 1").one()
+    finally:
+        cluster.shutdown()
+    if row is None:
+        return None
+    query = "{ viewer { recommendations(first: 3) { reason score deal { id title } } } }"
+    headers = {"Authorization": f"Bearer {create_token(settings, int(row.user_id))}"}
+    body = httpx.post(api_url, json={"query": query}, headers=headers, timeout=10).json()
+    found = (((body.get("data") or {}).get("viewer")) or {}).get("recommendations")
+    return [f"user {row.user_id}: {r['deal']['title']} ({r['reason']})" for r in found] if found else None
+
+
 def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -> int:
     """Start every process, wait until a crawled deal is served by GraphQL, then keep running."""
     sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
@@ -157,10 +223,14 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
              f"(Ctrl-C stops everything; logs in {group.log_dir})")
         if until_ready:
             return 0
+        training = RecommendTraining(settings, group, api_url, echo)
         try:
             while True:
                 group.check_alive()
+                training.poll()
                 time.sleep(5)
         except KeyboardInterrupt:
             echo("stopping…")
+        finally:
+            training.stop()
     return 0

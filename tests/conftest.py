@@ -31,8 +31,9 @@ ACTIVITY_API_TEST_KEYSPACE = f"exs_test_activity_api{_SUFFIX}"
 #: Seeded with plain CQL (no Spark) by the API security tests.
 SECURITY_TEST_KEYSPACE = f"exs_test_security{_SUFFIX}"
 UI_TEST_KEYSPACE = f"exs_test_ui{_SUFFIX}"
+RECOMMEND_TEST_KEYSPACE = f"exs_test_recommend{_SUFFIX}"
 TEST_KEYSPACES = (TEST_KEYSPACE, API_TEST_KEYSPACE, ACTIVITY_TEST_KEYSPACE, ACTIVITY_API_TEST_KEYSPACE,
-                  UI_TEST_KEYSPACE)
+                  UI_TEST_KEYSPACE, RECOMMEND_TEST_KEYSPACE)
 
 
 @pytest.fixture(scope="session")

@@ -53,5 +53,6 @@ export const ACTIVITY_MAP = `query ActivityMap($precision: Int!) {
 }`;
 
 export const VIEWER = `query Viewer {
-  viewer { userId role purchases(first: 20) { id at dealId dealTitle category merchantName quantity amount } }
+  viewer { userId role purchases(first: 20) { id at dealId dealTitle category merchantName quantity amount }
+    recommendations(first: 10) { reason score deal { id title price merchantName } } }
 }`;

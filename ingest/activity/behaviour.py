@@ -19,6 +19,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ HOUR_BOOSTS: dict[str, tuple[range, float]] = {
 }
 INTEREST_SHARE = 0.65
 NEARBY_KM = 25.0
+ONLINE_NEARNESS = 0.3  # online: available everywhere, but people prefer local deals
 CLICK_BASE, CLICK_PER_DISCOUNT = 0.12, 0.3
 PURCHASE_AFTER_CLICK = 0.15
 REVIEW_AFTER_PURCHASE = 0.3
@@ -58,6 +60,20 @@ class LiveDeal:
     longitude: float | None
 
 
+@cache
+def _zone(key: str) -> ZoneInfo:
+    """ZoneInfo keeps only a few zones strongly cached: more than that were re-read from disk per event."""
+    return ZoneInfo(key)
+
+
+def nearness(user: User, deal: LiveDeal) -> float:
+    """Relative odds that the user picks this deal among a category's deals: by distance from their town."""
+    if deal.latitude is None or deal.longitude is None:
+        return ONLINE_NEARNESS
+    km = haversine_km(user.city.latitude, user.city.longitude, deal.latitude, deal.longitude)
+    return 1.0 / (1.0 + (km / NEARBY_KM) ** 2)
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -76,6 +92,8 @@ class ActivityModel:
             self._by_zone[user.city.timezone].append(user)
         self._zone_cum = {z: list(accumulate(u.activity for u in us)) for z, us in self._by_zone.items()}
         self._popularity = category_popularity()
+        self._weights_at: datetime | None = None
+        self._weights: list[float] = []
         self.set_deals(deals)
 
     def set_deals(self, deals: list[LiveDeal]) -> None:
@@ -88,12 +106,17 @@ class ActivityModel:
     # -- choosing --------------------------------------------------------------------------------
 
     def _local_hour(self, zone: str, now: datetime) -> int:
-        return now.astimezone(ZoneInfo(zone)).hour
+        return now.astimezone(_zone(zone)).hour
+
+    def _zone_weights(self, now: datetime) -> list[float]:
+        # the same for every event of one call: computed once per `now`, not once per event
+        if self._weights_at != now:
+            self._weights = [self._zone_cum[z][-1] * DIURNAL[self._local_hour(z, now)] for z in self._by_zone]
+            self._weights_at = now
+        return self._weights
 
     def _pick_user(self, now: datetime) -> User:
-        zones = list(self._by_zone)
-        weights = [self._zone_cum[z][-1] * DIURNAL[self._local_hour(z, now)] for z in zones]
-        zone = self.rng.choices(zones, weights=weights)[0]
+        zone = self.rng.choices(list(self._by_zone), weights=self._zone_weights(now))[0]
         return self.rng.choices(self._by_zone[zone], cum_weights=self._zone_cum[zone])[0]
 
     def _pick_category(self, user: User, hour: int) -> str:
@@ -120,10 +143,7 @@ class ActivityModel:
 
     @staticmethod
     def _nearness(user: User, deal: LiveDeal) -> float:
-        if deal.latitude is None or deal.longitude is None:
-            return 0.3  # online: available everywhere, but people prefer local deals
-        km = haversine_km(user.city.latitude, user.city.longitude, deal.latitude, deal.longitude)
-        return 1.0 / (1.0 + (km / NEARBY_KM) ** 2)
+        return nearness(user, deal)
 
     # -- the funnel ------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 // For you: sign in with a token from `exstreamly token create`, then the viewer's own data.
-// Recommendations and alerts appear here once the API serves them (not in the schema yet).
+// Recommendations come from `viewer { recommendations }`; alerts appear here once the API serves them.
 import { useState } from "preact/hooks";
 import { token } from "../gql.js";
 import { VIEWER } from "../queries.js";
@@ -24,7 +24,7 @@ function Viewer({ signedIn, signOut }) {
   if (error) return <><ErrorState error={error} retry={reload} /><button type="button" onClick={signOut}>Sign out</button></>;
   if (!data) return <Loading what="Loading your account" />;
   if (!data.viewer) return <Empty>The API did not recognise a signed-in user. <button type="button" onClick={signOut}>Sign out</button></Empty>;
-  const { userId, purchases } = data.viewer;
+  const { userId, purchases, recommendations } = data.viewer;
   return (
     <>
       <p class="viewer" data-user-id={userId}>Signed in as user <strong>{userId}</strong>. <button type="button" class="link" onClick={signOut}>Sign out</button></p>
@@ -42,8 +42,15 @@ function Viewer({ signedIn, signOut }) {
         ) : <Empty>No purchases in the last three months.</Empty>}
       </section>
       <section class="panel" aria-labelledby="recs">
-        <h2 id="recs">Recommended for you, and your alerts</h2>
-        <p>Not served by the API yet: they appear here once recommendations and saved interests land.</p>
+        <h2 id="recs">Recommended for you</h2>
+        {recommendations.length ? (
+          <ol class="recs">{recommendations.map((r) => (
+            <li key={r.deal.id} data-recommended-id={r.deal.id}>
+              <a href={`/deal/${encodeURIComponent(r.deal.id)}`}>{r.deal.title}</a> {money(r.deal.price)}
+              {r.deal.merchantName ? ` at ${r.deal.merchantName}` : ""} <small>({r.reason})</small></li>
+          ))}</ol>
+        ) : <Empty>No recommendations yet: they appear after the next training (batch/recommend_job.py).</Empty>}
+        <p>Alerts for your saved interests appear here once the API serves them.</p>
       </section>
     </>
   );
