@@ -46,7 +46,7 @@ def test_clean_events_types_fields_and_keeps_absent_ones_null(spark: Any) -> Non
                  .transform(at.with_event_rejection_reason, future_tolerance_s=5.0)
                  .transform(at.filter_valid_events).transform(at.clean_events))
     want = [("e1", "purchase", datetime(2026, 1, 5, 12, 0, 0, 250000), T0, 7, None, None, None, None, 42, None,
-             "yoga", "fitness", None, None, 19.99, 2, None)]
+             "yoga", "fitness", None, None, 19.99, 2, None, None)]
     assert_frames_equal(events_df, spark.createDataFrame(want, s.ACTIVITY_EVENT_SCHEMA))
 
 
