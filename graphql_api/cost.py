@@ -50,6 +50,7 @@ MAX_CHILDREN = max(sum(1 for c in CHILDREN if PARENT_OF[c] == p) for p in PARENT
 #: Minute partitions `purchaseFeed` may read back; months `viewer.purchases` may read back.
 FEED_READS, HISTORY_READS = 10, 3
 MAP_HOURS = 2  # activityMap falls back to the previous hour when the current one is empty
+MAP_TABLES = 2  # activity_by_cell and ratings_by_cell (issue 18), one read of each per region and hour
 SECONDS_PER_MINUTE = 60
 DEAL = "Deal"
 
@@ -93,6 +94,9 @@ def _deals(args: dict[str, Any], settings: Settings) -> FieldCost:
                                  args.get("first", 20), args.get("after"), settings)
     except InvalidInput:
         return FieldCost(fanout=0)
+    if query.sort is DealSort.BEST_RATED:
+        # the category's rating partition, the priors of its children, then each deal of the page in full
+        return FieldCost(1 + 1 + MAX_CHILDREN + query.first, query.first)
     return FieldCost(read_bound(query, settings.api_scan_limit), query.first, listing=True)
 
 
@@ -120,7 +124,11 @@ def _activity_map(args: dict[str, Any], _settings: Settings) -> FieldCost:
         regions = regions_covering(BBoxInput(**box))
     except (InvalidInput, TypeError, ValueError):
         return FieldCost(fanout=0)
-    return FieldCost(MAP_HOURS * len(regions))
+    return FieldCost(MAP_HOURS * MAP_TABLES * len(regions))
+
+
+def _first_reviews(args: dict[str, Any]) -> int:
+    return _first(args, 10)
 
 
 def _fixed(reads: int, fanout: Callable[[dict[str, Any]], int] = lambda _args: 1) -> Rule:
@@ -145,6 +153,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("Category", "children"): _fixed(0, lambda _args: MAX_CHILDREN),
     ("Category", "dealCount"): _fixed(1),
     ("RankedMerchant", "liveUnitsToday"): _fixed(1),
+    # reviews (issue 18): a rating row and its prior (a merchant overall: the top-level categories' priors)
+    ("Deal", "rating"): _fixed(2),
+    ("Deal", "reviews"): _fixed(1, _first_reviews),
+    ("Merchant", "rating"): _fixed(1 + len(PARENTS)),
+    ("RankedMerchant", "rating"): _fixed(2),
 }
 
 

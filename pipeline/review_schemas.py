@@ -38,12 +38,13 @@ RATINGS_BY_DEAL_SCHEMA = _fields(
     *_RATING,
 )
 DEAL_RATINGS_BY_CATEGORY_SCHEMA = _fields(
-    ("category_slug", _S), ("deal_id", _L), ("merchant_id", _L), ("merchant_name", _S), *_RATING,
+    ("category_slug", _S), ("deal_id", _L), ("deal_category", _S), ("merchant_id", _L), ("merchant_name", _S),
+    *_RATING,
 )
 DEAL_RATINGS_BY_MERCHANT_SCHEMA = _fields(("merchant_id", _L), ("deal_id", _L), ("merchant_name", _S), *_RATING)
-RATINGS_BY_MERCHANT_SCHEMA = _fields(("merchant_id", _L), ("merchant_name", _S), *_RATING)
+RATINGS_BY_MERCHANT_SCHEMA = _fields(("merchant_id", _L), ("merchant_name", _S), ("rated_deals", _I), *_RATING)
 MERCHANT_RATINGS_BY_CATEGORY_SCHEMA = _fields(
-    ("category_slug", _S), ("merchant_id", _L), ("merchant_name", _S), *_RATING,
+    ("category_slug", _S), ("merchant_id", _L), ("merchant_name", _S), ("rated_deals", _I), *_RATING,
 )
 #: The prior of the adjusted ratings: every verified review of the category's deals.
 RATING_PRIORS_BY_CATEGORY_SCHEMA = _fields(("category_slug", _S), ("reviews", _L), ("stars", _L), ("mean", _D))

@@ -96,7 +96,8 @@ def to_deal_rating_rows(judged_df: DataFrame) -> DataFrame:
 
 def to_deal_ratings_by_category_rows(deal_ratings_df: DataFrame) -> DataFrame:
     """A deal's rating under its own category and its parent (a parent's ranking includes its children)."""
-    listed_df = explode_listing_categories(deal_ratings_df).drop("category_slug")
+    own_df = deal_ratings_df.withColumn("deal_category", F.col("category_slug"))
+    listed_df = explode_listing_categories(own_df).drop("category_slug")
     return select_schema(listed_df.withColumnRenamed("listing_category", "category_slug"),
                          rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA)
 
@@ -111,7 +112,7 @@ def _merged(deal_ratings_df: DataFrame, *keys: str) -> DataFrame:
     merged_df = deal_ratings_df.groupBy(*keys).agg(
         F.sum("reviews").cast("int").alias("reviews"), F.sum("stars").cast("long").alias("stars"),
         F.array(*stars).alias("distribution"), F.sum("unverified_reviews").cast("int").alias("unverified_reviews"),
-        F.max("merchant_name").alias("merchant_name"))
+        F.max("merchant_name").alias("merchant_name"), F.count("deal_id").cast("int").alias("rated_deals"))
     return _with_mean(merged_df)
 
 
