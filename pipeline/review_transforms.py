@@ -112,7 +112,8 @@ def _merged(deal_ratings_df: DataFrame, *keys: str) -> DataFrame:
     merged_df = deal_ratings_df.groupBy(*keys).agg(
         F.sum("reviews").cast("int").alias("reviews"), F.sum("stars").cast("long").alias("stars"),
         F.array(*stars).alias("distribution"), F.sum("unverified_reviews").cast("int").alias("unverified_reviews"),
-        F.max("merchant_name").alias("merchant_name"), F.count("deal_id").cast("int").alias("rated_deals"))
+        F.max("merchant_name").alias("merchant_name"),
+        F.count(F.when(F.col("reviews") > 0, 1)).cast("int").alias("rated_deals"))
     return _with_mean(merged_df)
 
 
