@@ -24,6 +24,8 @@ NEUTRAL = 3.0
 #: deal id -> (category, merchant id or None)
 DEALS = {2001: ("restaurants", 700), 2002: ("restaurants", 700), 2003: ("bars-clubs", 701),
          2004: ("yoga", 700), 2005: ("spa", None), 2006: ("restaurants", 702)}
+#: Deals the random browsing touches (2006 keeps its single unverified review).
+FILLER_DEALS = (2001, 2002, 2003, 2004, 2005)
 
 
 def _event(i: int, kind: str, user: int, deal: int, at: float, *, stars: int | None = None,
@@ -70,7 +72,7 @@ def review_log(*, seed: int = 18, filler: int = 150) -> list[LoggedEvent]:
     for i in range(filler):
         kind = rng.choice(("view", "view", "click", "purchase", "review"))
         stars = rng.randint(1, 5) if kind == "review" else None
-        log.append(_event(1000 + i, kind, 20 + rng.randrange(21), rng.choice(list(DEALS)), rng.uniform(0, 170),
+        log.append(_event(1000 + i, kind, 20 + rng.randrange(21), rng.choice(FILLER_DEALS), rng.uniform(0, 170),
                           stars=stars))
     duplicate = next(e for e in log if isinstance(e.payload, dict) and e.payload["event_type"] == "review")
     log.append(LoggedEvent(duplicate.payload, duplicate.occurred, duplicate.received + timedelta(seconds=3)))
