@@ -56,29 +56,28 @@ class ReviewSink:
             self._held.clear()
 
     def _write(self, events_df: DataFrame, batch_id: int | None) -> dict[str, int]:
-        batch_df = self._hold(events_df.filter(F.col("event_type").isin("review", "purchase")))
+        batch_df, _ = self._hold(events_df.filter(F.col("event_type").isin("review", "purchase")))
         purchases_df, reviews_df = rt.to_purchase_rows(batch_df), rt.to_review_rows(batch_df)
-        touched_df = self._hold(purchases_df.select("deal_id").union(reviews_df.select("deal_id")).distinct())
+        touched_df = purchases_df.select("deal_id").union(reviews_df.select("deal_id")).distinct()
         stored_df, stored_purchases_df = run_concurrently([
             lambda: self._read("reviews_by_deal", touched_df, rs.REVIEWS_BY_DEAL_SCHEMA),
             lambda: self._read("purchases_by_deal", touched_df, rs.PURCHASES_BY_DEAL_SCHEMA),
         ])
-        judged_df = self._hold(rt.judge_reviews(
-            rt.latest_reviews(reviews_df.unionByName(stored_df)), purchases_df.unionByName(stored_purchases_df)))
-        changed_df = self._hold(rt.changed_reviews(judged_df, stored_df))
-        counts = {"purchases": purchases_df.count(), "reviews": changed_df.count(), "deals": 0}
+        judged_df = rt.judge_reviews(rt.latest_reviews(reviews_df.unionByName(stored_df)),
+                                     purchases_df.unionByName(stored_purchases_df))
+        flagged_df, _ = self._hold(rt.flag_changed_reviews(judged_df, stored_df))
+        changed_df, changed = self._hold(rt.changed_reviews(flagged_df))
+        counts = {"reviews": changed, "deals": 0}
         writes: list[Callable[[], object]] = [partial(self._append, purchases_df, "purchases_by_deal")]
-        if counts["reviews"]:
-            rated_df = judged_df.join(changed_df.select("deal_id").distinct(), on="deal_id", how="left_semi")
-            deal_ratings_df = self._hold(rt.to_deal_rating_rows(rated_df))
-            counts["deals"] = deal_ratings_df.count()
+        if changed:
+            rated_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
+            deal_ratings_df, counts["deals"] = self._hold(rated_df)
             writes += self._round_one(changed_df, rt.replaced_feed_keys(stored_df, changed_df), deal_ratings_df)
         run_concurrently(writes)
-        if counts["reviews"]:
+        if changed:
             self._refresh_aggregates(deal_ratings_df)
             self._append(changed_df, "reviews_by_deal")
-        log.info("batch %s: %d purchases, %d reviews changed, %d deals rated", batch_id, counts["purchases"],
-                 counts["reviews"], counts["deals"])
+        log.info("batch %s: %d reviews changed, %d deals rated", batch_id, counts["reviews"], counts["deals"])
         return counts
 
     def _round_one(self, changed_df: DataFrame, replaced_df: DataFrame,
@@ -95,8 +94,8 @@ class ReviewSink:
     def _refresh_aggregates(self, deal_ratings_df: DataFrame) -> None:
         """Recompute the priors and merchant ratings the touched deals feed, from the stored deal ratings."""
         listed_df = rt.to_deal_ratings_by_category_rows(deal_ratings_df)
-        categories_df = self._hold(listed_df.select("category_slug").distinct())
-        merchants_df = self._hold(deal_ratings_df.select("merchant_id").distinct().dropna())
+        categories_df = listed_df.select("category_slug").distinct()
+        merchants_df = deal_ratings_df.select("merchant_id").distinct().dropna()
         by_category_df, by_merchant_df = run_concurrently([
             lambda: self._read("deal_ratings_by_category", categories_df, rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA),
             lambda: self._read("deal_ratings_by_merchant", merchants_df, rs.DEAL_RATINGS_BY_MERCHANT_SCHEMA),
@@ -121,14 +120,26 @@ class ReviewSink:
 
     # -- I/O helpers ---------------------------------------------------------------------------
 
-    def _hold(self, df: DataFrame) -> DataFrame:
-        """Materialise now for this batch only: later steps must not re-read Cassandra or Kafka."""
+    def _hold(self, df: DataFrame) -> tuple[DataFrame, int]:
+        """Materialise now for this batch only (later steps must not recompute it), with its row count.
+
+        A micro-batch's frame is small: one collect brings it to the driver, and later jobs read
+        it from there (no checkpoint, no count job). A large one (the batch layer) is checkpointed.
+        """
+        rows = df.limit(self.settings.sink_driver_max_keys + 1).collect()
+        if len(rows) <= self.settings.sink_driver_max_keys:
+            return df.sparkSession.createDataFrame(rows, df.schema), len(rows)
+        held_df = df.localCheckpoint(eager=True)
+        self._held.append(held_df)
+        return held_df, held_df.count()
+
+    def _checkpoint(self, df: DataFrame) -> DataFrame:
         held_df = df.localCheckpoint(eager=True)
         self._held.append(held_df)
         return held_df
 
     def _read(self, table: str, keys_df: DataFrame, schema: StructType) -> DataFrame:
-        return self._reader.read(keys_df, table, schema, self._hold)
+        return self._reader.read(keys_df, table, schema, self._checkpoint)
 
     def _append(self, df: DataFrame, table: str) -> None:
         append_rows(df, keyspace=self.settings.keyspace, table=table)

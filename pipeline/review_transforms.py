@@ -3,7 +3,8 @@
 Flow (the review sink runs it on the touched deals' keyed rows, stored and new alike):
     events --to_review_rows--> reviews      events --to_purchase_rows--> purchases_by_deal
     reviews (batch + stored) --latest_reviews--> one per (deal, user) --judge_reviews(purchases)--> judged
-    judged --changed_reviews(stored)--> rows to write; stored --replaced_feed_keys--> feed rows to delete
+    judged --flag_changed_reviews(stored)--> is_changed (rows to write), deal_changed (deals to rate again)
+    stored --replaced_feed_keys(changed)--> feed rows to delete
     judged --to_deal_rating_rows--> ratings_by_deal --to_deal_ratings_by_<category|merchant>_rows-->
     deal ratings of a category --to_rating_prior_rows / to_merchant_ratings_by_category_rows-->
     deal ratings of a merchant --to_ratings_by_merchant_rows-->
@@ -50,10 +51,24 @@ def judge_reviews(reviews_df: DataFrame, purchases_df: DataFrame) -> DataFrame:
     return select_schema(judged_df.withColumn("verified", verified), rs.REVIEWS_BY_DEAL_SCHEMA)
 
 
-def changed_reviews(judged_df: DataFrame, stored_df: DataFrame) -> DataFrame:
-    """Judged reviews that differ from what is stored: new, replaced, or now verified."""
+def flag_changed_reviews(judged_df: DataFrame, stored_df: DataFrame) -> DataFrame:
+    """`is_changed`: the judged review differs from what is stored (new, replaced, or now verified);
+    `deal_changed`: some review of its deal did. One frame, so the sink splits it by filters alone
+    (joining a held frame with a frame derived from it confuses Spark's analyser)."""
     same = [*REVIEW_KEY, "occurred_at", "event_id", "verified"]
-    return judged_df.join(stored_df.select(*same), on=same, how="left_anti")
+    stored_keys_df = stored_df.select(*same).withColumn("_stored", F.lit(True))
+    flagged_df = (judged_df.join(stored_keys_df, on=same, how="left")
+                  .withColumn("is_changed", F.col("_stored").isNull()).drop("_stored"))
+    deal_changed = F.max(F.col("is_changed").cast("int")).over(Window.partitionBy("deal_id")) == 1
+    return flagged_df.withColumn("deal_changed", deal_changed)
+
+
+def changed_reviews(flagged_df: DataFrame) -> DataFrame:
+    return select_schema(flagged_df.filter(F.col("is_changed")), rs.REVIEWS_BY_DEAL_SCHEMA)
+
+
+def reviews_of_changed_deals(flagged_df: DataFrame) -> DataFrame:
+    return select_schema(flagged_df.filter(F.col("deal_changed")), rs.REVIEWS_BY_DEAL_SCHEMA)
 
 
 def replaced_feed_keys(stored_df: DataFrame, changed_df: DataFrame) -> DataFrame:

@@ -30,7 +30,7 @@ def rev_settings(settings: Settings, kafka_bootstrap: str) -> Settings:
     """Own keyspace and topic; small triggers, so reviews and their purchases meet across micro-batches."""
     return settings.model_copy(update={
         "keyspace": KEYSPACE, "topic_user_events": f"{settings.topic_user_events}_reviews",
-        "max_offsets_per_trigger": 40, "activity_allowed_lateness_s": LATENESS_S,
+        "max_offsets_per_trigger": 60, "activity_allowed_lateness_s": LATENESS_S,
         "activity_min_users_per_cell": FLOOR,
     })
 
@@ -56,7 +56,7 @@ def test_stream_equals_the_oracle_replays_change_nothing_and_batch_agrees(
     queries = start_activity_streams(spark, rev_settings, available_now=True,
                                      checkpoint_root=(tmp_path / "ck").as_uri())
     try:
-        queries.await_both(300)
+        queries.await_both(900)
     finally:
         queries.stop()
     assert queries.events.exception() is None and queries.windows.exception() is None
@@ -77,7 +77,7 @@ def test_stream_equals_the_oracle_replays_change_nothing_and_batch_agrees(
 
     archive = start_archive(spark, rev_settings, rev_settings.topic_user_events, available_now=True)
     try:
-        archive.awaitTermination(300)
+        archive.awaitTermination(600)
     finally:
         archive.stop()
     truncate_keyspace(rev_cassandra, KEYSPACE)

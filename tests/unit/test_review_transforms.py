@@ -57,8 +57,10 @@ def test_deal_and_merchant_ratings_sum_the_verified_reviews(spark: Any) -> None:
 
 def test_only_changed_reviews_are_written_and_replaced_feed_rows_are_found(spark: Any) -> None:
     stored_df = _judged(spark, without="r1b")  # what an earlier batch stored: r1 was then user 1's latest
-    changed_df = rt.changed_reviews(_judged(spark), stored_df)
+    flagged_df = rt.flag_changed_reviews(_judged(spark), stored_df)
+    changed_df = rt.changed_reviews(flagged_df)
     assert [r["event_id"] for r in changed_df.collect()] == ["r1b"]
+    assert sorted(r["event_id"] for r in rt.reviews_of_changed_deals(flagged_df).collect()) == ["r1b", "r2", "r3"]
     replaced = rt.replaced_feed_keys(stored_df, changed_df).collect()
     assert [(r["deal_id"], r["user_id"], r["occurred_at"], r["merchant_id"]) for r in replaced] == [
         (10, 1, T0 + timedelta(seconds=5), 9)]
