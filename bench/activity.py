@@ -39,6 +39,7 @@ KEYSPACE = "exs_bench_activity"
 PROBE_CATEGORY = "skydiving"
 TREND_QUERY = "{ trending(window: ONE_HOUR, first: 100) { slug views } }"
 PROBE_DEAL, PROBE_USERS = 999_999, 900_000
+PROBE_TIMEOUT_S = 120.0
 RATING_QUERY = f'{{ deal(id: "{PROBE_DEAL}") {{ rating {{ count }} }} }}'
 REVIEW_TABLES = ("purchases_by_deal", "reviews_by_deal", "review_feed_by_deal", "review_feed_by_merchant",
                  "ratings_by_deal", "deal_ratings_by_category", "deal_ratings_by_merchant", "ratings_by_merchant",
@@ -231,11 +232,15 @@ def measure_latency(spark: Any, settings: Settings, probes: int, rate: float, wo
     rating_latencies: list[float] = []
 
     def timed(event: dict[str, Any], seen: Callable[[], bool]) -> float:
+        """Seconds until `seen`; NaN (a lost sample, reported) when not within PROBE_TIMEOUT_S."""
         key, value = encode(event)
         sent_at = time.monotonic()
         producer.send(settings.topic_user_events, key=key, value=value)
         producer.flush()
-        _wait(seen, 60, poll=0.02)
+        try:
+            _wait(seen, PROBE_TIMEOUT_S, poll=0.02)
+        except TimeoutError:
+            return float("nan")
         return time.monotonic() - sent_at
 
     try:
@@ -304,6 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         floor = measure_floor(spark, settings, floor_s, f"file://{work}")
         flow = measure_throughput(spark, settings, events, f"file://{work}")
+        print(f"throughput: {flow}", flush=True)
         live_settings = settings.model_copy(update={"topic_user_events": live_topic})
         seed_probe_deal(live_settings)
         lat = measure_latency(spark, live_settings, probes, rate, f"file://{work}")
@@ -314,8 +320,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(floor: list[float], flow: dict[str, float], lat: dict[str, Any], rate: float, settings: Settings) -> None:
-    ms = [x * 1000 for x in lat["latencies"]]
-    rating_ms = [x * 1000 for x in lat["rating_latencies"]]
+    ms = [x * 1000 for x in lat["latencies"] if x == x]  # NaN: a probe not seen within the timeout
+    rating_ms = [x * 1000 for x in lat["rating_latencies"] if x == x]
     metrics = {
         "floor_batch_ms_p50": _pct(floor, 0.5), "floor_batch_ms_p99": _pct(floor, 0.99),
         "windows_batch_ms_p50": _pct(lat["windows_batch_ms"], 0.5),
@@ -324,6 +330,8 @@ def report(floor: list[float], flow: dict[str, float], lat: dict[str, Any], rate
         "background_events_per_s": rate, "trigger_s": settings.trigger_seconds, **flow,
         "load_average_1m": os.getloadavg()[0],
         "rating_latency_ms_p50": _pct(rating_ms, 0.5), "rating_latency_ms_p99": _pct(rating_ms, 0.99),
+        "rating_latency_samples": len(rating_ms),
+        "probes_timed_out": len(lat["latencies"]) + len(lat["rating_latencies"]) - len(ms) - len(rating_ms),
     }
     metrics["rating_latency_over_trending_latency_p50"] = metrics["rating_latency_ms_p50"] / metrics["latency_ms_p50"]
     metrics["rating_latency_over_trending_latency_p99"] = metrics["rating_latency_ms_p99"] / metrics["latency_ms_p99"]
