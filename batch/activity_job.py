@@ -2,8 +2,8 @@
 
 Input:  Parquet under `<lake>/user_events/` written by `streaming/archive_job.py --topic user_events`
         (or any files with RAW_RECORD_SCHEMA's columns).
-Output: every activity table, recomputed from the full log (same keys as the speed layer, so the
-        batch rows replace the streaming ones).
+Output: every activity table (reviews and ratings included), recomputed from the full log (same keys
+        as the speed layer, so the batch rows replace the streaming ones).
 Run:    ./spark-submit.sh batch/activity_job.py [--path <lake dir>]
 """
 from __future__ import annotations
@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 def run_activity_batch(spark: SparkSession, settings: Settings, path: str | None = None
                        ) -> tuple[ActivityReport, ActivityReport]:
     raw_df = read_lake(spark, path or settings.lake_dir(settings.topic_user_events)).persist()
+    events_sink = ActivityEventsSink(settings)
     try:
-        events = ActivityEventsSink(settings)(raw_df, None)
+        events = events_sink(raw_df, None)
         windows = ActivityWindowsSink(settings)(activity_windows(raw_df, settings), None)
     finally:
+        events_sink.close()
         raw_df.unpersist()
     return events, windows
 

@@ -6,9 +6,12 @@ In one local[2] Spark session, on keyspace `exs_bench_activity` and fresh topics
 1. floor: a rate source -> foreachBatch no-op query at the same trigger; its batch durations are the
    micro-batch floor every latency below is compared with;
 2. throughput: N simulated events (the activity model over synthetic deals) produced first, then both
-   activity queries (events + windows, the real job) drain them with availableNow; events/s;
+   activity queries (events + windows, the real job) drain them with availableNow; events/s, with the
+   review aggregates (issue 18) and without them (EXS_ACTIVITY_REVIEWS=false), alternated with-without-
+   without-with over the same topic (review tables emptied before each run with them);
 3. latency: the real job running at its trigger while background events flow, plus the API as a
-   subprocess; each probe event is produced and timed until `trending(ONE_HOUR)` shows it.
+   subprocess; each probe view is produced and timed until `trending(ONE_HOUR)` shows it, and each
+   probe review (by a user whose purchase was sent first) until `deal(id) { rating }` counts it.
 Output: a table (absolute numbers and ratios to the floor) and bench/results/activity.json.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +38,12 @@ log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_activity"
 PROBE_CATEGORY = "skydiving"
 TREND_QUERY = "{ trending(window: ONE_HOUR, first: 100) { slug views } }"
+PROBE_DEAL, PROBE_USERS = 999_999, 900_000
+PROBE_TIMEOUT_S = 120.0
+RATING_QUERY = f'{{ deal(id: "{PROBE_DEAL}") {{ rating {{ count }} }} }}'
+REVIEW_TABLES = ("purchases_by_deal", "reviews_by_deal", "review_feed_by_deal", "review_feed_by_merchant",
+                 "ratings_by_deal", "deal_ratings_by_category", "deal_ratings_by_merchant", "ratings_by_merchant",
+                 "merchant_ratings_by_category", "rating_priors_by_category", "ratings_by_cell")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -106,18 +116,43 @@ def produce(settings: Settings, events: list[dict[str, Any]]) -> None:
         producer.close()
 
 
-def measure_throughput(spark: Any, settings: Settings, events: int, work: str) -> dict[str, float]:
+def drain(spark: Any, settings: Settings, checkpoint_root: str) -> float:
+    """Seconds both activity queries take to drain the topic (availableNow)."""
     from streaming.activity_job import start_activity_streams
 
-    produce(settings, synthetic_events(events, seed=7))
     started = time.monotonic()
-    queries = start_activity_streams(spark, settings, available_now=True, checkpoint_root=f"{work}/ck-throughput")
+    queries = start_activity_streams(spark, settings, available_now=True, checkpoint_root=checkpoint_root)
     try:
         queries.await_both(600)
     finally:
         queries.stop()
-    seconds = time.monotonic() - started
-    return {"throughput_events": events, "throughput_seconds": seconds, "throughput_events_per_s": events / seconds}
+    return time.monotonic() - started
+
+
+def empty_review_tables(settings: Settings) -> None:
+    from conf.clients import cassandra_cluster
+
+    cluster = cassandra_cluster(settings)
+    try:
+        session = cluster.connect()
+        for table in REVIEW_TABLES:
+            session.execute(f"TRUNCATE {settings.keyspace}.{table}", timeout=60)
+    finally:
+        cluster.shutdown()
+
+
+def measure_throughput(spark: Any, settings: Settings, events: int, work: str) -> dict[str, float]:
+    produce(settings, synthetic_events(events, seed=7))
+    seconds = {True: 0.0, False: 0.0}
+    for run, with_reviews in enumerate((True, False, False, True)):  # symmetric: drift and warm-up cancel
+        if with_reviews:
+            empty_review_tables(settings)
+        seconds[with_reviews] += drain(spark, settings.model_copy(update={"activity_reviews": with_reviews}),
+                                       f"{work}/ck-throughput-{run}")
+    with_rate, without_rate = 2 * events / seconds[True], 2 * events / seconds[False]
+    return {"throughput_events": events, "throughput_events_per_s": with_rate, "throughput_seconds": seconds[True] / 2,
+            "throughput_events_per_s_without_reviews": without_rate,
+            "events_per_s_with_reviews_vs_without": with_rate / without_rate}
 
 
 def start_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
@@ -132,11 +167,35 @@ def probe_views(client: httpx.Client) -> int:
     return next((t["views"] for t in (body.get("data") or {}).get("trending") or [] if t["slug"] == PROBE_CATEGORY), 0)
 
 
-def probe_event(i: int) -> dict[str, Any]:
+def probe_rating(client: httpx.Client) -> int:
+    body = client.post("/graphql", json={"query": RATING_QUERY}).json()
+    deal = (body.get("data") or {}).get("deal") or {}
+    return int((deal.get("rating") or {}).get("count") or 0)
+
+
+def probe_event(i: int, kind: str = "view") -> dict[str, Any]:
+    """A view of the probe category, or a purchase / review of the probe deal by probe user `i`."""
     now = datetime.now(UTC)
-    return {"event_id": f"probe-{uuid.uuid4().hex[:8]}-{i}", "event_type": "view",
-            "occurred_at": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
-            "user_id": 1, "deal_id": 1, "category_slug": PROBE_CATEGORY, "price": 10.0}
+    event = {"event_id": f"probe-{uuid.uuid4().hex[:8]}-{i}", "event_type": kind,
+             "occurred_at": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+             "user_id": 1, "deal_id": 1, "category_slug": PROBE_CATEGORY, "price": 10.0}
+    if kind != "view":
+        event |= {"user_id": PROBE_USERS + i, "deal_id": PROBE_DEAL, "merchant_id": 1}
+    return event | ({"quantity": 1} if kind == "purchase" else {"rating": 4} if kind == "review" else {})
+
+
+def seed_probe_deal(settings: Settings) -> None:
+    """The probe deal in deals_by_id (the API answers `deal(id)` only for a stored deal); its old reviews gone."""
+    from conf.clients import cassandra_cluster
+
+    cluster = cassandra_cluster(settings)
+    try:
+        session = cluster.connect(settings.keyspace)
+        session.execute("INSERT INTO deals_by_id (deal_id, title, price, value, discount_pct, category_slug) "
+                        "VALUES (%s, 'Probe deal', 10.0, 20.0, 0.5, %s)", (PROBE_DEAL, PROBE_CATEGORY))
+    finally:
+        cluster.shutdown()
+    empty_review_tables(settings)
 
 
 def background(settings: Settings, rate: float, stop: threading.Event) -> None:
@@ -170,19 +229,35 @@ def measure_latency(spark: Any, settings: Settings, probes: int, rate: float, wo
     feeder.start()
     producer = make_producer(settings, client_id="bench-probe", linger_ms=0)
     latencies: list[float] = []
+    rating_latencies: list[float] = []
+
+    def timed(event: dict[str, Any], seen: Callable[[], bool]) -> float:
+        """Seconds until `seen`; NaN (a lost sample, reported) when not within PROBE_TIMEOUT_S."""
+        key, value = encode(event)
+        sent_at = time.monotonic()
+        producer.send(settings.topic_user_events, key=key, value=value)
+        producer.flush()
+        try:
+            _wait(seen, PROBE_TIMEOUT_S, poll=0.02)
+        except TimeoutError:
+            return float("nan")
+        return time.monotonic() - sent_at
+
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
             _wait(lambda: client.get("/healthz").status_code == 200, 60)
-            time.sleep(8)  # let the queries reach steady state
-            seen = probe_views(client)
-            for i in range(probes):
-                key, value = encode(probe_event(i))
-                sent_at = time.monotonic()
+            for i in range(probes):  # each probe reviewer buys the probe deal first: their review is verified
+                key, value = encode(probe_event(i, "purchase"))
                 producer.send(settings.topic_user_events, key=key, value=value)
-                producer.flush()
-                _wait(lambda target=seen: probe_views(client) > target, 60, poll=0.02)
-                latencies.append(time.monotonic() - sent_at)
+            producer.flush()
+            time.sleep(8)  # let the queries reach steady state
+            seen, rated = probe_views(client), probe_rating(client)
+            for i in range(probes):
+                latencies.append(timed(probe_event(i), _above(probe_views, client, seen)))
                 seen += 1
+                time.sleep(0.3)
+                rating_latencies.append(timed(probe_event(i, "review"), _above(probe_rating, client, rated)))
+                rated += 1
                 time.sleep(0.3)
     finally:
         stop.set()
@@ -191,7 +266,11 @@ def measure_latency(spark: Any, settings: Settings, probes: int, rate: float, wo
         api.wait(10)
         windows = [p["durationMs"]["triggerExecution"] for p in queries.windows.recentProgress if p["numInputRows"]]
         queries.stop()
-    return {"latencies": latencies, "windows_batch_ms": windows}
+    return {"latencies": latencies, "rating_latencies": rating_latencies, "windows_batch_ms": windows}
+
+
+def _above(probe: Callable[[httpx.Client], int], client: httpx.Client, target: int) -> Callable[[], bool]:
+    return lambda: probe(client) > target
 
 
 def _wait(check: Any, timeout_s: float, poll: float = 0.2) -> None:
@@ -230,7 +309,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         floor = measure_floor(spark, settings, floor_s, f"file://{work}")
         flow = measure_throughput(spark, settings, events, f"file://{work}")
+        print(f"throughput: {flow}", flush=True)
         live_settings = settings.model_copy(update={"topic_user_events": live_topic})
+        seed_probe_deal(live_settings)
         lat = measure_latency(spark, live_settings, probes, rate, f"file://{work}")
     finally:
         delete_topics(settings, [settings.topic_user_events, live_topic])
@@ -239,7 +320,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(floor: list[float], flow: dict[str, float], lat: dict[str, Any], rate: float, settings: Settings) -> None:
-    ms = [x * 1000 for x in lat["latencies"]]
+    ms = [x * 1000 for x in lat["latencies"] if x == x]  # NaN: a probe not seen within the timeout
+    rating_ms = [x * 1000 for x in lat["rating_latencies"] if x == x]
     metrics = {
         "floor_batch_ms_p50": _pct(floor, 0.5), "floor_batch_ms_p99": _pct(floor, 0.99),
         "windows_batch_ms_p50": _pct(lat["windows_batch_ms"], 0.5),
@@ -247,7 +329,12 @@ def report(floor: list[float], flow: dict[str, float], lat: dict[str, Any], rate
         "latency_ms_p50": _pct(ms, 0.5), "latency_ms_p99": _pct(ms, 0.99), "latency_samples": len(ms),
         "background_events_per_s": rate, "trigger_s": settings.trigger_seconds, **flow,
         "load_average_1m": os.getloadavg()[0],
+        "rating_latency_ms_p50": _pct(rating_ms, 0.5), "rating_latency_ms_p99": _pct(rating_ms, 0.99),
+        "rating_latency_samples": len(rating_ms),
+        "probes_timed_out": len(lat["latencies"]) + len(lat["rating_latencies"]) - len(ms) - len(rating_ms),
     }
+    metrics["rating_latency_over_trending_latency_p50"] = metrics["rating_latency_ms_p50"] / metrics["latency_ms_p50"]
+    metrics["rating_latency_over_trending_latency_p99"] = metrics["rating_latency_ms_p99"] / metrics["latency_ms_p99"]
     metrics["latency_p50_over_floor_p50"] = metrics["latency_ms_p50"] / metrics["floor_batch_ms_p50"]
     metrics["latency_p99_over_floor_p99"] = metrics["latency_ms_p99"] / metrics["floor_batch_ms_p99"]
     rows = [
@@ -257,11 +344,17 @@ def report(floor: list[float], flow: dict[str, float], lat: dict[str, Any], rate
          metrics["windows_batch_ms_p50"] / metrics["floor_batch_ms_p50"]),
         ("event -> trending via GraphQL, ms", metrics["latency_ms_p50"], metrics["latency_ms_p99"],
          metrics["latency_p50_over_floor_p50"]),
+        ("review -> Deal.rating via GraphQL, ms", metrics["rating_latency_ms_p50"], metrics["rating_latency_ms_p99"],
+         metrics["rating_latency_ms_p50"] / metrics["floor_batch_ms_p50"]),
     ]
     print(table(("measure", "p50", "p99", "p50 / floor p50"), rows))
     print(table(("throughput (both activity queries, availableNow, local[2])", "value"),
-                [("events", int(flow["throughput_events"])), ("seconds", flow["throughput_seconds"]),
-                 ("events/s", flow["throughput_events_per_s"])]))
+                [("events", int(flow["throughput_events"])), ("seconds, with reviews", flow["throughput_seconds"]),
+                 ("events/s with review aggregates", flow["throughput_events_per_s"]),
+                 ("events/s without them", flow["throughput_events_per_s_without_reviews"]),
+                 ("with / without (goal >= 0.9)", flow["events_per_s_with_reviews_vs_without"])]))
+    print(f"rating / trending latency (goal <= 1.2): p50 {metrics['rating_latency_over_trending_latency_p50']:.2f}, "
+          f"p99 {metrics['rating_latency_over_trending_latency_p99']:.2f}")
     print(f"goal (perf.md #3): p50 <= 1500 ms, p99 <= 3000 ms at trigger {settings.trigger_seconds}s; "
           f"load average {metrics['load_average_1m']:.1f}")
     print(f"wrote {write_results('activity', metrics)}")

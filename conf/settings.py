@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     activity_public_ttl_s: int = Field(
         7 * 86_400, ge=3600, le=3650 * 86_400,
         description="default TTL of the public activity tables (feed, trends, sales, map, merchant sales)")
+    # -- reviews (issue 18) -------------------------------------------------------------------------
+    activity_reviews: bool = Field(
+        True, description="the activity events query also keeps reviews and ratings (off: bench baseline)")
+    activity_unverified_review_share: float = Field(
+        0.1, ge=0, lt=1, description="share of simulated reviews written by users who never bought the deal")
 
     score_min_other_sellers: int = Field(
         2, ge=1, le=50, description="other sellers of the same item needed before their median is a street price")

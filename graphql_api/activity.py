@@ -95,6 +95,9 @@ class ActivityCell:
     users: int = strawberry.field(description="Distinct users active in the cell (at least the anonymity floor).")
     events: int = strawberry.field(description="Interactions in the cell.")
     purchases: int = strawberry.field(description="Purchases in the cell.")
+    average_rating: float | None = strawberry.field(
+        default=None, description="Mean stars of the reviews written in the cell this hour (4 decimals); null "
+                                  "when there were none.")
 
 
 @strawberry.type(description="A map of where users are active in one hour.")

@@ -153,14 +153,18 @@ def regions_covering(bbox: BBoxInput) -> list[str]:
 
 async def _cells(repo: Repository, precision: int, regions: list[str], hour: datetime, floor: int,
                  bbox: BBoxInput) -> list[ActivityCell]:
-    pages = await asyncio.gather(*(repo.activity_cells(precision, region, hour) for region in regions))
+    pages, rated = await asyncio.gather(
+        asyncio.gather(*(repo.activity_cells(precision, region, hour) for region in regions)),
+        asyncio.gather(*(repo.cell_ratings(precision, region, hour) for region in regions)))  # issue 18
+    stars = {r["cell"]: round(r["average_rating"], 4) for rows in rated for r in rows if r["reviews"]}
     found = []
     for row in (r for rows in pages for r in rows):
         lat, lon = cells.cell_centre(row["cell"])
         # The pipeline never writes a cell under the floor; checking again costs nothing.
         if row["users"] >= floor and bbox.south <= lat <= bbox.north and bbox.west <= lon <= bbox.east:
             found.append(ActivityCell(geohash=row["cell"], latitude=round(lat, 5), longitude=round(lon, 5),
-                                      users=row["users"], events=row["events"], purchases=row["purchases"]))
+                                      users=row["users"], events=row["events"], purchases=row["purchases"],
+                                      average_rating=stars.get(row["cell"])))
     return sorted(found, key=lambda c: (-c.users, c.geohash))
 
 

@@ -63,6 +63,11 @@ class Context:
     scores: DataLoader[int, Row | None] = field(init=False)  # issue 12: deal_scores_by_id
     offer_prices: DataLoader[str, list[Row]] = field(init=False)  # issue 12: sellers of one item
     merchant_honesty: DataLoader[str, list[Row]] = field(init=False)  # issue 12: one category's honesty rows
+    # issue 18: rating rows by deal and by merchant, priors by category, a category's merchant ratings
+    deal_ratings: DataLoader[int, Row | None] = field(init=False)
+    merchant_ratings: DataLoader[int, Row | None] = field(init=False)
+    rating_priors: DataLoader[str, Row | None] = field(init=False)
+    category_merchant_ratings: DataLoader[str, list[Row]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.reset_loaders()
@@ -96,6 +101,7 @@ class Context:
 
         self.merchant_sales_today = DataLoader(_concurrent(sales_today))
         self._reset_score_loaders()
+        self._reset_rating_loaders()
 
     def _reset_score_loaders(self) -> None:
         repo, limit = self.repository, self.settings.api_scan_limit
@@ -110,6 +116,10 @@ class Context:
         self.offer_prices = DataLoader(_concurrent(offers))
         self.merchant_honesty = DataLoader(_concurrent(honesty))
 
+    def _reset_rating_loaders(self) -> None:
+        (self.deal_ratings, self.merchant_ratings, self.rating_priors,
+         self.category_merchant_ratings) = _rating_loaders(self.repository, self.settings.api_scan_limit)
+
 
 def category_counts(repository: Repository, settings: Settings) -> CategoryCounts:
     """The process-wide cache of `Category.dealCount` (one recount per category per TTL)."""
@@ -118,3 +128,12 @@ def category_counts(repository: Repository, settings: Settings) -> CategoryCount
         return await repository.count_category_deals(slug, cap=CATEGORY_COUNT_CAP)
 
     return TtlCache(count, settings.api_category_count_ttl_s)
+
+
+def _rating_loaders(repo: Repository, limit: int) -> tuple[DataLoader[int, Row | None], DataLoader[int, Row | None],
+                                                          DataLoader[str, Row | None], DataLoader[str, list[Row]]]:
+    async def merchants_of(slug: str) -> list[Row]:
+        return await repo.category_merchant_ratings(slug, limit=limit)
+
+    return (DataLoader(_concurrent(repo.deal_rating)), DataLoader(_concurrent(repo.merchant_rating)),
+            DataLoader(_concurrent(repo.rating_prior)), DataLoader(_concurrent(merchants_of)))

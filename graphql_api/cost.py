@@ -53,6 +53,7 @@ FEED_READS, HISTORY_READS = 10, 3
 #: Partitions of popular_deals_by_area the recommendation fill reads: the point's area and its 8 neighbours.
 AREA_READS = 9
 MAP_HOURS = 2  # activityMap falls back to the previous hour when the current one is empty
+MAP_TABLES = 2  # activity_by_cell and ratings_by_cell (issue 18), one read of each per region and hour
 SECONDS_PER_MINUTE = 60
 DEAL = "Deal"
 
@@ -96,6 +97,9 @@ def _deals(args: dict[str, Any], settings: Settings) -> FieldCost:
                                  args.get("first", 20), args.get("after"), settings)
     except InvalidInput:
         return FieldCost(fanout=0)
+    if query.sort is DealSort.BEST_RATED:
+        # the category's rating partition, the priors of its children, then each deal of the page in full
+        return FieldCost(1 + 1 + MAX_CHILDREN + query.first, query.first)
     return FieldCost(read_bound(query, settings.api_scan_limit), query.first, listing=True)
 
 
@@ -123,7 +127,11 @@ def _activity_map(args: dict[str, Any], _settings: Settings) -> FieldCost:
         regions = regions_covering(BBoxInput(**box))
     except (InvalidInput, TypeError, ValueError):
         return FieldCost(fanout=0)
-    return FieldCost(MAP_HOURS * len(regions))
+    return FieldCost(MAP_HOURS * MAP_TABLES * len(regions))
+
+
+def _first_reviews(args: dict[str, Any]) -> int:
+    return _first(args, 10)
 
 
 def _recommendations(args: dict[str, Any], settings: Settings, *, signed_in: bool) -> FieldCost:
@@ -169,6 +177,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("Category", "children"): _fixed(0, lambda _args: MAX_CHILDREN),
     ("Category", "dealCount"): _fixed(1),
     ("RankedMerchant", "liveUnitsToday"): _fixed(1),
+    # reviews (issue 18): a rating row and its prior (a merchant overall: the top-level categories' priors)
+    ("Deal", "rating"): _fixed(2),
+    ("Deal", "reviews"): _fixed(1, _first_reviews),
+    ("Merchant", "rating"): _fixed(1 + len(PARENTS)),
+    ("RankedMerchant", "rating"): _fixed(2),
 }
 
 

@@ -6,7 +6,7 @@ search resolver loads full rows through the per-request DataLoader when a query 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import strawberry
 from strawberry.types import Info
@@ -18,13 +18,18 @@ from graphql_api.deal_score import DealScore, SameOffer
 from graphql_api.location import Location
 from graphql_api.merchant import Merchant
 from graphql_api.price_point import PricePoint
+from graphql_api.rating import Rating, prior_of
 from graphql_api.repository import Row
 from pipeline.definitions import DISCOUNT_TOLERANCE
+
+if TYPE_CHECKING:
+    from graphql_api.reviews import ReviewConnection
 
 #: GraphQL fields of `Deal` that every listing row can fill (the rest need the deals_by_id row).
 SUMMARY_FIELDS = frozenset({
     "__typename", "id", "title", "shortTitle", "price", "value", "discountPct", "saving", "imageUrl",
     "expiresAt", "merchantName", "online", "distanceKm", "priceHistory", "score", "sameOffer",
+    "rating", "reviews",
 })
 
 
@@ -105,6 +110,25 @@ class Deal:
         if row is None or row["item_key"] is None:
             return None
         return SameOffer.from_rows(row["item_key"], await info.context.offer_prices.load(row["item_key"]))
+
+    @strawberry.field(description="Stars of the verified-purchase reviews (each user's latest) and the adjusted "
+                                  "rating; null until a buyer reviews the deal.")
+    async def rating(self, info: Info[Context, None]) -> Rating | None:
+        row = await info.context.deal_ratings.load(int(self.id))
+        if row is None or not row["reviews"]:
+            return None
+        return Rating.from_row(row, prior_of([await info.context.rating_priors.load(row["category_slug"])]))
+
+    @strawberry.field(description="Reviews of the deal, newest first (one per reviewer: the latest), verified "
+                                  "or not; page with `first` (at most 100) and `after`.")
+    async def reviews(
+        self, info: Info[Context, None],
+        first: Annotated[int, strawberry.argument(description="Page size, 1..100.")] = 10,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+    ) -> Annotated[ReviewConnection, strawberry.lazy("graphql_api.reviews")]:
+        from graphql_api.reviews import deal_reviews
+
+        return await deal_reviews(info.context, int(self.id), first, after)
 
     @strawberry.field(description=f"Observed prices, newest first (at most {PRICE_HISTORY_LIMIT}).")
     async def price_history(self, info: Info[Context, None]) -> list[PricePoint]:

@@ -27,6 +27,9 @@ class MerchantSort(Enum):
     DEALS_SOLD = strawberry.enum_value("DEALS_SOLD", description="Most units sold first.")
     HONESTY = strawberry.enum_value(
         "HONESTY", description="Highest share of genuine discounts first (RankedMerchant.honesty).")
+    BEST_RATED = strawberry.enum_value(
+        "BEST_RATED", description="Highest adjusted rating in the category first (RankedMerchant.rating); here "
+                                  "dealCount counts the merchant's rated deals and dealsSold is 0.")
 
 
 def _key(row: Row) -> tuple[float, int]:

@@ -32,6 +32,9 @@ class DealSort(Enum):
         "VERIFIED_DISCOUNT", description="Highest verified discount first (Deal.score; not with filter.near).")
     BIGGEST_VERIFIED_SAVING = strawberry.enum_value(
         "BIGGEST_VERIFIED_SAVING", description="Largest reference price - price first (not with filter.near).")
+    BEST_RATED = strawberry.enum_value(
+        "BEST_RATED", description="Highest adjusted rating first (Deal.rating), within filter.category; takes no "
+                                  "other filter. Deals without a verified review are not listed.")
 
 
 @strawberry.input(description="A circle on the map.")
@@ -141,6 +144,7 @@ def parse_deal_query(flt: DealFilter | None, sort: DealSort, first: int, after: 
     if sort is DealSort.NEAREST and near is None:
         raise InvalidInput("sort", "NEAREST needs filter.near")
     _check_verified(flt, sort, near)
+    _check_rated(flt, sort)
     text = None if flt.text is None else flt.text.strip().lower()
     if text is not None and len(text) > MAX_TEXT_LENGTH:
         raise InvalidInput("filter.text", f"at most {MAX_TEXT_LENGTH} characters, found {len(text)}")
@@ -153,6 +157,20 @@ def parse_deal_query(flt: DealFilter | None, sort: DealSort, first: int, after: 
         near=near, online=flt.online, text=text or None,
         min_verified_discount=_number(flt.min_verified_discount, "filter.minVerifiedDiscount", 0.0, 1.0) or 0.0,
     )
+
+
+def _check_rated(flt: DealFilter, sort: DealSort) -> None:
+    """BEST_RATED ranks one category's rating partition (issue 18): the other filters have no column there."""
+    if sort is not DealSort.BEST_RATED:
+        return
+    if flt.category is None:
+        raise InvalidInput("filter.category", "sort BEST_RATED needs a category")
+    others = [name for name, value in (("minPrice", flt.min_price), ("maxPrice", flt.max_price),
+                                       ("minDiscount", flt.min_discount), ("near", flt.near), ("online", flt.online),
+                                       ("text", flt.text), ("minVerifiedDiscount", flt.min_verified_discount))
+              if value is not None]
+    if others:
+        raise InvalidInput(f"filter.{others[0]}", "sort BEST_RATED takes filter.category only")
 
 
 VERIFIED_SORTS = frozenset({DealSort.VERIFIED_DISCOUNT, DealSort.BIGGEST_VERIFIED_SAVING})

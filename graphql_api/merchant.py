@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
+from graphql_api.context import Context
+from graphql_api.rating import Rating, prior_of
 from graphql_api.repository import Row
+from pipeline.taxonomy import PARENTS
 
 
 @strawberry.type(description="The merchant behind a deal. Online merchants have no address.")
@@ -17,6 +21,16 @@ class Merchant:
     country: str | None = strawberry.field(description="Country name.")
     phone: str | None = strawberry.field(description="Phone number as the provider gave it.")
     url: str | None = strawberry.field(description="Merchant web site.")
+
+    @strawberry.field(description="Stars of the verified-purchase reviews of all the merchant's deals; adjusted "
+                                  "toward the platform's mean; null until a buyer reviews one.")
+    async def rating(self, info: Info[Context, None]) -> Rating | None:
+        if self.id is None:
+            return None
+        row = await info.context.merchant_ratings.load(int(self.id))
+        if row is None or not row["reviews"]:
+            return None
+        return Rating.from_row(row, prior_of(await info.context.rating_priors.load_many(list(PARENTS))))
 
     @classmethod
     def from_row(cls, row: Row) -> Merchant:

@@ -6,6 +6,7 @@ from strawberry.types import Info
 
 from graphql_api.context import Context
 from graphql_api.deal_score import MerchantHonesty
+from graphql_api.rating import Rating, prior_of
 from graphql_api.repository import Row
 
 
@@ -33,6 +34,17 @@ class RankedMerchant:
         rows = await info.context.merchant_honesty.load(self.category)
         row = next((r for r in rows if str(r["merchant_id"]) == self.id and r["scored_deals"]), None)
         return None if row is None else MerchantHonesty.from_row(row)
+
+    @strawberry.field(description="Stars of the verified-purchase reviews of the merchant's deals in this "
+                                  "category (issue 18), adjusted toward the category's mean; null before any.")
+    async def rating(self, info: Info[Context, None]) -> Rating | None:
+        if self.category is None:
+            return None
+        rows = await info.context.category_merchant_ratings.load(self.category)
+        row = next((r for r in rows if str(r["merchant_id"]) == self.id), None)
+        if row is None:
+            return None
+        return Rating.from_row(row, prior_of([await info.context.rating_priors.load(self.category)]))
 
     @classmethod
     def from_row(cls, row: Row, *, category: str | None = None) -> RankedMerchant:

@@ -33,6 +33,8 @@ _LISTING = "deal_id, price, value, discount_pct, title, short_title, merchant_na
 #: The score columns every verified-sort listing row carries (so a page needs no second read).
 _SCORED = ("verified_discount_pct, verified_saving, reference_price, reference_kind, advertised_discount_pct, "
            "flags, is_genuine, explanation")
+#: The columns of every rating row (issue 18).
+_RATED = "reviews, stars, mean, distribution, unverified_reviews"
 _STATEMENTS = {
     "deal": "SELECT * FROM {ks}.deals_by_id WHERE deal_id = ?",
     "price_history": "SELECT deal_id, observed_at, price, value, discount_pct FROM {ks}.price_history_by_deal "
@@ -83,6 +85,18 @@ _STATEMENTS = {
                        "FROM {ks}.recommendations_by_user WHERE user_id = ? LIMIT ?",
     "popular_in_area": "SELECT trained_at, rank, deal_id, score, price, latitude, longitude "
                        "FROM {ks}.popular_deals_by_area WHERE area = ? LIMIT ?",
+    # reviews (issue 18): each a single partition of a review table
+    "deal_rating": f"SELECT deal_id, category_slug, {_RATED} FROM {{ks}}.ratings_by_deal WHERE deal_id = ?",
+    "merchant_rating": f"SELECT merchant_id, {_RATED} FROM {{ks}}.ratings_by_merchant WHERE merchant_id = ?",
+    "rating_prior": "SELECT category_slug, reviews, stars FROM {ks}.rating_priors_by_category WHERE category_slug = ?",
+    "category_deal_ratings": f"SELECT deal_id, deal_category, {_RATED} FROM {{ks}}.deal_ratings_by_category "
+                             "WHERE category_slug = ? LIMIT ?",
+    "category_merchant_ratings": f"SELECT merchant_id, merchant_name, rated_deals, {_RATED} "
+                                 "FROM {ks}.merchant_ratings_by_category WHERE category_slug = ? LIMIT ?",
+    "deal_reviews": "SELECT occurred_at, user_id, event_id, rating, review_text, user_name, verified "
+                    "FROM {ks}.review_feed_by_deal WHERE deal_id = ? AND occurred_at <= ? LIMIT ?",
+    "cell_ratings": "SELECT cell, reviews, average_rating FROM {ks}.ratings_by_cell "
+                    "WHERE precision = ? AND region = ? AND hour = ?",
 }
 
 
@@ -301,6 +315,36 @@ class Repository:
     async def popular_in_area(self, area: str, *, limit: int) -> list[Row]:
         """The popular deals of one geohash-3 area, newest training first, best first within one."""
         return (await self._execute("popular_in_area", (area, limit), fetch_size=limit)).rows
+    # -- reviews (issue 18) ---------------------------------------------------------------------
+
+    async def deal_rating(self, deal_id: int) -> Row | None:
+        rows = (await self._execute("deal_rating", (deal_id,))).rows
+        return rows[0] if rows else None
+
+    async def merchant_rating(self, merchant_id: int) -> Row | None:
+        rows = (await self._execute("merchant_rating", (merchant_id,))).rows
+        return rows[0] if rows else None
+
+    async def rating_prior(self, category: str) -> Row | None:
+        """Every verified review of a category's deals (reviews, stars): the prior of its ratings."""
+        rows = (await self._execute("rating_prior", (category,))).rows
+        return rows[0] if rows else None
+
+    async def category_deal_ratings(self, category: str, *, limit: int) -> list[Row]:
+        """Rating rows of a category's rated deals (at most `limit`)."""
+        return (await self._execute("category_deal_ratings", (category, limit), fetch_size=limit)).rows
+
+    async def category_merchant_ratings(self, category: str, *, limit: int) -> list[Row]:
+        """Rating rows of a category's rated merchants (at most `limit`)."""
+        return (await self._execute("category_merchant_ratings", (category, limit), fetch_size=limit)).rows
+
+    async def deal_reviews(self, deal_id: int, newest: datetime, *, limit: int) -> list[Row]:
+        """A deal's reviews written at or before `newest`, newest first."""
+        return (await self._execute("deal_reviews", (deal_id, newest, limit), fetch_size=limit)).rows
+
+    async def cell_ratings(self, precision: int, region: str, hour: datetime) -> list[Row]:
+        """Average stars per map cell of one precision, region and hour (cells over the floor only)."""
+        return (await self._execute("cell_ratings", (precision, region, hour))).rows
 
 
 def _on_rows(_rows: object, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page],

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
+from graphql_api.best_rated import rated_deals_page, rated_merchants_page
 from graphql_api.category import Category
 from graphql_api.connection import DealConnection, DealEdge, MerchantConnection, MerchantEdge, PageInfo
 from graphql_api.context import Context
@@ -47,6 +48,8 @@ async def deals(
 ) -> DealConnection:
     ctx = info.context
     query = parse_deal_query(flt, sort, first, after, ctx.settings)
+    if query.sort is DealSort.BEST_RATED:  # issue 18
+        return await rated_deals_page(info, query)
     page = await search(ctx.repository, query, ctx.settings.api_scan_limit)
     nodes = await _deals_of(info, page.hits)
     edges = [DealEdge(cursor=encode_cursor(sort.value, hit.value, int(node.id)), node=node)
@@ -115,6 +118,8 @@ async def merchants(
     slug, size = parse_category(category, field="category"), parse_first(first)
     if sort is MerchantSort.HONESTY:  # issue 12
         return await honesty_page(info, slug, size, after)
+    if sort is MerchantSort.BEST_RATED:  # issue 18
+        return await rated_merchants_page(info, slug, size, after)
     position = None if after is None else _merchant_position(after)
     high = MAX_BIGINT if position is None else int(position[0])
     repo = info.context.repository

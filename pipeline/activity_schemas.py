@@ -16,7 +16,7 @@ USER_EVENT_PAYLOAD_SCHEMA = T.StructType([
     for name in (
         "event_id", "event_type", "occurred_at", "user_id", "user_name", "user_city", "lat", "lon",
         "deal_id", "deal_title", "category_slug", "merchant_id", "merchant_name", "price", "quantity",
-        "rating", CORRUPT_RECORD,
+        "rating", "review_text", CORRUPT_RECORD,
     )
 ])
 
@@ -33,13 +33,14 @@ ACTIVITY_EVENT_SCHEMA = _fields(
     ("user_id", _L), ("user_name", _S), ("user_city", _S), ("latitude", _D), ("longitude", _D),
     ("deal_id", _L), ("deal_title", _S), ("category_slug", _S), ("parent_category", _S),
     ("merchant_id", _L), ("merchant_name", _S), ("price", _D), ("quantity", _I), ("rating", _I),
+    ("review_text", _S),
 )
 
 #: One group of the windowed aggregation: which metric, which bucket, which key, and the sums.
 ACTIVITY_WINDOW_SCHEMA = _fields(
     ("hour", _TS), ("metric", _S), ("bucket_seconds", _I), ("bucket_start", _TS), ("key", _S), ("key2", _S),
     ("views", _L), ("clicks", _L), ("purchases", _L), ("reviews", _L), ("units", _L), ("revenue", _D),
-    ("users", _I), ("merchant_name", _S),
+    ("users", _I), ("merchant_name", _S), ("stars", _L),
 )
 
 TRENDING_CATEGORIES_BY_BUCKET_SCHEMA = _fields(
@@ -76,4 +77,10 @@ MERCHANT_SALES_BY_CATEGORY_SCHEMA = _fields(
 LATE_EVENTS_BY_DAY_SCHEMA = _fields(
     ("day", _S), ("received_at", _TS), ("event_id", _S), ("occurred_at", _TS), ("lateness_s", _D),
     ("event_type", _S), ("category_slug", _S), ("user_id", _L),
+)
+
+#: Average stars of the reviews in a map cell and hour (issue 18), over the same anonymity floor.
+RATINGS_BY_CELL_SCHEMA = _fields(
+    ("precision", _I), ("region", _S), ("hour", _TS), ("cell", _S), ("users", _I), ("reviews", _L),
+    ("stars", _L), ("average_rating", _D),
 )

@@ -24,6 +24,7 @@ from conf.settings import Settings
 from pipeline import activity_transforms as at
 from pipeline.cassandra_io import append_rows, run_concurrently
 from pipeline.deal_transforms import to_dead_letter_rows
+from pipeline.review_sink import ReviewSink
 from pipeline.sink import REPORTS_KEPT
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,12 @@ class _TablesWriter:
 
 
 class ActivityEventsSink(_TablesWriter):
-    """Raw user_events records -> dead letters, late events, purchase feed, purchase histories."""
+    """Raw user_events records -> dead letters, late events, purchase feed, purchase histories; then
+    (settings.activity_reviews) the reviews and ratings, through `ReviewSink`."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.reviews = ReviewSink(settings) if settings.activity_reviews else None
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
         started = time.monotonic()
@@ -102,10 +108,17 @@ class ActivityEventsSink(_TablesWriter):
         }
         try:
             counts, newest = _counts(judged_df, lateness)
+            reviews = counts.pop("reviews")
             self._write_all(frames, counts)
+            if self.reviews is not None and (counts["purchases_by_user"] or reviews):
+                counts |= {f"reviews.{k}": n for k, n in self.reviews(events_df, batch_id).items()}
         finally:
             judged_df.unpersist()
         return self._report(batch_id, counts, started, newest)
+
+    def close(self) -> None:
+        if self.reviews is not None:
+            self.reviews.close()
 
 
 def _counts(judged_df: DataFrame, lateness_s: float) -> tuple[dict[str, int], datetime | None]:
@@ -119,10 +132,12 @@ def _counts(judged_df: DataFrame, lateness_s: float) -> tuple[dict[str, int], da
         F.count(F.lit(1)).alias("records"), F.count("rejection_reason").alias("dead_letters_by_day"),
         F.count(F.when(is_late, 1)).alias("late_events_by_day"),
         F.count(F.when(is_purchase, 1)).alias("purchases_by_minute"), F.max("received_at").alias("newest"),
+        F.count(F.when(is_valid & (kind == "review"), 1)).alias("reviews"),
     ).first()
     counts = row.asDict() if row is not None else {}
     newest = counts.pop("newest", None)
     counts["purchases_by_user"] = counts.get("purchases_by_minute", 0)
+    counts.setdefault("reviews", 0)
     return counts, newest
 
 
@@ -139,6 +154,9 @@ class ActivityWindowsSink(_TablesWriter):
                 windows_df, min_users=self.settings.activity_min_users_per_cell),
             "merchant_sales_by_category": at.to_merchant_sales_rows(windows_df),
         }
+        if self.settings.activity_reviews:  # issue 18: average stars per map cell
+            frames["ratings_by_cell"] = at.to_ratings_by_cell_rows(
+                windows_df, min_users=self.settings.activity_min_users_per_cell)
         try:
             counts = {table: by_metric.get(metric, 0) for table, metric in _TABLE_METRIC.items()}
             self._write_all(frames, counts)
@@ -165,4 +183,4 @@ def _held_windows(windows_df: DataFrame, max_rows: int) -> tuple[DataFrame, dict
 
 
 _TABLE_METRIC = {"trending_categories_by_bucket": "trend", "sales_by_second": "sales",
-                 "activity_by_cell": "cell", "merchant_sales_by_category": "merchant"}
+                 "activity_by_cell": "cell", "merchant_sales_by_category": "merchant", "ratings_by_cell": "cell"}

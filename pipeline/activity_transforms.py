@@ -40,6 +40,8 @@ STATE_WINDOW = "1 hour"
 MONEY = "decimal(18,2)"
 
 
+#: Longest review text kept: a review is a few sentences, not a document.
+MAX_REVIEW_TEXT = 500
 #: Longest first name kept: a long "name" is more likely a message or an identifier than a name.
 MAX_FIRST_NAME = 24
 
@@ -117,6 +119,7 @@ def clean_events(valid_df: DataFrame) -> DataFrame:
         "merchant_name": records.blank_to_null(_field("merchant_name")),
         "price": F.round(records.decimal(_field("price")), 2), "quantity": records.integer(_field("quantity"), "int"),
         "rating": records.integer(_field("rating"), "int"),
+        "review_text": F.substring(records.blank_to_null(_field("review_text")), 1, MAX_REVIEW_TEXT),
     }
     return valid_df.select(*[columns[f.name].cast(f.dataType).alias(f.name) for f in s.ACTIVITY_EVENT_SCHEMA])
 
@@ -194,7 +197,8 @@ def aggregate_activity_windows(events_df: DataFrame) -> DataFrame:
              F.sum(F.when(is_purchase, F.col("quantity"))).alias("units"),
              F.sum(F.when(is_purchase, amount)).alias("revenue"),
              F.size(F.collect_set(F.when(is_cell, F.col("user_id")))).alias("users"),
-             F.max(F.when(F.col("metric") == "merchant", F.col("merchant_name"))).alias("merchant_name"))
+             F.max(F.when(F.col("metric") == "merchant", F.col("merchant_name"))).alias("merchant_name"),
+             F.sum(F.when(F.col("event_type") == "review", F.col("rating"))).alias("stars"))
     )
     return records.select_schema(windows_df.withColumn("hour", F.col("window.start")), s.ACTIVITY_WINDOW_SCHEMA)
 
@@ -250,3 +254,13 @@ def to_purchases_by_minute_rows(events_df: DataFrame) -> DataFrame:
 def to_purchases_by_user_rows(events_df: DataFrame) -> DataFrame:
     rows_df = _purchases(events_df).withColumn("month", F.date_format("occurred_at", "yyyy-MM"))
     return records.select_schema(rows_df, s.PURCHASES_BY_USER_SCHEMA)
+
+
+def to_ratings_by_cell_rows(windows_df: DataFrame, *, min_users: int) -> DataFrame:
+    """Average stars of the cell's reviews in the hour, for cells over the map's anonymity floor only."""
+    is_shown = (F.col("users") >= F.lit(min_users)) & (F.col("reviews") > 0)
+    rows_df = _of_metric(windows_df, "cell").filter(is_shown).select(
+        F.length("key").alias("precision"), F.substring("key", 1, REGION_PRECISION).alias("region"), "hour",
+        F.col("key").alias("cell"), "users", "reviews", "stars",
+        (F.col("stars") / F.col("reviews")).alias("average_rating"))
+    return records.select_schema(rows_df, s.RATINGS_BY_CELL_SCHEMA)

@@ -4,9 +4,11 @@ Input:  Kafka topic `user_events` (one JSON interaction per record, keyed by use
 Output: two queries over the same topic, checkpointed under `<checkpoints>/activity-events` and
         `<checkpoints>/activity-windows`:
         - events (stateless): dead_letters_by_day, late_events_by_day, purchases_by_minute,
-          purchases_by_user, via `ActivityEventsSink` in foreachBatch;
+          purchases_by_user, via `ActivityEventsSink` in foreachBatch; with EXS_ACTIVITY_REVIEWS
+          (default on) also the review and rating tables (`pipeline/review_sink.py`);
         - windows (stateful, update mode, watermarked on event time): trending_categories_by_bucket,
-          sales_by_second, activity_by_cell, merchant_sales_by_category, via `ActivityWindowsSink`.
+          sales_by_second, activity_by_cell, merchant_sales_by_category (and ratings_by_cell), via
+          `ActivityWindowsSink`.
 Run:    ./spark-submit.sh streaming/activity_job.py [--available-now]
 """
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ActivityQueries:
     def stop(self) -> None:
         for query in (self.events, self.windows):
             query.stop()
+        self.events_sink.close()
 
 
 def start_activity_streams(spark: SparkSession, settings: Settings, *, available_now: bool = False,

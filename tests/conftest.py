@@ -32,8 +32,11 @@ ACTIVITY_API_TEST_KEYSPACE = f"exs_test_activity_api{_SUFFIX}"
 SECURITY_TEST_KEYSPACE = f"exs_test_security{_SUFFIX}"
 UI_TEST_KEYSPACE = f"exs_test_ui{_SUFFIX}"
 RECOMMEND_TEST_KEYSPACE = f"exs_test_recommend{_SUFFIX}"
+#: Reviews and ratings (issue 18): the pipeline test's and the API test's.
+REVIEWS_TEST_KEYSPACE = f"exs_test_reviews{_SUFFIX}"
+REVIEWS_API_TEST_KEYSPACE = f"exs_test_reviews_api{_SUFFIX}"
 TEST_KEYSPACES = (TEST_KEYSPACE, API_TEST_KEYSPACE, ACTIVITY_TEST_KEYSPACE, ACTIVITY_API_TEST_KEYSPACE,
-                  UI_TEST_KEYSPACE, RECOMMEND_TEST_KEYSPACE)
+                  UI_TEST_KEYSPACE, RECOMMEND_TEST_KEYSPACE, REVIEWS_TEST_KEYSPACE, REVIEWS_API_TEST_KEYSPACE)
 
 
 @pytest.fixture(scope="session")

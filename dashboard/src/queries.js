@@ -21,6 +21,8 @@ export const DEAL = `query Deal($id: ID!) {
     merchant { id name address locality region postalCode country phone url }
     location { latitude longitude }
     priceHistory { observedAt price value discountPct }
+    rating { adjusted mean count distribution unverifiedCount priorMean }
+    reviews(first: 10) { nodes { id at stars text reviewer verified } pageInfo { hasNextPage } }
   }
 }`;
 

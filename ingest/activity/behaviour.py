@@ -10,7 +10,12 @@ Skew, as on real deal sites:
   for restaurants, evenings for nightlife and events, mornings for fitness);
 - a user mostly browses the categories they subscribed to, else what is popular;
 - a nearby merchant is far more likely than a distant one (online deals are everywhere);
-- the funnel narrows: view -> click (more likely on a bigger discount) -> purchase -> review.
+- the funnel narrows: view -> click (more likely on a bigger discount) -> purchase -> review;
+- some reviews come from users who never bought the deal (`unverified_review_share` of all
+  reviews, in expectation): the pipeline must tell them apart from verified-purchase ones.
+Review texts are short Faker sentences (its packaged en_US word list) after an opener that fits the
+stars. The model remembers who bought which deal (a set per deal, growing with purchases) so an
+unverified reviewer is someone who has not.
 """
 from __future__ import annotations
 
@@ -45,6 +50,12 @@ REVIEW_AFTER_PURCHASE = 0.3
 #: Stars given in reviews, 1..5 (J-shaped, as on most review sites).
 STAR_WEIGHTS = (0.08, 0.05, 0.11, 0.28, 0.48)
 QUANTITY_WEIGHTS = (0.82, 0.13, 0.05)
+#: Share of all reviews written by users who never bought the deal (settings: activity_unverified_review_share).
+UNVERIFIED_REVIEW_SHARE = 0.1
+#: Tries to find a reviewer who has not bought the deal before giving up on that unverified review.
+UNVERIFIED_REVIEWER_TRIES = 5
+#: How a review by stars (1..5) starts; Faker adds a short sentence.
+REVIEW_OPENERS = ("Disappointing.", "Not great.", "It was okay.", "Good deal.", "Excellent, would buy again!")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +92,22 @@ def _iso(moment: datetime) -> str:
 class ActivityModel:
     """Users x live deals -> a stream of interaction events (dicts ready for JSON)."""
 
-    def __init__(self, users: list[User], deals: list[LiveDeal], *, seed: int) -> None:
+    def __init__(self, users: list[User], deals: list[LiveDeal], *, seed: int,
+                 unverified_review_share: float = UNVERIFIED_REVIEW_SHARE) -> None:
+        from faker import Faker
+
+        if not 0 <= unverified_review_share < 1:
+            raise ValueError(f"unverified_review_share must be in [0, 1), found {unverified_review_share}")
         self.users = users
         self.seed = seed
         self.rng = random.Random(seed)
         self.sequence = 0
+        # one unverified review beside every verified one with this probability: share s of all reviews
+        self._unverified_per_verified = unverified_review_share / (1 - unverified_review_share)
+        self._bought: dict[int, set[int]] = defaultdict(set)
+        self.reviews_sent = self.unverified_reviews_sent = 0  # the truth a test or bench can check
+        self._fake = Faker("en_US")
+        self._fake.seed_instance(seed)
         self._pending: list[tuple[datetime, int, User, LiveDeal, str]] = []
         self._by_zone: dict[str, list[User]] = defaultdict(list)
         for user in users:
@@ -155,9 +177,20 @@ class ActivityModel:
             nxt, delay = "purchase", rng.uniform(3, 40)
         elif kind == "purchase" and rng.random() < REVIEW_AFTER_PURCHASE:
             nxt, delay = "review", rng.uniform(20, 240)
+            if rng.random() < self._unverified_per_verified:
+                self._schedule_unverified_review(now, deal)
         else:
             return
         heapq.heappush(self._pending, (now + timedelta(seconds=delay), self._next_sequence(), user, deal, nxt))
+
+    def _schedule_unverified_review(self, now: datetime, deal: LiveDeal) -> None:
+        """A review of `deal` by a user who has not bought it (skipped if none is found quickly)."""
+        for _ in range(UNVERIFIED_REVIEWER_TRIES):
+            reviewer = self._pick_user(now)
+            if reviewer.user_id not in self._bought[deal.deal_id]:
+                due = now + timedelta(seconds=self.rng.uniform(20, 240))
+                heapq.heappush(self._pending, (due, self._next_sequence(), reviewer, deal, "review"))
+                return
 
     def _next_sequence(self) -> int:
         self.sequence += 1
@@ -186,9 +219,16 @@ class ActivityModel:
         }
         if kind == "purchase":
             event["quantity"] = self.rng.choices((1, 2, 3), weights=QUANTITY_WEIGHTS)[0]
+            self._bought[deal.deal_id].add(user.user_id)
         elif kind == "review":
-            event["rating"] = self.rng.choices((1, 2, 3, 4, 5), weights=STAR_WEIGHTS)[0]
+            event |= self._review(user, deal)
         return event
+
+    def _review(self, user: User, deal: LiveDeal) -> dict[str, Any]:
+        stars = self.rng.choices((1, 2, 3, 4, 5), weights=STAR_WEIGHTS)[0]
+        self.reviews_sent += 1
+        self.unverified_reviews_sent += user.user_id not in self._bought[deal.deal_id]
+        return {"rating": stars, "review_text": f"{REVIEW_OPENERS[stars - 1]} {self._fake.sentence(nb_words=8)}"}
 
 
 #: Ways a client sends a broken event (the pipeline must dead-letter each, never crash).

@@ -52,7 +52,8 @@ def run_activity(settings: Settings, *, rate: float, seconds: float | None, bad_
         catalog = LiveCatalog(cluster.connect(), settings)
         deals = _wait_for_deals(catalog, stop)
         model = ActivityModel(make_users(settings.activity_users, settings.activity_seed), deals,
-                              seed=settings.activity_seed)
+                              seed=settings.activity_seed,
+                              unverified_review_share=settings.activity_unverified_review_share)
         ensure_topics(settings, {settings.topic_user_events: settings.activity_user_events_partitions})
         producer = make_producer(settings, client_id="exstreamly-activity", linger_ms=5)
         return _pace(model, catalog, producer, settings, rate=rate, seconds=seconds, bad_share=bad_share, stop=stop)

@@ -46,7 +46,7 @@ def test_clean_events_types_fields_and_keeps_absent_ones_null(spark: Any) -> Non
                  .transform(at.with_event_rejection_reason, future_tolerance_s=5.0)
                  .transform(at.filter_valid_events).transform(at.clean_events))
     want = [("e1", "purchase", datetime(2026, 1, 5, 12, 0, 0, 250000), T0, 7, None, None, None, None, 42, None,
-             "yoga", "fitness", None, None, 19.99, 2, None)]
+             "yoga", "fitness", None, None, 19.99, 2, None, None)]
     assert_frames_equal(events_df, spark.createDataFrame(want, s.ACTIVITY_EVENT_SCHEMA))
 
 
@@ -63,17 +63,27 @@ def test_events_beyond_the_allowed_lateness_are_late_and_not_counted(spark: Any,
 
 def test_map_cells_under_the_user_floor_are_never_written(spark: Any) -> None:
     hour = datetime(2026, 1, 5, 12)
-    windows = [(hour, "cell", 3600, hour, "dr5rs", None, 9, 1, 1, 0, 1, 10.0, 5, None),
-               (hour, "cell", 3600, hour, "9q5ct", None, 9, 0, 0, 0, None, None, 4, None),
-               (hour, "trend", 1, hour, "yoga", None, 1, 0, 0, 0, None, None, 0, None)]
+    windows = [(hour, "cell", 3600, hour, "dr5rs", None, 9, 1, 1, 0, 1, 10.0, 5, None, None),
+               (hour, "cell", 3600, hour, "9q5ct", None, 9, 0, 0, 0, None, None, 4, None, None),
+               (hour, "trend", 1, hour, "yoga", None, 1, 0, 0, 0, None, None, 0, None, None)]
     rows_df = at.to_activity_by_cell_rows(spark.createDataFrame(windows, s.ACTIVITY_WINDOW_SCHEMA), min_users=5)
     assert_frames_equal(rows_df, spark.createDataFrame([(5, "dr", hour, "dr5rs", 5, 11, 1)], s.ACTIVITY_BY_CELL_SCHEMA))
 
 
+def test_cell_ratings_average_the_stars_of_cells_over_the_floor_only(spark: Any) -> None:
+    hour = datetime(2026, 1, 5, 12)
+    windows = [(hour, "cell", 3600, hour, "dr5rs", None, 9, 1, 1, 3, 1, 10.0, 5, None, 11),
+               (hour, "cell", 3600, hour, "dr5", None, 9, 1, 1, 0, 1, 10.0, 5, None, None),  # no review
+               (hour, "cell", 3600, hour, "9q5ct", None, 9, 0, 0, 2, None, None, 4, None, 10)]  # under the floor
+    rows_df = at.to_ratings_by_cell_rows(spark.createDataFrame(windows, s.ACTIVITY_WINDOW_SCHEMA), min_users=5)
+    assert_frames_equal(rows_df, spark.createDataFrame([(5, "dr", hour, "dr5rs", 5, 3, 11, 11 / 3)],
+                                                       s.RATINGS_BY_CELL_SCHEMA))
+
+
 def test_trending_rows_score_each_interaction_kind(spark: Any) -> None:
     t = datetime(2026, 1, 5, 12)
-    windows = [(t, "trend", 10, t, "yoga", None, 4, 2, 1, 3, 1, 19.99, 0, None),
-               (t, "sales", 1, t, "all", None, 0, 0, 1, 0, 1, 19.99, 0, None)]
+    windows = [(t, "trend", 10, t, "yoga", None, 4, 2, 1, 3, 1, 19.99, 0, None, None),
+               (t, "sales", 1, t, "all", None, 0, 0, 1, 0, 1, 19.99, 0, None, None)]
     rows_df = at.to_trending_rows(spark.createDataFrame(windows, s.ACTIVITY_WINDOW_SCHEMA))
     want = [(10, t, "yoga", "fitness", 4, 2, 1, 3, 4 + 2 * 3 + 10 + 3 * 2)]
     assert_frames_equal(rows_df, spark.createDataFrame(want, s.TRENDING_CATEGORIES_BY_BUCKET_SCHEMA))

@@ -41,6 +41,32 @@ function PriceHistory({ history }) {
   );
 }
 
+const stars = (n) => "★".repeat(n) + "☆".repeat(5 - n);
+
+function Reviews({ rating, reviews }) {
+  return (
+    <>
+      {rating
+        ? <p class="rating">
+            <strong>{rating.adjusted.toFixed(1)} / 5</strong> adjusted from {rating.count} verified
+            review{rating.count === 1 ? "" : "s"} (mean {rating.mean.toFixed(2)}, category mean {rating.priorMean.toFixed(2)})
+            {rating.unverifiedCount ? `; ${rating.unverifiedCount} unverified not counted` : ""}
+            <span class="stars-split">{rating.distribution.map((n, i) => `${i + 1}★ ${n}`).join(" · ")}</span>
+          </p>
+        : <p>No verified-purchase review yet.</p>}
+      {reviews.nodes.length
+        ? <ol class="reviews">{reviews.nodes.map((r) => (
+            <li key={r.id} class={r.verified ? "verified" : "unverified"}>
+              <span class="stars" aria-label={`${r.stars} of 5 stars`}>{stars(r.stars)}</span>{" "}
+              <strong>{r.reviewer ?? "Anonymous"}</strong>
+              <span class="badge">{r.verified ? "verified purchase" : "not verified"}</span> <span class="when">{when(r.at)}</span>
+              {r.text ? <p>{r.text}</p> : null}
+            </li>))}</ol>
+        : <Empty>No reviews yet.</Empty>}
+    </>
+  );
+}
+
 export function DealPage({ id }) {
   const { data, error, reload } = useQuery(DEAL, { id }, id);
   if (error) return <ErrorState error={error} retry={reload} />;
@@ -82,6 +108,10 @@ export function DealPage({ id }) {
             : <p>Redeemed online: no place on the map.</p>}
         </section>
       </div>
+      <section aria-labelledby="reviews">
+        <h2 id="reviews">Ratings and reviews</h2>
+        <Reviews rating={deal.rating} reviews={deal.reviews} />
+      </section>
       <section aria-labelledby="history">
         <h2 id="history">Price history</h2>
         <PriceHistory history={deal.priceHistory} />
