@@ -24,11 +24,17 @@ class KafkaUnavailable(RuntimeError):
     """A Kafka client could not be built: the broker is unreachable or refused the configuration."""
 
 
+#: The driver's defaults (5 s to connect, 2 s for the control connection's schema queries) fail
+#: against a node that is busy compacting or starved of CPU, which on a 2-core box running Spark
+#: beside it happens; a sink or the API then fails where waiting a little would have answered.
+CASSANDRA_TIMEOUTS = {"connect_timeout": 15.0, "control_connection_timeout": 15.0}
+
+
 def cassandra_cluster(settings: Settings, **options: Any) -> Cluster:
     """A driver `Cluster` for the configured node, speaking protocol v5 (Cassandra 5)."""
     return Cluster(
         [settings.cassandra_host], port=settings.cassandra_port, protocol_version=5,
-        load_balancing_policy=DCAwareRoundRobinPolicy(), **options,
+        load_balancing_policy=DCAwareRoundRobinPolicy(), **(CASSANDRA_TIMEOUTS | options),
     )
 
 

@@ -3,17 +3,19 @@ partition key, deletes by primary key, frames held for one batch, and running a 
 side by side."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from cassandra.cluster import Session
+from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from conf.settings import Settings
 
@@ -98,6 +100,21 @@ class PartitionReader:
         return self._statements[table]
 
 
+@retry(retry=retry_if_exception_type(NoHostAvailable), stop=stop_after_attempt(4),
+       wait=wait_exponential(multiplier=2, max=20), reraise=True)
+def _connect(settings: Settings) -> Session:
+    """A driver session; a node that does not answer in time is tried again (2, 4, 8 s apart) before
+    the batch fails: a query that fails stops, and a busy node is not a reason to stop the stream."""
+    from conf.clients import cassandra_cluster
+
+    cluster = cassandra_cluster(settings)
+    try:
+        return cluster.connect()
+    except NoHostAvailable:
+        cluster.shutdown()
+        raise
+
+
 def _utc(value: Any) -> Any:
     """The driver returns timestamps as naive UTC; Spark would read a naive datetime as local time."""
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
@@ -115,6 +132,7 @@ class SinkTables:
         self.keyspace = settings.keyspace
         self._settings = settings
         self._own_session: Session | None = None
+        self._opening = threading.Lock()
         self.session: Callable[[], Session] = session or self._open_session
         self._reader = PartitionReader(self.session, settings.keyspace, settings.sink_driver_max_keys)
         self._deletes: dict[str, PreparedStatement] = {}
@@ -171,11 +189,11 @@ class SinkTables:
         return sum(1 for ok, _ in results if ok)
 
     def _open_session(self) -> Session:
-        if self._own_session is None:
-            from conf.clients import cassandra_cluster
-
-            self._own_session = cassandra_cluster(self._settings).connect()
-        return self._own_session
+        # A batch's reads run on several threads: one of them opens the session, the others wait.
+        with self._opening:
+            if self._own_session is None:
+                self._own_session = _connect(self._settings)
+            return self._own_session
 
     def close(self) -> None:
         """Close the driver session this object opened (a shared one is its owner's to close)."""
