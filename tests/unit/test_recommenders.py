@@ -27,13 +27,18 @@ TINY_ALS = AlsParams(rank=2, reg_param=0.1, alpha=5.0, iterations=4)
 
 
 def event(i: int, user: int, deal: int, kind: str = "view", *, at: datetime = NOW, home: tuple[float, float] = HOME,
-          slug: str = "yoga") -> tuple[Any, ...]:
-    return (f"e{i}", kind, at, at, user, f"U{user}", "Town", home[0], home[1], deal, f"Deal {deal}", slug, "fitness",
-            900 + deal, f"M{deal}", 10.0, 1 if kind == "purchase" else None, None)
+          slug: str = "yoga") -> dict[str, Any]:
+    return {"event_id": f"e{i}", "event_type": kind, "occurred_at": at, "received_at": at, "user_id": user,
+            "user_name": f"U{user}", "user_city": "Town", "latitude": home[0], "longitude": home[1],
+            "deal_id": deal, "deal_title": f"Deal {deal}", "category_slug": slug, "parent_category": "fitness",
+            "merchant_id": 900 + deal, "merchant_name": f"M{deal}", "price": 10.0,
+            "quantity": 1 if kind == "purchase" else None}
 
 
-def events_df(spark: Any, rows: list[tuple[Any, ...]]) -> Any:
-    return spark.createDataFrame(rows, ACTIVITY_EVENT_SCHEMA)
+def events_df(spark: Any, rows: list[dict[str, Any]]) -> Any:
+    """Event rows by field name; fields an event does not have (a rating, a review text) are null."""
+    names = ACTIVITY_EVENT_SCHEMA.fieldNames()
+    return spark.createDataFrame([tuple(row.get(n) for n in names) for row in rows], ACTIVITY_EVENT_SCHEMA)
 
 
 def deal_row(deal: int, place: tuple[float, float] | None, *, merchant: int | None = None, slug: str = "yoga"
