@@ -191,6 +191,16 @@ class Settings(BaseSettings):
         25.0, gt=0, le=50, description="radius of the nearby deals the API adds when the stored list runs short")
     recommend_ttl_s: int = Field(7 * 86_400, ge=3600, le=365 * 86_400,
                                  description="how long stored recommendations and area popularity live")
+    # -- interest alerts (issue 14) ---------------------------------------------------------------
+    topic_deal_alerts: str = Field("deal_alerts", description="alerts as they are decided, keyed by user id")
+    deal_alerts_partitions: int = Field(4, ge=1, le=1024)
+    alert_max_interests_per_user: int = Field(20, ge=1, le=1000, description="saved interests one user may keep")
+    alert_score_wait_s: float = Field(
+        3.0, ge=0, le=60, description="how long the matcher waits for a deal version's score (minVerifiedDiscount) "
+                                      "before treating it as not matching")
+    alert_poll_s: float = Field(0.2, gt=0, le=10, description="how often `dealAlerts` reads the user's new alerts")
+    alert_lookback_s: float = Field(
+        30.0, ge=0, le=3600, description="`dealAlerts` re-reads this far back for alerts written late (out of order)")
 
     @model_validator(mode="before")
     @classmethod
