@@ -84,7 +84,7 @@ class AlertSubscription:
         ctx = info.context
         user_id, settings = ctx.signed_in().user_id, ctx.settings
         floor: AlertPosition = decode_alert_cursor(after) if after is not None else (
-            int(datetime.now(UTC).timestamp() * 1000), "")
+            round(datetime.now(UTC).timestamp() * 1000), "")
         seen: dict[str, AlertPosition] = {}
         async with ctx.feeds.slot():
             while True:

@@ -34,7 +34,7 @@ def decode_alert_cursor(cursor: str, *, field: str = "after") -> AlertPosition:
 
 
 def position_of(row: Row) -> AlertPosition:
-    return int(utc(row["deliver_at"]).timestamp() * 1000), row["alert_id"]
+    return round(utc(row["deliver_at"]).timestamp() * 1000), row["alert_id"]
 
 
 def moment_of(position: AlertPosition) -> datetime:

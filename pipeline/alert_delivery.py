@@ -4,8 +4,8 @@ Every time here is the alert's `alert_at` — when the platform received the dea
 record's timestamp) — so a replayed micro-batch decides exactly as the first attempt did:
 - INSTANT interests are delivered at `alert_at`, unless it falls in the interest's quiet hours (UTC,
   start inclusive, end exclusive; it may wrap midnight): then in a digest when they end; and
-  only the first `maxPerDay` of an interest's instant alerts of a UTC day (ordered by alert_at,
-  then id, among the stored ones and this batch's): the rest in a digest at the end of that day;
+  only the first `maxPerDay` of an interest's instant alerts of a UTC day (those stored by earlier
+  micro-batches, then this batch's by alert_at and id): the rest in a digest at the end of that day;
 - HOURLY and DAILY interests get one digest at the end of the hour or day (moved to the end of the
   quiet hours when it would fall in them).
 A digest is every alert of one interest with the same delivery time; its id is derived from both.
@@ -56,7 +56,7 @@ def with_delivery(alerts_df: DataFrame, stored_day_df: DataFrame) -> DataFrame:
     """Add `deliver_at`, `delivery` (how it is delivered) and `digest_id` to each alert.
 
     `stored_day_df` holds the stored alerts of the same interests and days (ALERTS_BY_INTEREST_DAY),
-    so the daily cap counts what earlier micro-batches already delivered.
+    so the daily cap counts what earlier micro-batches already delivered at once.
     """
     seconds = _seconds(F.col("alert_at"))
     dated_df = alerts_df.withColumns({
@@ -81,12 +81,20 @@ def with_delivery(alerts_df: DataFrame, stored_day_df: DataFrame) -> DataFrame:
 
 
 def _cap_positions(dated_df: DataFrame, stored_day_df: DataFrame) -> DataFrame:
-    """(alert_id, position): the place of each candidate among its interest-day's candidates."""
-    key = ["interest_id", "day", "alert_at", "alert_id"]
-    stored = stored_day_df.filter(F.col("is_candidate")).select(*key)
-    union_df = dated_df.filter(F.col("is_candidate")).select(*key).unionByName(stored).dropDuplicates(["alert_id"])
-    order = Window.partitionBy("interest_id", "day").orderBy("alert_at", "alert_id")
-    return union_df.withColumn("position", F.row_number().over(order)).select("alert_id", "position")
+    """(alert_id, position): the place of each candidate among its interest-day's instant alerts.
+
+    The instant alerts stored by earlier micro-batches come first (those of this batch's own ids are a
+    replay's first attempt: not counted, so a replay decides as the first attempt did), then this
+    batch's candidates in time order. The cap therefore holds whatever order the partitions arrive in.
+    """
+    day = ["interest_id", "day"]
+    earlier_df = (stored_day_df.filter(F.col("delivery") == "INSTANT")
+                  .join(dated_df.select("alert_id"), on="alert_id", how="left_anti")
+                  .groupBy(*day).agg(F.count(F.lit(1)).alias("earlier")))
+    order = Window.partitionBy(*day).orderBy("alert_at", "alert_id")
+    ranked_df = dated_df.filter(F.col("is_candidate")).withColumn("rank", F.row_number().over(order))
+    return (ranked_df.join(earlier_df, on=day, how="left")
+            .select("alert_id", (F.coalesce(F.col("earlier"), F.lit(0)) + F.col("rank")).alias("position")))
 
 
 def to_alerts_by_user_rows(decided_df: DataFrame) -> DataFrame:

@@ -100,7 +100,9 @@ def fired_alerts(matched_df: DataFrame, state_df: DataFrame) -> DataFrame:
     alerted_df = newer_df.withColumn("previous_price", previous).filter(
         F.col("previous_price").isNull() | (F.col("price") < F.col("previous_price")))
     kind = F.when(F.col("previous_price").isNull(), F.lit(NEW_MATCH)).otherwise(F.lit(PRICE_DROP))
-    return alerted_df.withColumns({"kind": kind, "alert_id": alert_id(), "reason": alert_reason()})
+    # the alert is dated by when the platform received the version: fixed by the record, so replays agree
+    return alerted_df.withColumns({"kind": kind, "alert_id": alert_id(), "reason": alert_reason(),
+                                   "alert_at": F.col("received_at")})
 
 
 def alert_id() -> Column:

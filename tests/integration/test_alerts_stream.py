@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from conf.clients import ensure_topics
 from conf.settings import Settings
 from graphql_api.app import create_app
 from tests import alert_oracle
@@ -81,6 +82,8 @@ def test_alerts_equal_an_independent_match_across_a_killed_driver(alerts_setting
         scores = fx.seed_scores(session, records, seed=16)
         start = (datetime.now(UTC) - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
         stamped = fx.stamped(records, start, timedelta(seconds=40))  # ~1.2 days: two UTC days, quiet hours
+        # one partition: arrival order is time order, the order the oracle counts daily caps in
+        ensure_topics(alerts_settings, {alerts_settings.topic_deals_raw: 1})
         fx.produce_stamped(kafka_bootstrap, alerts_settings.topic_deals_raw, stamped)
         env = {**os.environ, "EXS_KEYSPACE": ALERTS_TEST_KEYSPACE,
                "EXS_TOPIC_DEALS_RAW": alerts_settings.topic_deals_raw,
