@@ -199,6 +199,10 @@ class Settings(BaseSettings):
         3.0, ge=0, le=60, description="how long the matcher waits for a deal version's score (minVerifiedDiscount) "
                                       "before treating it as not matching")
     alert_poll_s: float = Field(0.2, gt=0, le=10, description="how often `dealAlerts` reads the user's new alerts")
+    webhook_group: str = Field("alert-webhooks", min_length=1, description="consumer group of the webhook worker")
+    webhook_max_attempts: int = Field(5, ge=1, le=20, description="POSTs of one webhook notice, the first included")
+    webhook_backoff_s: float = Field(0.5, gt=0, le=60, description="base of the webhook's exponential backoff")
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="timeout of one webhook POST")
     alert_lookback_s: float = Field(
         30.0, ge=0, le=3600, description="`dealAlerts` re-reads this far back for alerts written late (out of order)")
 

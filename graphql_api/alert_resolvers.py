@@ -12,6 +12,7 @@ reconnects and API restarts: the alerts are in Cassandra, not in this process.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -100,8 +101,40 @@ class AlertSubscription:
                 await asyncio.sleep(settings.alert_poll_s)
 
 
+MAX_URL_LENGTH = 500
+
+
+@strawberry.type(description="Where the user's alerts are posted, and the key that signs them.")
+class Webhook:
+    url: str = strawberry.field(description="Alerts are POSTed here as JSON, one request per notice.")
+    secret: str = strawberry.field(
+        description="HMAC-SHA256 key of the X-Exstreamly-Signature header (t=<unix s>,v1=<hex of '<t>.<body>'>); "
+                    "shown only now, a new one each time the webhook is set.")
+
+
+def parse_webhook_url(url: str) -> str:
+    text = url.strip()
+    if len(text) > MAX_URL_LENGTH or not text.lower().startswith(("https://", "http://")):
+        raise InvalidInput("url", f"an http(s) URL of at most {MAX_URL_LENGTH} characters, found {text[:60]!r}")
+    return text
+
+
 @strawberry.type(description="Changes to the signed-in user's own data (needs a bearer token).")
 class Mutation:
+    @strawberry.mutation(description="Post your alerts to this URL (signed, retried with backoff); null removes it.")
+    async def set_webhook(
+        self, info: Info[Context, None],
+        url: Annotated[str | None, strawberry.argument(description="An http(s) URL, or null.")],
+    ) -> Webhook | None:
+        ctx = info.context
+        viewer = ctx.signed_in()
+        if url is None:
+            await ctx.repository.set_webhook(viewer.user_id, None, None, datetime.now(UTC))
+            return None
+        hook = Webhook(url=parse_webhook_url(url), secret=secrets.token_urlsafe(32))
+        await ctx.repository.set_webhook(viewer.user_id, hook.url, hook.secret, datetime.now(UTC))
+        return hook
+
     @strawberry.mutation(description="Save an interest (new, or replacing `input.id`); alerts follow within "
                                      "seconds for new or changed deals that match it.")
     async def save_interest(

@@ -177,6 +177,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("Viewer", "alerts"): _fixed(1, _first),
     ("Mutation", "saveInterest"): _fixed(1),
     ("Mutation", "deleteInterest"): _fixed(1),
+    ("Mutation", "setWebhook"): _fixed(1),
     ("Deal", "priceHistory"): _fixed(1),
     ("Category", "children"): _fixed(0, lambda _args: MAX_CHILDREN),
     ("Category", "dealCount"): _fixed(1),

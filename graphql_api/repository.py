@@ -116,6 +116,8 @@ _STATEMENTS = {
         ("alerts_until", f"SELECT {_ALERT} FROM {{ks}}.alerts_by_user WHERE user_id = ? AND deliver_at <= ? LIMIT ?"),
         ("alerts_between", f"SELECT {_ALERT} FROM {{ks}}.alerts_by_user "
                            "WHERE user_id = ? AND deliver_at >= ? AND deliver_at <= ?"),
+        ("save_webhook", "INSERT INTO {ks}.webhooks_by_user (user_id, url, secret, saved_at) VALUES (?, ?, ?, ?)"),
+        ("drop_webhook", "DELETE FROM {ks}.webhooks_by_user WHERE user_id = ?"),
     )},
 }
 
@@ -389,6 +391,12 @@ class Repository:
     async def alerts_until(self, user_id: int, until: datetime, *, limit: int) -> list[Row]:
         """One user's alerts delivered at or before `until`, newest first (at most `limit`)."""
         return (await self._execute("alerts_until", (user_id, until, limit), fetch_size=limit)).rows
+
+    async def set_webhook(self, user_id: int, url: str | None, secret: str | None, saved_at: datetime) -> None:
+        if url is None:
+            await self._execute("drop_webhook", (user_id,))
+        else:
+            await self._execute("save_webhook", (user_id, url, secret, saved_at))
 
     async def alerts_between(self, user_id: int, since: datetime, until: datetime) -> list[Row]:
         """One user's alerts delivered in [since, until], newest first."""
