@@ -56,6 +56,6 @@ def test_one_batch_alerts_and_delivery_equal_the_oracle(spark):
            for r in decided}
     assert len(got) == len(decided) > 50
     assert got == {k: (a["kind"], a["price"], a["previous_price"], *modes[k]) for k, a in want.items()}
-    assert {m for m, _ in modes.values()} >= {"INSTANT", "DAILY_CAP_DIGEST", "QUIET_HOURS_DIGEST"}
+    assert {m for m, _ in modes.values()} >= {"INSTANT", "QUIET_HOURS_DIGEST", "HOURLY_DIGEST"}
     drop = next(r for r in decided if r["kind"] == "PRICE_DROP")
     assert drop["reason"].startswith(f"price dropped from ${drop['previous_price']:,.2f} to ${drop['price']:,.2f}")
