@@ -196,8 +196,8 @@ class Settings(BaseSettings):
     deal_alerts_partitions: int = Field(4, ge=1, le=1024)
     alert_max_interests_per_user: int = Field(20, ge=1, le=1000, description="saved interests one user may keep")
     alert_score_wait_s: float = Field(
-        3.0, ge=0, le=60, description="how long the matcher waits for a deal version's score (minVerifiedDiscount) "
-                                      "before treating it as not matching")
+        8.0, ge=0, le=60, description="how long the matcher waits for a deal version's score (minVerifiedDiscount) "
+                                      "before treating it as not matching; above EXS_SCORE_TRIGGER_SECONDS")
     alert_poll_s: float = Field(0.2, gt=0, le=10, description="how often `dealAlerts` reads the user's new alerts")
     webhook_group: str = Field("alert-webhooks", min_length=1, description="consumer group of the webhook worker")
     webhook_max_attempts: int = Field(5, ge=1, le=20, description="POSTs of one webhook notice, the first included")

@@ -12,8 +12,8 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api import alert_resolvers
-from graphql_api.alerts import AlertPage
 from graphql_api.activity import purchase_fields
+from graphql_api.alerts import AlertPage
 from graphql_api.auth import Role
 from graphql_api.context import Context
 from graphql_api.convert import HISTORY_MONTHS, months_back
