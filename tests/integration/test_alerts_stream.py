@@ -30,7 +30,7 @@ from tests.integration import alert_fixtures as fx
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = int(os.environ.get("EXS_TEST_ALERT_KILLS", "1"))
-DEALS, USERS = 1500, 12
+DEALS, USERS = 1000, 12
 
 
 def submit(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -70,6 +70,7 @@ def alerts_settings(settings: Settings) -> Settings:
                                        "topic_deal_alerts": f"test_deal_alerts_{run}"})
 
 
+@pytest.mark.timeout(2400)  # two spark-submit drivers (more with EXS_TEST_ALERT_KILLS) on a shared machine
 def test_alerts_equal_an_independent_match_across_a_killed_driver(alerts_settings: Settings, kafka_bootstrap: str,
                                                                   tmp_path: Path) -> None:
     rng = random.Random(14)
@@ -88,7 +89,7 @@ def test_alerts_equal_an_independent_match_across_a_killed_driver(alerts_setting
         env = {**os.environ, "EXS_KEYSPACE": ALERTS_TEST_KEYSPACE,
                "EXS_TOPIC_DEALS_RAW": alerts_settings.topic_deals_raw,
                "EXS_TOPIC_DEAL_ALERTS": alerts_settings.topic_deal_alerts,
-               "EXS_CHECKPOINT_URI": (tmp_path / "ck").as_uri(), "EXS_MAX_OFFSETS_PER_TRIGGER": "250",
+               "EXS_CHECKPOINT_URI": (tmp_path / "ck").as_uri(), "EXS_MAX_OFFSETS_PER_TRIGGER": "300",
                "EXS_ALERT_SCORE_WAIT_S": "0"}
         run_with_kills(env, session, tmp_path / "driver.log", rng)
         got = stored_alerts(session)
