@@ -28,9 +28,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import orjson
 
-from bench.activity import _pct, start_api
+from bench.activity import _pct, _wait, start_api
 from bench.pipeline import catalog_deals
 from bench.report import bench_main, table
 from conf.settings import Settings, load_settings
@@ -178,7 +179,8 @@ class Run:
         api = start_api(settings, port)
         received: dict[str, list[float]] = {}
         rows_seen: dict[int, float] = {}
-        time.sleep(5)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            _wait(lambda: client.get("/healthz").status_code == 200, 180)
         threads = [threading.Thread(target=subscribe, daemon=True, args=(
                        f"ws://127.0.0.1:{port}/graphql", create_token(settings, PROBE_USER), received, stop)),
                    threading.Thread(target=watch_rows, daemon=True,
