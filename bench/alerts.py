@@ -152,8 +152,12 @@ class Run:
             self.session.execute(f"TRUNCATE {KEYSPACE}.{row.table_name}", timeout=120)
 
     def start_streams(self, settings: Settings, name: str, **kwargs: Any) -> list[Any]:
+        from conf.clients import ensure_topics
         from streaming.alerts_job import start_alerts_stream
         from streaming.deals_job import start_deals_stream
+
+        # the topic must exist before the queries start: nothing has been produced to it yet
+        ensure_topics(settings, {settings.topic_deals_raw: settings.deals_raw_partitions})
 
         context = self.spark.sparkContext
         context.setLocalProperty("spark.scheduler.pool", "deals")
