@@ -159,7 +159,8 @@ class AlertSink:
         if self._session is None:
             from conf.clients import cassandra_cluster
 
-            self._session = cassandra_cluster(self.settings).connect()
+            # a generous connect timeout: on a loaded machine the default 5 s failed the query outright
+            self._session = cassandra_cluster(self.settings, connect_timeout=30).connect()
         return self._session
 
     def close(self) -> None:
