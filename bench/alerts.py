@@ -57,7 +57,8 @@ def file_interests(session: Any, interests: list[dict[str, Any]]) -> None:
         rows += [(key, i["user_id"], i["interest_id"], i.get("category"), i.get("max_price"), i.get("min_discount"),
                   *near, list(i.get("keywords") or []) or None, "INSTANT", i.get("max_per_day"))
                  for key in interest_index_keys(i.get("category"), i.get("near"))]
-    execute_concurrent_with_args(session, statement, rows, concurrency=128, raise_on_first_error=True)
+    session.default_timeout = 60  # 100k interests on a shared machine: writes may queue
+    execute_concurrent_with_args(session, statement, rows, concurrency=32, raise_on_first_error=True)
     session.execute(f"UPDATE {KEYSPACE}.interest_index_version SET version = now() WHERE scope = 'all'")
 
 
