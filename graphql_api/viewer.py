@@ -18,8 +18,8 @@ from graphql_api.auth import Role
 from graphql_api.context import Context
 from graphql_api.convert import HISTORY_MONTHS, months_back
 from graphql_api.inputs import NearInput, parse_first
-from graphql_api.recommendations import DEFAULT_FIRST, Recommendation, for_user
 from graphql_api.interests import Interest
+from graphql_api.recommendations import DEFAULT_FIRST, Recommendation, for_user
 from graphql_api.repository import Row
 
 ViewerRole = strawberry.enum(Role, name="Role", description="What a token allows.")
