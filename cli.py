@@ -91,6 +91,20 @@ def run_all(until_ready: bool) -> None:
     _run_stack(lambda s, _v: sys.exit(run(s, until_ready=until_ready, echo=click.echo)))
 
 
+@main.command("webhooks")
+def webhooks() -> None:
+    """Post each user's alerts to their webhook (signed, retried, dead-lettered): Kafka deal_alerts -> HTTP."""
+    import threading
+
+    from notify.worker import WebhookWorker
+
+    stop = threading.Event()
+    try:
+        WebhookWorker(load_settings()).run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 def _run_stack(action: Callable[[Settings, Versions], object]) -> None:
     try:
         action(load_settings(), load_versions())

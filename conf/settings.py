@@ -191,6 +191,20 @@ class Settings(BaseSettings):
         25.0, gt=0, le=50, description="radius of the nearby deals the API adds when the stored list runs short")
     recommend_ttl_s: int = Field(7 * 86_400, ge=3600, le=365 * 86_400,
                                  description="how long stored recommendations and area popularity live")
+    # -- interest alerts (issue 14) ---------------------------------------------------------------
+    topic_deal_alerts: str = Field("deal_alerts", description="alerts as they are decided, keyed by user id")
+    deal_alerts_partitions: int = Field(4, ge=1, le=1024)
+    alert_max_interests_per_user: int = Field(20, ge=1, le=1000, description="saved interests one user may keep")
+    alert_score_wait_s: float = Field(
+        8.0, ge=0, le=60, description="how long the matcher waits for a deal version's score (minVerifiedDiscount) "
+                                      "before treating it as not matching; above EXS_SCORE_TRIGGER_SECONDS")
+    alert_poll_s: float = Field(0.2, gt=0, le=10, description="how often `dealAlerts` reads the user's new alerts")
+    webhook_group: str = Field("alert-webhooks", min_length=1, description="consumer group of the webhook worker")
+    webhook_max_attempts: int = Field(5, ge=1, le=20, description="POSTs of one webhook notice, the first included")
+    webhook_backoff_s: float = Field(0.5, gt=0, le=60, description="base of the webhook's exponential backoff")
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="timeout of one webhook POST")
+    alert_lookback_s: float = Field(
+        30.0, ge=0, le=3600, description="`dealAlerts` re-reads this far back for alerts written late (out of order)")
 
     @model_validator(mode="before")
     @classmethod

@@ -173,6 +173,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("Viewer", "recommendations"): lambda args, settings: _recommendations(args, settings, signed_in=True),
     ("Query", "recommendations"): lambda args, settings: _recommendations(args, settings, signed_in=False),
     ("Subscription", "trending"): _trending,
+    ("Viewer", "interests"): _fixed(1),  # issue 14: one partition each
+    ("Viewer", "alerts"): _fixed(1, _first),
+    ("Mutation", "saveInterest"): _fixed(1),
+    ("Mutation", "deleteInterest"): _fixed(1),
+    ("Mutation", "setWebhook"): _fixed(1),
     ("Deal", "priceHistory"): _fixed(1),
     ("Category", "children"): _fixed(0, lambda _args: MAX_CHILDREN),
     ("Category", "dealCount"): _fixed(1),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,18 @@ class FeedHub:
                 yield feed.value
         finally:
             self._leave(key, feed)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Count a subscription that reads on its own (per-user data: `dealAlerts`) against the cap."""
+        if self.active >= self.max_subscriptions:
+            raise TooManySubscriptions(f"this server already serves {self.active} subscriptions (its maximum); "
+                                       "retry later")
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
 
     def _start(self, key: Hashable, load: Load, every_s: float) -> _Feed:
         feed = _Feed()

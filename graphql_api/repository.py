@@ -35,6 +35,10 @@ _SCORED = ("verified_discount_pct, verified_saving, reference_price, reference_k
            "flags, is_genuine, explanation")
 #: The columns of every rating row (issue 18).
 _RATED = "reviews, stars, mean, distribution, unverified_reviews"
+_INTEREST = ("user_id, interest_id, category, max_price, min_discount, min_verified_discount, near_lat, near_lon, "
+             "near_radius_km, keywords, delivery, max_per_day, quiet_start_hour, quiet_end_hour")
+_ALERT = ("user_id, deliver_at, alert_id, interest_id, deal_id, deal_updated_at, alert_at, kind, reason, delivery, "
+          "digest_id, title, price, previous_price, discount_pct, category_slug, merchant_name, distance_km")
 _STATEMENTS = {
     "deal": "SELECT * FROM {ks}.deals_by_id WHERE deal_id = ?",
     "price_history": "SELECT deal_id, observed_at, price, value, discount_pct FROM {ks}.price_history_by_deal "
@@ -97,6 +101,24 @@ _STATEMENTS = {
                     "FROM {ks}.review_feed_by_deal WHERE deal_id = ? AND occurred_at <= ? LIMIT ?",
     "cell_ratings": "SELECT cell, reviews, average_rating FROM {ks}.ratings_by_cell "
                     "WHERE precision = ? AND region = ? AND hour = ?",
+    # interest alerts (issue 14): per user, bound from the token's user only
+    **{name: cql for name, cql in (
+        ("interests_of_user", f"SELECT {_INTEREST}, index_keys, saved_at FROM {{ks}}.interests_by_user "
+                              "WHERE user_id = ? LIMIT ?"),
+        ("save_interest", f"INSERT INTO {{ks}}.interests_by_user ({_INTEREST}, index_keys, saved_at) "
+                          f"VALUES ({', '.join('?' * (_INTEREST.count(',') + 3))})"),
+        ("file_interest", f"INSERT INTO {{ks}}.interests_by_key (index_key, {_INTEREST}) "
+                          f"VALUES ({', '.join('?' * (_INTEREST.count(',') + 2))})"),
+        ("drop_interest", "DELETE FROM {ks}.interests_by_user WHERE user_id = ? AND interest_id = ?"),
+        ("unfile_interest", "DELETE FROM {ks}.interests_by_key "
+                            "WHERE index_key = ? AND user_id = ? AND interest_id = ?"),
+        ("bump_interests", "UPDATE {ks}.interest_index_version SET version = now() WHERE scope = 'all'"),
+        ("alerts_until", f"SELECT {_ALERT} FROM {{ks}}.alerts_by_user WHERE user_id = ? AND deliver_at <= ? LIMIT ?"),
+        ("alerts_between", f"SELECT {_ALERT} FROM {{ks}}.alerts_by_user "
+                           "WHERE user_id = ? AND deliver_at >= ? AND deliver_at <= ?"),
+        ("save_webhook", "INSERT INTO {ks}.webhooks_by_user (user_id, url, secret, saved_at) VALUES (?, ?, ?, ?)"),
+        ("drop_webhook", "DELETE FROM {ks}.webhooks_by_user WHERE user_id = ?"),
+    )},
 }
 
 
@@ -345,6 +367,40 @@ class Repository:
     async def cell_ratings(self, precision: int, region: str, hour: datetime) -> list[Row]:
         """Average stars per map cell of one precision, region and hour (cells over the floor only)."""
         return (await self._execute("cell_ratings", (precision, region, hour))).rows
+    # -- interest alerts (issue 14) --------------------------------------------------------------
+
+    async def interests(self, user_id: int, *, limit: int) -> list[Row]:
+        """One user's saved interests (at most `limit`)."""
+        return (await self._execute("interests_of_user", (user_id, limit), fetch_size=limit)).rows
+
+    async def save_interest(self, interest: Sequence[Any], index_keys: Sequence[str], stale_keys: Sequence[str],
+                            saved_at: datetime) -> None:
+        """File the interest under its keys, unfile it from keys it left, store it, then bump the version
+        (the matcher re-reads after the bump, so it never sees the bump without the rows)."""
+        user_id, interest_id = interest[0], interest[1]
+        await asyncio.gather(*(self._execute("file_interest", (key, *interest)) for key in index_keys),
+                             *(self._execute("unfile_interest", (key, user_id, interest_id)) for key in stale_keys))
+        await self._execute("save_interest", (*interest, list(index_keys), saved_at))
+        await self._execute("bump_interests", ())
+
+    async def delete_interest(self, user_id: int, interest_id: str, index_keys: Sequence[str]) -> None:
+        await asyncio.gather(*(self._execute("unfile_interest", (key, user_id, interest_id)) for key in index_keys))
+        await self._execute("drop_interest", (user_id, interest_id))
+        await self._execute("bump_interests", ())
+
+    async def alerts_until(self, user_id: int, until: datetime, *, limit: int) -> list[Row]:
+        """One user's alerts delivered at or before `until`, newest first (at most `limit`)."""
+        return (await self._execute("alerts_until", (user_id, until, limit), fetch_size=limit)).rows
+
+    async def set_webhook(self, user_id: int, url: str | None, secret: str | None, saved_at: datetime) -> None:
+        if url is None:
+            await self._execute("drop_webhook", (user_id,))
+        else:
+            await self._execute("save_webhook", (user_id, url, secret, saved_at))
+
+    async def alerts_between(self, user_id: int, since: datetime, until: datetime) -> list[Row]:
+        """One user's alerts delivered in [since, until], newest first."""
+        return (await self._execute("alerts_between", (user_id, since, until))).rows
 
 
 def _on_rows(_rows: object, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[Page],

@@ -6,7 +6,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from conf.settings import Settings
-from graphql_api import activity_resolvers, operator, resolvers, viewer
+from graphql_api import activity_resolvers, alert_resolvers, operator, resolvers, viewer
 from graphql_api.activity import ActivityMap, MerchantSales, Purchase, SalesSecond, TrendingCategory
 from graphql_api.category import Category
 from graphql_api.connection import DealConnection, MerchantConnection
@@ -76,5 +76,11 @@ class DealsSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with the limits, caches and profile of `settings`."""
-    return DealsSchema(query=Query, subscription=activity_resolvers.Subscription,
+    return DealsSchema(query=Query, mutation=alert_resolvers.Mutation, subscription=Subscription,
                        extensions=schema_extensions(settings))
+
+
+# issue 14: dealAlerts beside the activity subscriptions
+@strawberry.type(name="Subscription", description="Live updates over graphql-transport-ws.")
+class Subscription(activity_resolvers.Subscription, alert_resolvers.AlertSubscription):
+    """`trending` (activity) and `dealAlerts` (issue 14)."""

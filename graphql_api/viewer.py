@@ -11,11 +11,14 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graphql_api import alert_resolvers
 from graphql_api.activity import purchase_fields
+from graphql_api.alerts import AlertPage
 from graphql_api.auth import Role
 from graphql_api.context import Context
 from graphql_api.convert import HISTORY_MONTHS, months_back
 from graphql_api.inputs import NearInput, parse_first
+from graphql_api.interests import Interest
 from graphql_api.recommendations import DEFAULT_FIRST, Recommendation, for_user
 from graphql_api.repository import Row
 
@@ -42,6 +45,11 @@ class OwnPurchase:
 class SignedInUser:
     user_id: strawberry.ID = strawberry.field(description="The user's id.")
     role: ViewerRole = strawberry.field(description="What the token allows.")  # type: ignore[valid-type]
+    # issue 14: the user's saved interests and delivered alerts
+    interests: list[Interest] = strawberry.field(resolver=alert_resolvers.interests,
+                                                 description="The user's saved interests.")
+    alerts: AlertPage = strawberry.field(resolver=alert_resolvers.alerts,
+                                         description="The user's delivered alerts, newest first.")
 
     @strawberry.field(description=f"The user's own purchases, newest first (the last {HISTORY_MONTHS} months).")
     async def purchases(

@@ -190,6 +190,30 @@ def graphql_recommendations(api_url: str, settings: Settings) -> list[str] | Non
     return [f"user {row.user_id}: {r['deal']['title']} ({r['reason']})" for r in found] if found else None
 
 
+#: Interests of a few simulated users (issue 14), so alerts flow in the local demo.
+DEMO_INTERESTS: tuple[tuple[int, dict[str, object]], ...] = (
+    (1, {"category": "dining-nightlife", "minDiscount": 0.5}),
+    (2, {"category": "health-beauty", "maxPrice": 60.0, "delivery": "HOURLY"}),
+    (3, {"near": {"lat": 40.71, "lon": -74.0, "radiusKm": 40}, "maxPerDay": 20}),
+    (4, {"category": "product", "minDiscount": 0.3, "keywords": ["off"], "quietHours": {"startHour": 2, "endHour": 6}}),
+    (5, {"category": "fitness", "delivery": "DAILY"}),
+)
+
+
+def save_demo_interests(api_url: str, settings: Settings) -> int:
+    """Save DEMO_INTERESTS through the API (each with its user's token); returns how many were saved."""
+    from graphql_api.auth import create_token
+
+    query = "mutation($input: InterestInput!) { saveInterest(input: $input) { id } }"
+    saved = 0
+    for user_id, interest in DEMO_INTERESTS:
+        headers = {"Authorization": f"Bearer {create_token(settings, user_id)}"}
+        body = httpx.post(api_url, json={"query": query, "variables": {"input": interest}}, headers=headers,
+                          timeout=5).json()
+        saved += "errors" not in body
+    return saved
+
+
 def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -> int:
     """Start every process, wait until a crawled deal is served by GraphQL, then keep running."""
     sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
@@ -203,7 +227,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         # One Spark application for the archive, deal and activity queries: on one machine a driver
         # per job costs more CPU than the queries themselves (streaming/speed_layer.py).
         speed_log = group.start("speed_layer", [SPARK_SUBMIT, "streaming/speed_layer.py"])
-        echo(f"spark speed layer (archive, deals, scores, activity queries): submitted (log {speed_log})")
+        echo(f"spark speed layer (archive, deals, scores, alerts, activity queries): submitted (log {speed_log})")
         crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])
         echo(f"crawler: full crawl, then incremental every 60s (log {crawler_log})")
         deal_id = served_deal_id(sim_url, settings)
@@ -214,6 +238,8 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         echo(f"api: {api_url} (log {group.start('api', [*EXSTREAMLY, 'api'])})")
         deal = wait_for(f"deal({deal_id}) through GraphQL", lambda: graphql_deal(api_url, int(deal_id)), group, 120)
         echo(f"GraphQL answers deal({deal_id}): {deal}")
+        echo(f"interests: {save_demo_interests(api_url, settings)} saved for users 1-5; their alerts stream on "
+             "`subscription { dealAlerts }` (token: `exstreamly token create --user 1`)")
         trends = wait_for("trending categories through GraphQL", lambda: graphql_trending(api_url), group, 300)
         echo(f"GraphQL answers trending(TEN_SECONDS): {trends}")
         dashboard_url = f"http://{settings.api_host}:{settings.api_port}/"

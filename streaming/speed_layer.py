@@ -1,8 +1,9 @@
-"""The whole speed layer in one Spark application: the archive, the deal tables and the activity tables.
+"""The whole speed layer in one Spark application: the archive, the deal and activity tables, the alerts.
 
 Input:  Kafka topics `deals_raw` and `user_events`.
-Output: the same as the three jobs it starts, with the same checkpoints: the lake archive of both
-        topics (archive_job), the deal and score tables (deals_job), the activity tables (activity_job).
+Output: the same as the jobs it starts, with the same checkpoints: the lake archive of both
+        topics (archive_job), the deal and score tables (deals_job), the activity tables (activity_job),
+        the interest alerts (alerts_job).
 Run:    ./spark-submit.sh streaming/speed_layer.py
 
 Why one application on one machine: each Spark driver is a JVM of its own that plans and polls
@@ -21,6 +22,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
 from streaming.activity_job import start_activity_streams
+from streaming.alerts_job import start_alerts_stream
 from streaming.archive_job import start_archive
 from streaming.deals_job import start_deals_stream, start_scores_stream
 
@@ -36,6 +38,8 @@ def start_speed_layer(spark: SparkSession, settings: Settings) -> list[Streaming
     queries = [start_deals_stream(spark, settings)]
     in_pool("scores")
     queries.append(start_scores_stream(spark, settings))
+    in_pool("alerts")
+    queries.append(start_alerts_stream(spark, settings))  # issue 14: interest alerts, a stream of its own
     in_pool("activity")
     activity = start_activity_streams(spark, settings)
     queries += [activity.events, activity.windows]

@@ -35,8 +35,12 @@ RECOMMEND_TEST_KEYSPACE = f"exs_test_recommend{_SUFFIX}"
 #: Reviews and ratings (issue 18): the pipeline test's and the API test's.
 REVIEWS_TEST_KEYSPACE = f"exs_test_reviews{_SUFFIX}"
 REVIEWS_API_TEST_KEYSPACE = f"exs_test_reviews_api{_SUFFIX}"
+#: Interest alerts (issue 14): the alerts stream's tests.
+ALERTS_TEST_KEYSPACE = f"exs_test_alerts{_SUFFIX}"
+ALERTS_API_TEST_KEYSPACE = f"exs_test_alerts_api{_SUFFIX}"  # plain CQL only: not needed before Spark
 TEST_KEYSPACES = (TEST_KEYSPACE, API_TEST_KEYSPACE, ACTIVITY_TEST_KEYSPACE, ACTIVITY_API_TEST_KEYSPACE,
-                  UI_TEST_KEYSPACE, RECOMMEND_TEST_KEYSPACE, REVIEWS_TEST_KEYSPACE, REVIEWS_API_TEST_KEYSPACE)
+                  UI_TEST_KEYSPACE, RECOMMEND_TEST_KEYSPACE, REVIEWS_TEST_KEYSPACE, REVIEWS_API_TEST_KEYSPACE,
+                  ALERTS_TEST_KEYSPACE)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,86 @@
+"""The matcher's view of the saved interests: read by index key, cached, refreshed without a restart.
+
+Why a table re-read by key (and not a compacted Kafka topic): the API already writes interests to
+Cassandra (the user's own list is served from there), a micro-batch needs only the interests filed
+under the keys of its deals (cells and categories: `pipeline.alert_keys`), and a single-row read of
+`interest_index_version` per batch — bumped by the API after every save or delete — says whether
+anything changed. Unchanged: the cached frame is reused and only keys never read before are read
+(their rows added to it). Changed: the cache is dropped and the batch's keys are read again (a few
+hundred single-partition reads at most), so
+a new interest matches from the next micro-batch on, with no restart and no replay of a topic.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
+from pyspark.sql import DataFrame, SparkSession
+
+from pipeline.alert_schemas import INTERESTS_BY_KEY_SCHEMA
+
+READ_CONCURRENCY = 64
+
+
+class InterestIndex:
+    """Interests by index key, as a Spark frame covering every key read since the last change."""
+
+    def __init__(self, session: Callable[[], Session], keyspace: str) -> None:
+        self._session = session
+        self._keyspace = keyspace
+        self._version: Any = None
+        self._counts: dict[str, int] = {}  # interests filed under each key read so far
+        self._frame: DataFrame | None = None
+        self._statement: Any = None
+        self.reads = 0  # partitions read (tests and the bench look at it)
+
+    def frame(self, spark: SparkSession, keys: set[str]) -> DataFrame | None:
+        """The interests filed under `keys` (and maybe others); None when there are none."""
+        version = self._current_version()
+        if version != self._version:
+            self._drop()
+            self._version = version
+        missing = sorted(keys - self._counts.keys())
+        if missing:
+            found = self._read(missing)
+            self._counts.update((key, len(rows)) for key, rows in found.items())
+            self._extend(spark, [row for key_rows in found.values() for row in key_rows])
+        if not any(self._counts.get(key) for key in keys):
+            return None
+        return self._frame
+
+    def _extend(self, spark: SparkSession, rows: list[tuple[Any, ...]]) -> None:
+        """Add the rows of newly read keys to the cached frame (only the new rows cross from Python)."""
+        if not rows:
+            return
+        added_df = spark.createDataFrame(rows, INTERESTS_BY_KEY_SCHEMA)
+        previous = self._frame
+        self._frame = (added_df if previous is None else previous.unionByName(added_df)).localCheckpoint(eager=True)
+        if previous is not None:
+            previous.unpersist()
+
+    def _current_version(self) -> Any:
+        row = self._session().execute(
+            f"SELECT version FROM {self._keyspace}.interest_index_version WHERE scope = 'all'").one()
+        return None if row is None else row[0]
+
+    def _read(self, keys: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+        if self._statement is None:
+            columns = ", ".join(INTERESTS_BY_KEY_SCHEMA.fieldNames())
+            self._statement = self._session().prepare(
+                f"SELECT {columns} FROM {self._keyspace}.interests_by_key WHERE index_key = ?")
+        statement = self._statement
+        results = execute_concurrent_with_args(self._session(), statement, [(k,) for k in keys],
+                                               concurrency=READ_CONCURRENCY, raise_on_first_error=True)
+        self.reads += len(keys)
+        found: dict[str, list[tuple[Any, ...]]] = {key: [] for key in keys}
+        for key, (_, result) in zip(keys, results, strict=True):
+            found[key] = [tuple(row) for row in result]
+        return found
+
+    def _drop(self) -> None:
+        self._counts.clear()
+        if self._frame is not None:
+            self._frame.unpersist()
+            self._frame = None

@@ -1,0 +1,178 @@
+"""The alerts sink: a raw deal record frame in, the alerts of its new or changed versions out.
+
+Per micro-batch: the shared deal transforms (parse, judge, clean) -> one row per deal version ->
+the interests filed under the batch's cells and categories (`InterestIndex`) -> candidate pairs ->
+the verified-discount criterion (scores written by the deals stream) -> the re-arm rule against
+`alert_state_by_deal` -> the delivery decision against `alerts_by_interest_day` -> writes.
+
+Exactly once as users see it, with foreachBatch at-least-once: alert ids are derived from (user,
+interest, deal, version), every write is an idempotent upsert on them, and the order is
+alerts_by_user + alerts_by_interest_day, then Kafka `deal_alerts`, then `alert_state_by_deal` last —
+so a replay after a crash anywhere recomputes the same alerts (the same ids, the same decisions),
+and a replay after the state was written finds them already alerted. Kafka may carry an alert
+twice after such a replay; consumers drop repeats by `alert_id` (the API reads Cassandra).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from conf.settings import Settings
+from pipeline import alert_delivery as ad
+from pipeline import alert_transforms as at
+from pipeline import deal_transforms as dt
+from pipeline.alert_interests import InterestIndex
+from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
+from pipeline.cassandra_io import PartitionReader, append_rows, run_side_by_side
+
+log = logging.getLogger(__name__)
+SCORE_POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class AlertReport:
+    batch_id: int | None
+    versions: int
+    candidates: int
+    alerts: int
+    instant: int
+    seconds: float
+
+
+class AlertSink:
+    """Matches a raw deal record frame against the saved interests; callable as a foreachBatch function."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._session: Session | None = None
+        self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
+        self.interests = InterestIndex(self._driver_session, settings.keyspace)
+        self._held: list[DataFrame] = []
+        self.reports: list[AlertReport] = []
+
+    def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> AlertReport:
+        started = time.monotonic()
+        try:
+            report = self._write(raw_df, batch_id, started)
+        finally:
+            for held_df in self._held:
+                held_df.unpersist()
+            self._held.clear()
+        self.reports = [*self.reports[-999:], report]
+        log.info("alerts batch %s: %d versions, %d candidates, %d alerts (%d instant), %.2fs", batch_id,
+                 report.versions, report.candidates, report.alerts, report.instant, report.seconds)
+        return report
+
+    def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> AlertReport:
+        valid_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
+        versions_df = self._hold(at.alert_versions(valid_df))
+        keys = {row[0] for row in at.with_index_keys(versions_df).select("index_key").distinct().collect()}
+        versions = versions_df.count()
+        interests_df = self.interests.frame(versions_df.sparkSession, keys) if keys else None
+        if interests_df is None:
+            return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
+        candidates_df = self._hold(self._with_scores(at.match_interests(versions_df, interests_df)))
+        counts = candidates_df.agg(F.count(F.lit(1)).alias("n")).first()
+        if not counts or not counts["n"]:
+            return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
+        state_df = self._reader.read(candidates_df.select("deal_id").distinct(), "alert_state_by_deal",
+                                     ALERT_STATE_BY_DEAL_SCHEMA, self._hold)
+        fired_df = self._hold(at.fired_alerts(candidates_df, state_df))
+        day_keys = [(r[0], r[1]) for r in fired_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd"))
+                    .distinct().collect()]
+        if not day_keys:
+            return AlertReport(batch_id, versions, counts["n"], 0, 0, time.monotonic() - started)
+        decided_df = self._hold(ad.with_delivery(fired_df, self._stored_days(versions_df, day_keys)))
+        self._publish(decided_df)
+        self._append(ad.to_alert_state_rows(decided_df), "alert_state_by_deal")  # last: see the module doc
+        totals = decided_df.agg(F.count(F.lit(1)).alias("alerts"),
+                                F.count(F.when(F.col("delivery_mode") == "INSTANT", 1)).alias("instant")).first()
+        assert totals is not None
+        return AlertReport(batch_id, versions, counts["n"], totals["alerts"], totals["instant"],
+                           time.monotonic() - started)
+
+    def _publish(self, decided_df: DataFrame) -> None:
+        """The two alert tables side by side, then Kafka (a consumer may then find the rows)."""
+        run_side_by_side(lambda: self._append(ad.to_alerts_by_user_rows(decided_df), "alerts_by_user"),
+                         lambda: self._append(ad.to_alerts_by_interest_day_rows(decided_df),
+                                              "alerts_by_interest_day"))
+        (ad.to_deal_alert_messages(decided_df).write.format("kafka")
+         .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
+         .option("kafka.acks", "all").option("kafka.enable.idempotence", "true")
+         .option("topic", self.settings.topic_deal_alerts).save())
+
+    def _with_scores(self, candidates_df: DataFrame) -> DataFrame:
+        """Candidates with `verified_discount_pct`, waiting briefly for scores the deals stream is writing."""
+        needed_df = candidates_df.filter(F.col("min_verified_discount").isNotNull()).select("deal_id", "updated_at")
+        # Spark hands back local times, the driver naive UTC ones: both compared as aware UTC
+        wanted = {(r[0], r[1].astimezone(UTC)) for r in needed_df.distinct().collect()}
+        if not wanted:
+            return candidates_df.withColumn("verified_discount_pct", F.lit(None).cast("double"))
+        deadline = time.monotonic() + self.settings.alert_score_wait_s
+        while True:
+            rows = self._version_scores(sorted({deal for deal, _ in wanted}))
+            found = {(r[0], r[1]) for r in rows}
+            if wanted <= found or time.monotonic() >= deadline:
+                break
+            time.sleep(SCORE_POLL_S)
+        scores_df = candidates_df.sparkSession.createDataFrame(rows, VERSION_SCORE_SCHEMA)
+        return at.with_verified_discount(candidates_df, scores_df)
+
+    def _version_scores(self, deal_ids: list[int]) -> list[tuple[Any, ...]]:
+        statement = self._driver_session().prepare(
+            f"SELECT deal_id, updated_at, verified_discount_pct FROM {self.settings.keyspace}.deal_score_versions "
+            "WHERE deal_id = ?")
+        results = execute_concurrent_with_args(self._driver_session(), statement, [(d,) for d in deal_ids],
+                                               concurrency=64, raise_on_first_error=True)
+        return [_utc_row(row) for _, result in results for row in result]
+
+    def _stored_days(self, versions_df: DataFrame, day_keys: list[tuple[str, str]]) -> DataFrame:
+        """Stored alerts of the batch's (interest, day) pairs: what the daily cap has already counted."""
+        columns = ALERTS_BY_INTEREST_DAY_SCHEMA.fieldNames()
+        statement = self._driver_session().prepare(
+            f"SELECT {', '.join(columns)} FROM {self.settings.keyspace}.alerts_by_interest_day "
+            "WHERE interest_id = ? AND day = ?")
+        results = execute_concurrent_with_args(self._driver_session(), statement, day_keys, concurrency=64,
+                                               raise_on_first_error=True)
+        rows = [_utc_row(row) for _, result in results for row in result]
+        return versions_df.sparkSession.createDataFrame(rows, ALERTS_BY_INTEREST_DAY_SCHEMA)
+
+    def _hold(self, df: DataFrame) -> DataFrame:
+        """Materialise now, for this batch only: later reads must not re-run after our own writes."""
+        held_df = df.localCheckpoint(eager=True)
+        self._held.append(held_df)
+        return held_df
+
+    def _append(self, df: DataFrame, table: str) -> None:
+        append_rows(df, keyspace=self.settings.keyspace, table=table)
+
+    def _driver_session(self) -> Session:
+        if self._session is None:
+            from conf.clients import cassandra_cluster
+
+            # a generous connect timeout: on a loaded machine the default 5 s failed the query outright
+            self._session = cassandra_cluster(self.settings, connect_timeout=30).connect()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.cluster.shutdown()
+            self._session = None
+
+
+def _utc_row(row: Any) -> tuple[Any, ...]:
+    """The driver returns timestamps as naive UTC; Spark would read a naive datetime as local time."""
+    return tuple(v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for v in row)
+
+
+def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertReport]:
+    return AlertSink(settings)

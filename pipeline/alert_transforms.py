@@ -1,0 +1,142 @@
+"""Pure DataFrame -> DataFrame transforms of interest matching, for the alerts stream.
+
+Flow: valid deal records --alert_versions--> one row per deal version (the shared `clean_deals`, plus
+      when it first arrived) --with_index_keys--> one row per index key --match_interests (equi-join on
+      the key with the interests filed under it, then every criterion)--> candidate (interest, deal
+      version) pairs --fired_alerts (the re-arm rule against the stored state)--> alerts.
+No I/O, no session access: safe in foreachBatch and in tests alike.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from pipeline import deal_transforms as dt
+from pipeline.alert_keys import CATEGORY_PREFIX, CELL_PREFIX, NEW_MATCH, PRICE_DROP
+from pipeline.cells import EARTH_RADIUS_KM
+from pipeline.records import integer
+
+PAIR = ["interest_id", "deal_id"]
+
+
+def alert_versions(valid_df: DataFrame) -> DataFrame:
+    """One row per deal version (deal id, updated_at) with `received_at`, the version's first record.
+
+    The first record, not the later one: a re-crawl of a version must not move when the alert is
+    dated, so the alert is the same whether both records fall in one micro-batch or in two.
+    """
+    arrived_df = valid_df.select(integer(F.col("deal").getField("id")).alias("deal_id"),
+                                 F.col("offset").alias("source_offset"), "received_at")
+    # Records of one deal share a Kafka partition (keyed by deal id): (deal id, offset) is unique.
+    clean_df = dt.clean_deals(valid_df).join(arrived_df, on=["deal_id", "source_offset"])
+    first = Window.partitionBy("deal_id", "updated_at").orderBy(F.col("source_offset").asc())
+    return (clean_df.withColumn("record_rank", F.row_number().over(first))
+            .filter(F.col("record_rank") == 1).drop("record_rank"))
+
+
+def with_index_keys(versions_df: DataFrame) -> DataFrame:
+    """One row per index key a version is looked up under: its cell, its category, its parent."""
+    keys = F.array(
+        F.when(F.col("geocell").isNotNull(), F.concat(F.lit(CELL_PREFIX), F.col("geocell"))),
+        F.concat(F.lit(CATEGORY_PREFIX), F.col("category_slug")),
+        F.when(F.col("parent_category") != F.col("category_slug"),
+               F.concat(F.lit(CATEGORY_PREFIX), F.col("parent_category"))),
+    )
+    return versions_df.withColumn("index_key", F.explode(F.filter(keys, lambda key: key.isNotNull())))
+
+
+def haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
+    """`pipeline.cells.haversine_km` as a column expression."""
+    phi1, phi2 = F.radians(lat1), F.radians(lat2)
+    dphi, dlmb = phi2 - phi1, F.radians(lon2 - lon1)
+    a = F.pow(F.sin(dphi / 2), 2) + F.cos(phi1) * F.cos(phi2) * F.pow(F.sin(dlmb / 2), 2)
+    return F.lit(2 * EARTH_RADIUS_KM) * F.asin(F.least(F.lit(1.0), F.sqrt(a)))
+
+
+def _criteria(distance: Column) -> Column:
+    """Every criterion of the joined interest holds for the joined deal version (an absent one holds)."""
+    text = F.lower(F.concat_ws(" ", F.col("title"), F.col("merchant_name")))
+    keywords = F.coalesce(F.col("keywords"), F.array().cast("array<string>"))
+    return (
+        (F.col("category").isNull() | (F.col("category_slug") == F.col("category"))
+         | (F.col("parent_category") == F.col("category")))
+        & (F.col("max_price").isNull() | (F.col("price") <= F.col("max_price")))
+        & (F.col("min_discount").isNull() | (F.col("discount_pct") >= F.col("min_discount")))
+        & (F.col("near_lat").isNull() | (F.col("latitude").isNotNull() & (distance <= F.col("near_radius_km"))))
+        & F.forall(keywords, lambda word: text.contains(word))
+        # an expired deal raises nothing, whatever else it matches
+        & (F.col("expires_at").isNull() | (F.col("expires_at") > F.col("updated_at")))
+    )
+
+
+def match_interests(versions_df: DataFrame, interests_df: DataFrame) -> DataFrame:
+    """Candidate pairs: an equi-join on the index key, then every criterion but the verified discount."""
+    joined_df = with_index_keys(versions_df).join(interests_df, on="index_key")
+    distance = haversine_km(F.col("latitude"), F.col("longitude"), F.col("near_lat"), F.col("near_lon"))
+    return (joined_df.filter(_criteria(distance))
+            .withColumn("distance_km", F.when(F.col("near_lat").isNotNull(), F.round(distance, 2)))
+            .drop("index_key").dropDuplicates([*PAIR, "updated_at"]))
+
+
+def with_verified_discount(candidates_df: DataFrame, scores_df: DataFrame) -> DataFrame:
+    """Apply `minVerifiedDiscount` with the score of each version (null when it has none: no match)."""
+    scored_df = candidates_df.join(scores_df, on=["deal_id", "updated_at"], how="left")
+    return scored_df.filter(F.col("min_verified_discount").isNull()
+                            | (F.col("verified_discount_pct") >= F.col("min_verified_discount")))
+
+
+def fired_alerts(matched_df: DataFrame, state_df: DataFrame) -> DataFrame:
+    """The matches that raise an alert: the first of a pair, or a price below the last alerted one.
+
+    Versions of a pair are taken in `updated_at` order; the last alerted price is the lowest of the
+    stored one and every earlier match (each alert lowers it), so the result does not depend on how
+    versions are split into micro-batches, and a replayed batch finds its own alerts in the state.
+    """
+    joined_df = matched_df.join(state_df.select(*PAIR, "last_price", "last_updated_at"), on=PAIR, how="left")
+    newer_df = joined_df.filter(F.col("last_updated_at").isNull() | (F.col("updated_at") > F.col("last_updated_at")))
+    earlier = Window.partitionBy(*PAIR).orderBy("updated_at", "source_offset").rowsBetween(Window.unboundedPreceding,
+                                                                                            -1)
+    previous = F.least(F.col("last_price"), F.min("price").over(earlier))
+    alerted_df = newer_df.withColumn("previous_price", previous).filter(
+        F.col("previous_price").isNull() | (F.col("price") < F.col("previous_price")))
+    kind = F.when(F.col("previous_price").isNull(), F.lit(NEW_MATCH)).otherwise(F.lit(PRICE_DROP))
+    # the alert is dated by when the platform received the version: fixed by the record, so replays agree
+    return alerted_df.withColumns({"kind": kind, "alert_id": alert_id(), "reason": alert_reason(),
+                                   "alert_at": F.col("received_at")})
+
+
+def alert_id() -> Column:
+    """Deterministic: the same user, interest, deal and version always give the same id."""
+    parts = F.concat_ws("|", F.col("user_id"), F.col("interest_id"), F.col("deal_id"), F.unix_micros("updated_at"))
+    return F.substring(F.sha2(parts, 256), 1, 32)
+
+
+def _money(col: Column) -> Column:
+    return F.concat(F.lit("$"), F.format_number(col, 2))
+
+
+def _percent(col: Column) -> Column:
+    return F.concat(F.format_number(col * 100, 0), F.lit("%"))
+
+
+def alert_reason() -> Column:
+    """Why the alert fired, one clause per criterion the interest sets, e.g.
+    'in restaurants; $12.00 within your max $20.00; 60% off (at least 50%); 3.1 km from your place'."""
+    return F.concat_ws("; ",
+        F.when(F.col("previous_price").isNotNull(), F.concat(
+            F.lit("price dropped from "), _money(F.col("previous_price")), F.lit(" to "), _money(F.col("price")))),
+        F.when(F.col("category").isNotNull(), F.concat(F.lit("in "), F.col("category_slug"))),
+        F.when(F.col("max_price").isNotNull(), F.concat(
+            _money(F.col("price")), F.lit(" within your max "), _money(F.col("max_price")))),
+        F.when(F.col("min_discount").isNotNull(), F.concat(
+            _percent(F.col("discount_pct")), F.lit(" off (at least "), _percent(F.col("min_discount")), F.lit(")"))),
+        F.when(F.col("min_verified_discount").isNotNull(), F.concat(
+            _percent(F.col("verified_discount_pct")), F.lit(" verified discount (at least "),
+            _percent(F.col("min_verified_discount")), F.lit(")"))),
+        F.when(F.col("near_lat").isNotNull(), F.concat(
+            F.format_number(F.col("distance_km"), 1), F.lit(" km from your place (within "),
+            F.format_number(F.col("near_radius_km"), 1), F.lit(" km)"))),
+        F.when(F.size(F.coalesce(F.col("keywords"), F.array())) > 0,
+               F.concat(F.lit("mentions "), F.array_join(F.col("keywords"), ", "))),
+    )
+
