@@ -72,7 +72,7 @@ def event_rows(events: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
              datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")), e["user_id"], e["user_name"],
              e["user_city"], e["lat"], e["lon"], e["deal_id"], e["deal_title"], e["category_slug"],
              PARENT_OF.get(e["category_slug"]), e["merchant_id"], e["merchant_name"], e["price"], e.get("quantity"),
-             e.get("rating")) for e in events]
+             e.get("rating"), e.get("review_text")) for e in events]
 
 
 def candidate_rows(deals: Sequence[Any]) -> list[tuple[Any, ...]]:
