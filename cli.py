@@ -96,7 +96,7 @@ def webhooks() -> None:
     """Post each user's alerts to their webhook (signed, retried, dead-lettered): Kafka deal_alerts -> HTTP."""
     import threading
 
-    from notify.worker import WebhookWorker
+    from graphql_api.notify.worker import WebhookWorker
 
     stop = threading.Event()
     try:

@@ -21,8 +21,8 @@ from starlette.testclient import TestClient
 from conf.settings import Settings
 from graphql_api.app import create_app
 from graphql_api.auth import create_token
-from notify.webhooks import SIGNATURE_HEADER
-from notify.worker import WebhookWorker
+from graphql_api.notify.webhooks import SIGNATURE_HEADER
+from graphql_api.notify.worker import WebhookWorker
 from tests.conftest import ALERTS_API_TEST_KEYSPACE, keyspace_session
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,7 @@
 
 Input:  Kafka `deal_alerts` (consumer group EXS_WEBHOOK_GROUP, offsets committed by hand), the users'
         webhooks (`webhooks_by_user`).
-Output: signed POSTs (notify/webhooks.py): one per instant alert, one per digest (all its alerts)
+Output: signed POSTs (graphql_api/notify/webhooks.py): one per instant alert, one per digest (all its alerts)
         when its `deliver_at` comes; `webhook_deliveries` (the alert ids posted) and, after the last
         attempt, `webhook_dead_letters_by_day` with the reason and the payload.
 
@@ -26,7 +26,7 @@ from kafka import OffsetAndMetadata, TopicPartition
 
 from conf.clients import cassandra_cluster, kafka_consumer
 from conf.settings import Settings
-from notify.webhooks import WebhookFailed, post_signed
+from graphql_api.notify.webhooks import WebhookFailed, post_signed
 
 log = logging.getLogger(__name__)
 Held = tuple[float, str, int, int, dict[str, Any]]  # (due, notice id, partition, offset, alert)
