@@ -2,7 +2,7 @@
 
 Input:  Kafka topic `user_events` (one JSON interaction per record, keyed by user id).
 Output: two queries over the same topic, checkpointed under `<checkpoints>/activity-events` and
-        `<checkpoints>/activity-windows`:
+        `<checkpoints>/activity-windows-v<WINDOWS_STATE_VERSION>`:
         - events (stateless): dead_letters_by_day, late_events_by_day, purchases_by_minute,
           purchases_by_user, via `ActivityEventsSink` in foreachBatch; with EXS_ACTIVITY_REVIEWS
           (default on) also the review and rating tables (`pipeline/review_sink.py`);
@@ -27,6 +27,12 @@ from streaming.kafka_source import read_topic
 
 log = logging.getLogger(__name__)
 
+
+#: Part of the windows query's checkpoint path; bump it when the aggregation's state schema changes
+#: (2: the review stars). Spark refuses to restore state of another schema, so a checkpoint written
+#: by the previous version would stop the query at its first batch. A new checkpoint re-reads the
+#: topic from the earliest offset and rewrites the same window rows (upserts of whole counts).
+WINDOWS_STATE_VERSION = 2
 
 @dataclass
 class ActivityQueries:
@@ -60,7 +66,7 @@ def start_activity_streams(spark: SparkSession, settings: Settings, *, available
     windows = (
         activity_windows(read_topic(spark, settings, settings.topic_user_events), settings)
         .writeStream.outputMode("update").foreachBatch(foreach_batch(windows_sink))
-        .option("checkpointLocation", f"{root}/activity-windows")
+        .option("checkpointLocation", f"{root}/activity-windows-v{WINDOWS_STATE_VERSION}")
         .queryName("activity-windows")
         .trigger(**trigger).start()
     )
