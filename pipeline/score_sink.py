@@ -1,7 +1,7 @@
 """The score sink: a micro-batch's clean deal versions in, every score table written.
 
-`DealTablesSink` calls it once per micro-batch (streaming) or once over the lake (batch), after the
-deal tables, so a live deal is scored in the micro-batch that stores it. It reads only the history
+The speed layer runs it in a streaming query of its own (`from_raw`, see `streaming/deals_job.py`);
+the batch layer's `DealTablesSink` calls it once over the lake, after the deal tables. It reads only the history
 of the batch's own deals and items (by partition key), scores every version with the pure
 transforms of `pipeline.deal_scores`, and writes in three rounds: versions, offers, the sorted
 score tables and the deletes of stale sort rows; then the honesty of the merchants touched; then
