@@ -24,6 +24,7 @@ from conf.settings import Settings
 from pipeline import activity_transforms as at
 from pipeline.cassandra_io import append_rows, run_concurrently
 from pipeline.deal_transforms import to_dead_letter_rows
+from pipeline.driver_rows import rows_frame
 from pipeline.review_sink import ReviewSink
 from pipeline.sink import REPORTS_KEPT
 
@@ -176,7 +177,7 @@ def _held_windows(windows_df: DataFrame, max_rows: int) -> tuple[DataFrame, dict
     rows = windows_df.limit(max_rows + 1).collect()
     if len(rows) <= max_rows:
         by_metric = Counter(row["metric"] for row in rows)
-        return windows_df.sparkSession.createDataFrame(rows, windows_df.schema), dict(by_metric)
+        return rows_frame(windows_df.sparkSession, rows, windows_df.schema), dict(by_metric)
     held_df = windows_df.localCheckpoint()
     counted = held_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n")).collect()
     return held_df, {row["metric"]: row["n"] for row in counted}

@@ -19,6 +19,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, SparkSession
 
 from pipeline.alert_schemas import INTERESTS_BY_KEY_SCHEMA
+from pipeline.driver_rows import rows_frame
 
 READ_CONCURRENCY = 64
 
@@ -54,7 +55,7 @@ class InterestIndex:
         """Add the rows of newly read keys to the cached frame (only the new rows cross from Python)."""
         if not rows:
             return
-        added_df = spark.createDataFrame(rows, INTERESTS_BY_KEY_SCHEMA)
+        added_df = rows_frame(spark, rows, INTERESTS_BY_KEY_SCHEMA)
         previous = self._frame
         self._frame = (added_df if previous is None else previous.unionByName(added_df)).localCheckpoint(eager=True)
         if previous is not None:

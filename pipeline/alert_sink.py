@@ -33,6 +33,7 @@ from pipeline import deal_transforms as dt
 from pipeline.alert_interests import InterestIndex
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
 from pipeline.cassandra_io import PartitionReader, append_rows, run_side_by_side
+from pipeline.driver_rows import rows_frame
 
 log = logging.getLogger(__name__)
 SCORE_POLL_S = 0.25
@@ -124,7 +125,7 @@ class AlertSink:
             if wanted <= found or time.monotonic() >= deadline:
                 break
             time.sleep(SCORE_POLL_S)
-        scores_df = candidates_df.sparkSession.createDataFrame(rows, VERSION_SCORE_SCHEMA)
+        scores_df = rows_frame(candidates_df.sparkSession, rows, VERSION_SCORE_SCHEMA)
         return at.with_verified_discount(candidates_df, scores_df)
 
     def _version_scores(self, deal_ids: list[int]) -> list[tuple[Any, ...]]:
@@ -144,7 +145,7 @@ class AlertSink:
         results = execute_concurrent_with_args(self._driver_session(), statement, day_keys, concurrency=64,
                                                raise_on_first_error=True)
         rows = [_utc_row(row) for _, result in results for row in result]
-        return versions_df.sparkSession.createDataFrame(rows, ALERTS_BY_INTEREST_DAY_SCHEMA)
+        return rows_frame(versions_df.sparkSession, rows, ALERTS_BY_INTEREST_DAY_SCHEMA)
 
     def _hold(self, df: DataFrame) -> DataFrame:
         """Materialise now, for this batch only: later reads must not re-run after our own writes."""

@@ -18,6 +18,7 @@ from pyspark.sql import types as T
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from conf.settings import Settings
+from pipeline.driver_rows import rows_frame
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
@@ -90,7 +91,7 @@ class PartitionReader:
         results = execute_concurrent_with_args(self._session(), statement, [(k,) for k in keys],
                                                concurrency=READ_CONCURRENCY, raise_on_first_error=True)
         rows = [tuple(_utc(value) for value in row) for _, result in results for row in result]
-        return keys_df.sparkSession.createDataFrame(rows, schema)
+        return rows_frame(keys_df.sparkSession, rows, schema)
 
     def _statement(self, table: str, key: str, schema: T.StructType) -> PreparedStatement:
         if table not in self._statements:

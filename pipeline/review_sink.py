@@ -28,6 +28,7 @@ from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
 from pipeline.cassandra_io import PartitionReader, append_rows, run_concurrently
+from pipeline.driver_rows import rows_frame
 
 log = logging.getLogger(__name__)
 DELETE_CONCURRENCY = 64
@@ -128,7 +129,7 @@ class ReviewSink:
         """
         rows = df.limit(self.settings.sink_driver_max_keys + 1).collect()
         if len(rows) <= self.settings.sink_driver_max_keys:
-            return df.sparkSession.createDataFrame(rows, df.schema), len(rows)
+            return rows_frame(df.sparkSession, rows, df.schema), len(rows)
         held_df = df.localCheckpoint(eager=True)
         self._held.append(held_df)
         return held_df, held_df.count()

@@ -125,6 +125,8 @@ MERCHANTS_BY_CATEGORY_SCHEMA = _fields(
 )
 
 MERCHANT_RANK_KEYS_SCHEMA = _fields(("merchant_id", _L), ("category_slug", _S), ("deals_sold", _L))
+#: The merchants a deals batch touched (their ranking rows are recomputed).
+MERCHANT_ID_SCHEMA = _fields(("merchant_id", _L))
 
 DEAL_VERSIONS_SCHEMA = _fields(
     ("deal_id", _L), ("updated_at", _TS), ("category_slug", _S), ("parent_category", _S), ("discount_pct", _D),

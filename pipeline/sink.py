@@ -22,6 +22,7 @@ from pipeline import deal_transforms as dt
 from pipeline import schemas
 from pipeline import table_rows as tr
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
+from pipeline.driver_rows import rows_frame
 from pipeline.score_sink import DealScoreSink
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ class DealTablesSink:
         spark = fresh_df.sparkSession
         merchant_ids_df = fresh_df.select("merchant_id").filter(F.col("merchant_id").isNotNull())
         if stale_merchants:
-            extra_df = spark.createDataFrame([(m,) for m in sorted(stale_merchants)], "merchant_id long")
+            extra_df = rows_frame(spark, [(m,) for m in sorted(stale_merchants)], schemas.MERCHANT_ID_SCHEMA)
             merchant_ids_df = merchant_ids_df.union(extra_df)
         merchant_ids_df = merchant_ids_df.distinct()
         merchant_ids_df = self._tables.hold(merchant_ids_df)

@@ -1,0 +1,57 @@
+"""Rows held by the driver (read from Cassandra, collected from a small micro-batch) back into Spark.
+
+`spark.createDataFrame(list_of_rows)` ships the rows as a pickled Python RDD: every job that reads the
+frame starts Python workers to unpickle them again, once per task. A micro-batch sink reads such a
+frame in five to ten jobs, and on a 2-core machine those workers took a third of the CPU of the
+activity windows query. Through Arrow the rows cross once, as columnar batches the JVM reads itself:
+a 3,000-row frame read by five jobs took 0.75 s instead of 2.4 s (quiet machine, local[2]).
+
+The values mean what they mean to `createDataFrame`: a naive datetime is local time (what Spark's
+own `collect` hands back), an aware one is its instant; sets become sorted arrays, mappings maps.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+
+def rows_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: T.StructType) -> DataFrame:
+    """A frame of `schema` holding `rows` (tuples in the schema's field order), converted through Arrow."""
+    names = schema.fieldNames()
+    columns = {name: pd.Series([_arrow_value(row[i], field.dataType) for row in rows], dtype=object)
+               for i, (name, field) in enumerate(zip(names, schema.fields, strict=True))}
+    # object columns: pandas would otherwise turn an integer column with nulls into float64 and
+    # round ids above 2**53
+    _require_arrow(spark)
+    return spark.createDataFrame(pd.DataFrame(columns, columns=names), schema)
+
+
+#: conf/spark-defaults.conf sets both; a session built without that file gets them on first use.
+#: Set, never toggled back: queries of one application convert from several threads at once.
+ARROW_CONF = {"spark.sql.execution.arrow.pyspark.enabled": "true",
+              "spark.sql.execution.arrow.pyspark.fallback.enabled": "false"}
+
+
+def _require_arrow(spark: SparkSession) -> None:
+    for key, value in ARROW_CONF.items():
+        if spark.conf.get(key, None) != value:
+            spark.conf.set(key, value)
+
+
+def _arrow_value(value: Any, data_type: T.DataType) -> Any:
+    if value is None:
+        return None
+    if isinstance(data_type, T.TimestampType) and isinstance(value, datetime):
+        return value.astimezone(UTC)  # naive: local time, as createDataFrame and collect read it
+    if isinstance(data_type, T.ArrayType) and isinstance(value, Set):
+        return [_arrow_value(item, data_type.elementType) for item in sorted(value)]  # a set: in order
+    if isinstance(data_type, T.ArrayType) and isinstance(value, Sequence) and not isinstance(value, str):
+        return [_arrow_value(item, data_type.elementType) for item in value]
+    if isinstance(data_type, T.MapType) and isinstance(value, Mapping):
+        return {_arrow_value(k, data_type.keyType): _arrow_value(v, data_type.valueType) for k, v in value.items()}
+    return value
