@@ -22,13 +22,12 @@ from pyspark.sql import types as T
 
 def rows_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: T.StructType) -> DataFrame:
     """A frame of `schema` holding `rows` (tuples in the schema's field order), converted through Arrow."""
-    names = schema.fieldNames()
-    columns = {name: pd.Series([_arrow_value(row[i], field.dataType) for row in rows], dtype=object)
-               for i, (name, field) in enumerate(zip(names, schema.fields, strict=True))}
     # object columns: pandas would otherwise turn an integer column with nulls into float64 and
     # round ids above 2**53
+    columns = {field.name: pd.Series([_arrow_value(row[i], field.dataType) for row in rows], dtype=object)
+               for i, field in enumerate(schema.fields)}
     _require_arrow(spark)
-    return spark.createDataFrame(pd.DataFrame(columns, columns=names), schema)
+    return spark.createDataFrame(pd.DataFrame(columns, columns=schema.fieldNames()), schema)
 
 
 #: conf/spark-defaults.conf sets both; a session built without that file gets them on first use.
