@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from cassandra.cluster import Session
@@ -32,7 +32,7 @@ from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
 from pipeline.alert_interests import InterestIndex
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
-from pipeline.cassandra_io import PartitionReader, append_rows, run_side_by_side
+from pipeline.cassandra_io import PartitionReader, append_rows, run_side_by_side, utc_row
 from pipeline.driver_rows import rows_frame
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class AlertSink:
             "WHERE deal_id = ?")
         results = execute_concurrent_with_args(self._driver_session(), statement, [(d,) for d in deal_ids],
                                                concurrency=64, raise_on_first_error=True)
-        return [_utc_row(row) for _, result in results for row in result]
+        return [utc_row(row) for _, result in results for row in result]
 
     def _stored_days(self, versions_df: DataFrame, day_keys: list[tuple[str, str]]) -> DataFrame:
         """Stored alerts of the batch's (interest, day) pairs: what the daily cap has already counted."""
@@ -144,7 +144,7 @@ class AlertSink:
             "WHERE interest_id = ? AND day = ?")
         results = execute_concurrent_with_args(self._driver_session(), statement, day_keys, concurrency=64,
                                                raise_on_first_error=True)
-        rows = [_utc_row(row) for _, result in results for row in result]
+        rows = [utc_row(row) for _, result in results for row in result]
         return rows_frame(versions_df.sparkSession, rows, ALERTS_BY_INTEREST_DAY_SCHEMA)
 
     def _hold(self, df: DataFrame) -> DataFrame:
@@ -168,11 +168,6 @@ class AlertSink:
         if self._session is not None:
             self._session.cluster.shutdown()
             self._session = None
-
-
-def _utc_row(row: Any) -> tuple[Any, ...]:
-    """The driver returns timestamps as naive UTC; Spark would read a naive datetime as local time."""
-    return tuple(v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for v in row)
 
 
 def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertReport]:

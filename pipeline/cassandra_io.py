@@ -90,7 +90,7 @@ class PartitionReader:
         statement = self._statement(table, key, schema)
         results = execute_concurrent_with_args(self._session(), statement, [(k,) for k in keys],
                                                concurrency=READ_CONCURRENCY, raise_on_first_error=True)
-        rows = [tuple(_utc(value) for value in row) for _, result in results for row in result]
+        rows = [utc_row(row) for _, result in results for row in result]
         return rows_frame(keys_df.sparkSession, rows, schema)
 
     def _statement(self, table: str, key: str, schema: T.StructType) -> PreparedStatement:
@@ -119,6 +119,11 @@ def _connect(settings: Settings) -> Session:
 def _utc(value: Any) -> Any:
     """The driver returns timestamps as naive UTC; Spark would read a naive datetime as local time."""
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+
+
+def utc_row(row: Any) -> tuple[Any, ...]:
+    """A Cassandra driver row as a tuple whose timestamps are aware UTC (see `_utc`)."""
+    return tuple(_utc(value) for value in row)
 
 
 class SinkTables:
