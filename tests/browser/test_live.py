@@ -22,9 +22,17 @@ WITHIN_S = 60.0
 TEN_S_VISIBLE = 7.0
 
 
+def attributes_shown(driver: WebDriver, css: str, attribute: str) -> list[str]:
+    """The attribute of every element matching `css`, read in one script: the live page re-renders its
+    tables on every push, so an element found by one WebDriver call can be gone by the next."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.getAttribute(arguments[1]) || '')",
+        css, attribute)
+
+
 def score_shown(driver: WebDriver, window: str, slug: str) -> int | None:
-    rows = driver.find_elements(By.CSS_SELECTOR, f'table.trend[data-window="{window}"] tr[data-slug="{slug}"]')
-    return int(rows[0].get_attribute("data-score") or 0) if rows else None
+    scores = attributes_shown(driver, f'table.trend[data-window="{window}"] tr[data-slug="{slug}"]', "data-score")
+    return int(scores[0] or 0) if scores else None
 
 
 def test_the_live_page_shows_new_trending_values_within_seconds(ui_stack: UiStack, browser: WebDriver) -> None:
@@ -54,10 +62,14 @@ def test_the_live_page_shows_new_trending_values_within_seconds(ui_stack: UiStac
     print(f"\nlive page: {LIVE_CATEGORY} reached its full 1-minute score {want} {lag:.1f}s after the last burst")
     if lag < TEN_S_VISIBLE:  # the last burst is still inside the 10 s window, so that table must show it
         assert seen_in_ten_s or score_shown(browser, "TEN_SECONDS", LIVE_CATEGORY) is not None
-    assert score_shown(browser, "ONE_HOUR", LIVE_CATEGORY) == want
+    # Each window is its own table pushed by its own subscription, so the hour may tick a push later.
+    hour_deadline = max(deadline, time.monotonic() + 10)
+    while (shown := score_shown(browser, "ONE_HOUR", LIVE_CATEGORY)) != want:
+        assert time.monotonic() < hour_deadline, f"the page shows {shown} for the last hour, not {want}"
+        time.sleep(0.1)
 
     api_feed = ui_stack.query("{ purchaseFeed(first: 15) { id } }")["purchaseFeed"]
-    WebDriverWait(browser, 10).until(lambda d: [li.get_attribute("data-purchase-id") for li in d.find_elements(
-        By.CSS_SELECTOR, "ol.feed li")] == [p["id"] for p in api_feed])
+    WebDriverWait(browser, 10).until(
+        lambda d: attributes_shown(d, "ol.feed li", "data-purchase-id") == [p["id"] for p in api_feed])
     assert browser.find_elements(By.CSS_SELECTOR, "figure.chart canvas")  # trend and sales charts drawn
     screenshot(browser, "live")
