@@ -7,8 +7,13 @@ const TOKEN_KEY = "exstreamly-token";
 /** The bearer token the shopper signed in with (kept for this browser tab only). */
 export const token = {
   get: () => sessionStorage.getItem(TOKEN_KEY),
-  set: (value) => (value ? sessionStorage.setItem(TOKEN_KEY, value) : sessionStorage.removeItem(TOKEN_KEY)),
+  set: (value) => {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    resetLive();  // the live connection authenticated with the old token in its connection_init
+  },
 };
+const bearer = () => (token.get() ? { authorization: `Bearer ${token.get()}` } : {});
 
 /** A failed request, classified for the page: "api-down", "store-down", "input" or "error". */
 export class GqlError extends Error {
@@ -32,7 +37,7 @@ export async function query(document, variables = {}, { signal } = {}) {
     response = await fetch(ENDPOINT, {
       method: "POST", signal,
       headers: { "content-type": "application/json", accept: "application/json",
-                 ...(token.get() ? { authorization: `Bearer ${token.get()}` } : {}) },
+                 ...bearer() },
       body: JSON.stringify({ query: document, variables }),
     });
   } catch (err) {
@@ -65,11 +70,17 @@ function ws() {
     const url = new URL(ENDPOINT, window.location.href).href.replace(/^http/, "ws");
     wsClient = createClient({
       url, lazy: true, retryAttempts: Infinity, shouldRetry: () => true,
+      connectionParams: bearer,  // read at each (re)connect: the token of the moment
       retryWait: (n) => new Promise((r) => setTimeout(r, Math.min(500 * 2 ** n, 5000))),
       on: { connected: () => emit("connected"), closed: () => emit("closed") },
     });
   }
   return wsClient;
+}
+
+function resetLive() {
+  wsClient?.dispose();
+  wsClient = null;
 }
 
 /** Subscribe; `onData(data)` per message, `onError(GqlError)` on failure. Returns the unsubscribe function. */

@@ -7,7 +7,7 @@ export const CATEGORIES = `query Categories {
 export const SEARCH = `query Search($filter: DealFilter, $sort: DealSort!, $first: Int!, $after: String) {
   deals(filter: $filter, sort: $sort, first: $first, after: $after) {
     edges { cursor node { id title price value discountPct saving merchantName online distanceKm expiresAt
-                          category { slug name } } }
+                          category { slug name } score { verifiedDiscountPct isGenuine } } }
     pageInfo { hasNextPage endCursor }
     exhaustive
   }
@@ -23,12 +23,17 @@ export const DEAL = `query Deal($id: ID!) {
     priceHistory { observedAt price value discountPct }
     rating { adjusted mean count distribution unverifiedCount priorMean }
     reviews(first: 10) { nodes { id at stars text reviewer verified } pageInfo { hasNextPage } }
+    score { verifiedDiscountPct advertisedDiscountPct referencePrice referenceKind verifiedSaving isGenuine flags
+            explanation scoredAt }
+    sameOffer { itemKey lowestPrice highestPrice sellers { dealId merchantName providerName price value observedAt } }
   }
 }`;
 
-export const MERCHANTS = `query Merchants($category: String!, $first: Int!, $after: String) {
-  merchants(category: $category, first: $first, after: $after) {
-    edges { cursor node { id name dealsSold dealCount liveUnitsToday } }
+export const MERCHANTS = `query Merchants($category: String!, $sort: MerchantSort!, $first: Int!, $after: String) {
+  merchants(category: $category, sort: $sort, first: $first, after: $after) {
+    edges { cursor node { id name dealsSold dealCount liveUnitsToday
+                          honesty { scoredDeals honestShare verifiedShare inflationIncidents }
+                          rating { adjusted count } } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -57,4 +62,22 @@ export const ACTIVITY_MAP = `query ActivityMap($precision: Int!) {
 export const VIEWER = `query Viewer {
   viewer { userId role purchases(first: 20) { id at dealId dealTitle category merchantName quantity amount }
     recommendations(first: 10) { reason score deal { id title price merchantName } } }
+}`;
+
+const INTEREST_FIELDS = "id category maxPrice minDiscount minVerifiedDiscount keywords delivery maxPerDay";
+const ALERT_FIELDS = "id cursor dealId kind reason alertAt title price previousPrice";
+
+export const MY_ALERTS = `query MyAlerts {
+  viewer { interests { ${INTEREST_FIELDS} } alerts(first: 20) { nodes { ${ALERT_FIELDS} } } }
+}`;
+
+export const SAVE_INTEREST = `mutation SaveInterest($input: InterestInput!) {
+  saveInterest(input: $input) { ${INTEREST_FIELDS} }
+}`;
+
+export const DELETE_INTEREST = `mutation DeleteInterest($id: ID!) { deleteInterest(id: $id) }`;
+
+// The token travels in connection_init (see gql.js); `after` resumes past the newest alert already shown.
+export const DEAL_ALERTS_LIVE = `subscription DealAlertsLive($after: String) {
+  dealAlerts(after: $after) { cursor alerts { ${ALERT_FIELDS} } }
 }`;

@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from conf.settings import Settings
 from graphql_api.app import create_app
 from graphql_api.dashboard import DIST
-from tests import factories
+from tests import factories, market_factories
 from tests.activity_log import LoggedEvent
 from tests.browser.events import DealRef, deal_refs, events_now
 from tests.conftest import IN_CI, UI_TEST_KEYSPACE, keyspace_session, raw_records, truncate_keyspace
@@ -105,12 +105,14 @@ def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 120, every_
 
 
 def seed_payloads() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(first versions, later versions): random deals, bowling deals for the live test, and a few
-    deals whose price changes twice (their price history has three points)."""
+    """(first versions, later versions): random deals, bowling deals for the live test, a small market
+    (one item at several sellers, one of them inflating its value), and a few deals whose price
+    changes twice (their price history has three points)."""
     rng = random.Random(15)
     first = [d for d in factories.deals(180, seed=15) if d["category_slug"] != LIVE_CATEGORY]
     first += [factories.deal(rng, 7_000_000 + i, category_slug=LIVE_CATEGORY, category_name=LIVE_CATEGORY,
                              online=False) for i in range(3)]
+    first += market_factories.market(rng)
     later = []
     for raw in first[:4]:
         for step in (1, 2):

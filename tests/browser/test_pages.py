@@ -4,7 +4,7 @@ nothing loads from another origin, and axe-core finds no serious accessibility v
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.activity_log import expected_cells
 from tests.browser.conftest import AXE, FLOOR, UiStack, require, screenshot
+from tests.conftest import keyspace_session
 
 pytestmark = pytest.mark.integration
 PAGES = {  # name -> (path, a selector that is there once the page shows its data)
@@ -77,13 +78,45 @@ def test_the_deal_page_shows_the_deal_its_merchant_pin_and_price_history(ui_stac
     assert "no deal with id 999999999" in wait_css(browser, ".state.empty")[0].text
 
 
-def test_merchants_are_ranked_as_the_api_ranks_them(ui_stack: UiStack, browser: WebDriver) -> None:
-    want = ui_stack.query('{ merchants(category: "product", first: 20) { nodes { id dealsSold } } }')
-    open_page(ui_stack, browser, "merchants")
-    shown = [(tr.get_attribute("data-merchant-id"), tr.find_elements(By.TAG_NAME, "td")[2].text)
-             for tr in browser.find_elements(By.CSS_SELECTOR, "table.ranking tbody tr")]
-    assert shown == [(m["id"], str(m["dealsSold"])) for m in want["merchants"]["nodes"]]
-    screenshot(browser, "merchants")
+def test_the_deal_page_says_whether_the_discount_is_real_and_lists_the_other_sellers(
+        ui_stack: UiStack, browser: WebDriver) -> None:
+    deal_id = "500"  # the market's earbuds: $92 against a claimed $200, four other sellers
+    want = ui_stack.query("""query($id: ID!) { deal(id: $id) {
+        score { verifiedDiscountPct referenceKind isGenuine flags explanation }
+        sameOffer { sellers { dealId price } } } }""", {"id": deal_id})["deal"]
+    assert want["score"] and len(want["sameOffer"]["sellers"]) >= 2
+    browser.get(f"{ui_stack.base_url}/deal/{deal_id}")
+    verdict = wait_css(browser, ".verdict")[0]
+    score = want["score"]
+    assert verdict.get_attribute("data-genuine") == str(score["isGenuine"]).lower()
+    shown_pct = verdict.find_element(By.CSS_SELECTOR, ".verified-pct").text
+    assert shown_pct == f"{round(score['verifiedDiscountPct'] * 100)}%"
+    assert verdict.find_element(By.CSS_SELECTOR, ".explanation").text == score["explanation"]
+    assert verdict.find_element(By.CSS_SELECTOR, "[data-reference-kind]").get_attribute(
+        "data-reference-kind") == score["referenceKind"]
+    flags = verdict.find_elements(By.CSS_SELECTOR, ".flags li")
+    assert [li.get_attribute("data-flag") for li in flags] == score["flags"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.sellers tbody tr")
+    assert [(tr.get_attribute("data-deal-id"), tr.find_elements(By.TAG_NAME, "td")[2].text) for tr in rows] == [
+        (s["dealId"], f"${s['price']:.2f}") for s in want["sameOffer"]["sellers"]]
+    browser.execute_script("document.getElementById('truth').scrollIntoView()")
+    screenshot(browser, "deal-verdict")
+
+
+@pytest.mark.parametrize("sort", ["DEALS_SOLD", "HONESTY"])
+def test_merchants_are_ranked_as_the_api_ranks_them(ui_stack: UiStack, browser: WebDriver, sort: str) -> None:
+    want = ui_stack.query("""query($sort: MerchantSort!) { merchants(category: "product", sort: $sort, first: 20) {
+        nodes { id dealsSold honesty { honestShare } } } }""", {"sort": sort})["merchants"]["nodes"]
+    assert want
+    browser.get(f"{ui_stack.base_url}/merchants?category=product&sort={sort}")
+    wait_css(browser, "table.ranking tbody tr")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.ranking tbody tr")
+    cells = [(tr.get_attribute("data-merchant-id"), tr.find_elements(By.TAG_NAME, "td")) for tr in rows]
+    shown = [(merchant_id, tds[2].text, tds[5].get_attribute("data-honest-share")) for merchant_id, tds in cells]
+    assert [(i, sold, float(share) if share else None) for i, sold, share in shown] == [
+        (m["id"], str(m["dealsSold"]), m["honesty"]["honestShare"] if m["honesty"] else None) for m in want]
+    if sort == "DEALS_SOLD":
+        screenshot(browser, "merchants")
 
 
 def test_the_map_shows_only_cells_over_the_anonymity_floor(ui_stack: UiStack, browser: WebDriver) -> None:
@@ -115,24 +148,73 @@ def test_no_page_has_a_serious_accessibility_violation(ui_stack: UiStack, browse
     assert foreign_requests(browser, ui_stack.base_url) == []
 
 
-def test_for_you_signs_in_with_a_token_and_lists_the_viewers_purchases(ui_stack: UiStack, browser: WebDriver) -> None:
+def most_frequent_buyer(stack: UiStack) -> int:
+    buyers = [e.payload["user_id"] for e in stack.produced
+              if isinstance(e.payload, dict) and e.payload["event_type"] == "purchase" and e.payload["user_id"] >= 1]
+    return max(set(buyers), key=buyers.count)
+
+
+def sign_in(stack: UiStack, driver: WebDriver, user_id: int) -> str:
+    """Open For you and sign in as `user_id` with a token of the API's own kind; returns the token."""
     from graphql_api.auth import create_token
 
-    buyers = [e.payload["user_id"] for e in ui_stack.produced
-              if isinstance(e.payload, dict) and e.payload["event_type"] == "purchase" and e.payload["user_id"] >= 1]
-    user_id = max(set(buyers), key=buyers.count)
-    token = create_token(ui_stack.settings, user_id)
-    response = httpx.post(f"{ui_stack.base_url}/graphql", headers={"authorization": f"Bearer {token}"}, timeout=30,
-                          json={"query": "{ viewer { userId purchases(first: 20) { id } } }"})
-    want = response.json()["data"]["viewer"]
+    token = create_token(stack.settings, user_id)
+    driver.get(f"{stack.base_url}/for-you")
+    wait_css(driver, "form.signin input[name=token]")[0].send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+    return token
+
+
+def as_viewer(stack: UiStack, token: str, document: str) -> dict[str, Any]:
+    response = httpx.post(f"{stack.base_url}/graphql", headers={"authorization": f"Bearer {token}"}, timeout=30,
+                          json={"query": document})
+    return response.json()["data"]["viewer"]
+
+
+def test_for_you_signs_in_with_a_token_and_lists_the_viewers_purchases(ui_stack: UiStack, browser: WebDriver) -> None:
+    user_id = most_frequent_buyer(ui_stack)
+    token = sign_in(ui_stack, browser, user_id)
+    want = as_viewer(ui_stack, token, "{ viewer { userId purchases(first: 20) { id } } }")
     assert want["userId"] == str(user_id) and want["purchases"]
-    browser.get(f"{ui_stack.base_url}/for-you")
-    wait_css(browser, "form.signin input[name=token]")[0].send_keys(token)
-    browser.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
     wait_css(browser, "table.mine tbody tr")
     assert browser.find_element(By.CSS_SELECTOR, "p.viewer").get_attribute("data-user-id") == str(user_id)
     rows = browser.find_elements(By.CSS_SELECTOR, "table.mine tbody tr")
     shown = [tr.get_attribute("data-purchase-id") for tr in rows]
     assert shown == [p["id"] for p in want["purchases"]]
     screenshot(browser, "for-you")
+    browser.execute_script("sessionStorage.clear()")
+
+
+def test_for_you_saves_and_deletes_interests_and_shows_a_new_alert_live(ui_stack: UiStack, browser: WebDriver) -> None:
+    user_id = min(e.payload["user_id"] for e in ui_stack.produced
+                  if isinstance(e.payload, dict) and e.payload["user_id"] >= 1)
+    token = sign_in(ui_stack, browser, user_id)
+    form = wait_css(browser, "form.interest-form")[0]
+    form.find_element(By.NAME, "category").send_keys("electronics")
+    form.find_element(By.NAME, "maxPrice").send_keys("120")
+    form.find_element(By.NAME, "keywords").send_keys("earbuds, x200")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    item = wait_css(browser, "ul.interests li[data-interest-id]")[0]
+    saved = as_viewer(ui_stack, token, "{ viewer { interests { id category maxPrice keywords } } }")["interests"]
+    assert [(i["category"], i["maxPrice"], i["keywords"]) for i in saved] == [
+        ("electronics", 120.0, ["earbuds", "x200"])]
+    assert item.get_attribute("data-interest-id") == saved[0]["id"]
+    wait_css(browser, "section[aria-labelledby=alerts] .state.empty")  # listed: no alert yet, the subscription runs
+
+    # An alert row stored for this user, due a few seconds from now (after the page subscribed), as the
+    # alerts stream stores it: the page must show it without a reload.
+    alert_id = f"ui-{user_id}-500"
+    with keyspace_session(ui_stack.settings) as session:
+        session.execute(
+            "INSERT INTO alerts_by_user (user_id, deliver_at, alert_id, interest_id, deal_id, alert_at, kind, reason, "
+            "delivery, title, price) VALUES (%s, %s, %s, %s, %s, %s, 'NEW_MATCH', %s, 'INSTANT', %s, %s)",
+            (user_id, datetime.now(UTC) + timedelta(seconds=4), alert_id, saved[0]["id"], 500, datetime.now(UTC),
+             "electronics under $120 with earbuds", "Acme X200 Wireless Earbuds", 92.0))
+    row = wait_css(browser, f'table.alerts tr[data-alert-id="{alert_id}"]', 30)[0]
+    assert "Acme X200 Wireless Earbuds" in row.text and "electronics under $120" in row.text
+    screenshot(browser, "for-you-alerts")
+
+    item.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(browser, 20).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "ul.interests li"))
+    assert as_viewer(ui_stack, token, "{ viewer { interests { id } } }")["interests"] == []
     browser.execute_script("sessionStorage.clear()")

@@ -68,6 +68,9 @@ def test_a_search_shows_the_api_results_in_order_and_paging_continues(ui_stack: 
     ("lat=40.7128&lon=-74.006&radius=50&sort=NEAREST", {"near": {"lat": 40.7128, "lon": -74.006, "radiusKm": 50}},
      "NEAREST"),
     ("text=merchant%201010&online=false", {"text": "merchant 1010", "online": False}, "BEST_DISCOUNT"),
+    ("minVerified=10&sort=VERIFIED_DISCOUNT", {"minVerifiedDiscount": 0.1}, "VERIFIED_DISCOUNT"),
+    ("sort=BIGGEST_VERIFIED_SAVING", {}, "BIGGEST_VERIFIED_SAVING"),
+    ("category=electronics&sort=BEST_RATED", {"category": "electronics"}, "BEST_RATED"),
 ])
 def test_every_filter_and_sort_from_the_url_matches_the_api(ui_stack: UiStack, browser: WebDriver, query: str,
                                                             flt: dict[str, Any], sort: str) -> None:
@@ -77,6 +80,19 @@ def test_every_filter_and_sort_from_the_url_matches_the_api(ui_stack: UiStack, b
         wait_for_ids(browser, want)
     else:
         WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".state.empty"))
+
+
+def test_each_card_shows_the_verified_discount_the_api_computed(ui_stack: UiStack, browser: WebDriver) -> None:
+    want = ui_stack.query("""{ deals(sort: VERIFIED_DISCOUNT, first: 20) { nodes { id
+        score { verifiedDiscountPct isGenuine } } } }""")["deals"]["nodes"]
+    assert want and all(d["score"] for d in want)
+    browser.get(f"{ui_stack.base_url}/search?sort=VERIFIED_DISCOUNT")
+    wait_for_ids(browser, [d["id"] for d in want])
+    shown = [(li.get_attribute("data-deal-id"), float(li.find_element(By.CSS_SELECTOR, ".verified")
+                                                      .get_attribute("data-verified-pct") or "nan"),
+              "not-genuine" not in (li.find_element(By.CSS_SELECTOR, ".verified").get_attribute("class") or ""))
+             for li in browser.find_elements(By.CSS_SELECTOR, "ol.deals li.deal")]
+    assert shown == [(d["id"], d["score"]["verifiedDiscountPct"], d["score"]["isGenuine"]) for d in want]
 
 
 def test_the_form_and_the_category_tree_write_the_query_into_the_url(ui_stack: UiStack, browser: WebDriver) -> None:

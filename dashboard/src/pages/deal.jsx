@@ -1,4 +1,5 @@
-// One deal: details, merchant, where it is on the map, and the prices the platform observed.
+// One deal: details, merchant, where it is on the map, whether its discount is real (the score and
+// the other sellers of the same item), its reviews and the prices the platform observed.
 import { LineChart } from "../chart.jsx";
 import { UsMap } from "../lazy.jsx";
 import { DEAL } from "../queries.js";
@@ -38,6 +39,60 @@ function PriceHistory({ history }) {
         ))}</tbody>
       </table>
     </>
+  );
+}
+
+// Plain words for the API's enums (Deal.score.referenceKind, Deal.score.flags).
+const REFERENCE = {
+  PRIOR_30_DAY_LOW: "its own lowest price in the 30 days before this one",
+  STREET_PRICE: "the median price of the same item at other sellers",
+  AREA_COMPARABLE: "the median price of comparable offers in the same category and area",
+  CLAIMED_VALUE: "the merchant's own claimed value: nothing else to check it against",
+};
+const FLAGS = {
+  INFLATED_VALUE: "Inflated value", RAISED_BEFORE_DISCOUNT: "Price raised before the discount",
+  PERPETUAL_SALE: "Perpetual sale", NEW_HISTORIC_LOW: "New historic low", LOWEST_IN_90_DAYS: "Lowest in 90 days",
+  ENDS_SOON: "Ends soon", LIKELY_TO_SELL_OUT: "Likely to sell out",
+};
+
+function Verdict({ score }) {
+  if (!score) return <Empty>Not checked yet: the verdict appears once the pipeline has scored this price.</Empty>;
+  return (
+    <div class={`verdict ${score.isGenuine ? "genuine" : "not-genuine"}`} data-genuine={String(score.isGenuine)}>
+      <p class="verdict-line">
+        <strong>{score.isGenuine ? "A genuine discount" : "Not the discount it claims"}</strong>:{" "}
+        <span class="verified-pct">{pct(score.verifiedDiscountPct)}</span> verified against {money(score.referencePrice)},{" "}
+        {pct(score.advertisedDiscountPct)} advertised.
+      </p>
+      <p class="explanation">{score.explanation}</p>
+      <dl class="facts">
+        <dt>Compared with</dt><dd data-reference-kind={score.referenceKind}>{REFERENCE[score.referenceKind] ?? score.referenceKind}</dd>
+        <dt>Verified saving</dt><dd>{money(score.verifiedSaving)}</dd>
+        {score.scoredAt ? <><dt>Checked</dt><dd>{when(score.scoredAt)}</dd></> : null}
+      </dl>
+      {score.flags.length
+        ? <ul class="flags" aria-label="Flags">{score.flags.map((f) => <li key={f} data-flag={f}>{FLAGS[f] ?? f}</li>)}</ul>
+        : null}
+    </div>
+  );
+}
+
+function Sellers({ offer, dealId }) {
+  if (!offer || offer.sellers.length < 2) return <p>No other seller offers this item.</p>;
+  return (
+    <table class="sellers">
+      <caption>{offer.sellers.length} sellers, {money(offer.lowestPrice)} to {money(offer.highestPrice)}, cheapest first</caption>
+      <thead><tr><th scope="col">Seller</th><th scope="col">Deal site</th><th scope="col">Price</th>
+        <th scope="col">Claimed value</th><th scope="col">Seen</th></tr></thead>
+      <tbody>{offer.sellers.map((s) => (
+        <tr key={s.dealId} data-deal-id={s.dealId} class={s.dealId === dealId ? "this" : ""}>
+          <td>{s.dealId === dealId
+            ? <>{s.merchantName ?? "–"} <small>(this deal)</small></>
+            : <a href={`/deal/${encodeURIComponent(s.dealId)}`}>{s.merchantName ?? `deal ${s.dealId}`}</a>}</td>
+          <td>{s.providerName ?? "–"}</td><td>{money(s.price)}</td><td>{money(s.value)}</td><td>{when(s.observedAt)}</td>
+        </tr>
+      ))}</tbody>
+    </table>
   );
 }
 
@@ -108,6 +163,12 @@ export function DealPage({ id }) {
             : <p>Redeemed online: no place on the map.</p>}
         </section>
       </div>
+      <section aria-labelledby="truth">
+        <h2 id="truth">Is this discount real?</h2>
+        <Verdict score={deal.score} />
+        <h3>Other sellers of this item</h3>
+        <Sellers offer={deal.sameOffer} dealId={deal.id} />
+      </section>
       <section aria-labelledby="reviews">
         <h2 id="reviews">Ratings and reviews</h2>
         <Reviews rating={deal.rating} reviews={deal.reviews} />

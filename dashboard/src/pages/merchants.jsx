@@ -1,13 +1,19 @@
-// Merchants of a category ranked by units sold (best seller first), paged by cursor.
+// Merchants of a category ranked by units sold, by honesty (share of genuine discounts) or by adjusted
+// rating, paged by cursor; the sort and the page are in the URL.
 import { useCategories } from "../categories.jsx";
 import { MERCHANTS } from "../queries.js";
 import { navigate } from "../router.js";
 import { Empty, ErrorState, Loading, useQuery } from "../ui.jsx";
 
 const PAGE_SIZE = 20;
+const SORTS = { DEALS_SOLD: "best seller first", HONESTY: "most honest discounts first", BEST_RATED: "best rated first" };
+const share = (f) => `${Math.round(f * 100)}%`;
 
-function Ranking({ category, after, page }) {
-  const variables = { category, first: PAGE_SIZE, after };
+const href = (category, sort, after, page) => `/merchants?category=${encodeURIComponent(category)}`
+  + (sort !== "DEALS_SOLD" ? `&sort=${sort}` : "") + (after ? `&after=${encodeURIComponent(after)}&page=${page}` : "");
+
+function Ranking({ category, sort, after, page }) {
+  const variables = { category, sort, first: PAGE_SIZE, after };
   const { data, error, reload } = useQuery(MERCHANTS, variables, JSON.stringify(variables));
   if (error) return <ErrorState error={error} retry={reload} />;
   if (!data) return <Loading what="Ranking merchants" />;
@@ -17,21 +23,24 @@ function Ranking({ category, after, page }) {
   return (
     <>
       <table class="ranking">
-        <caption>Merchants in this category, best seller first (page {page})</caption>
+        <caption>Merchants in this category, {SORTS[sort]} (page {page})</caption>
         <thead><tr><th scope="col">#</th><th scope="col">Merchant</th><th scope="col">Units sold</th>
-          <th scope="col">Deals</th><th scope="col">Bought here today</th></tr></thead>
+          <th scope="col">Deals</th><th scope="col">Bought here today</th><th scope="col">Genuine discounts</th>
+          <th scope="col">Inflated values</th><th scope="col">Rating</th></tr></thead>
         <tbody>{edges.map(({ node }, i) => (
           <tr key={node.id} data-merchant-id={node.id}>
             <td>{first + i + 1}</td><td>{node.name ?? `merchant ${node.id}`}</td><td>{node.dealsSold}</td>
             <td>{node.dealCount}</td><td>{node.liveUnitsToday}</td>
+            <td data-honest-share={node.honesty?.honestShare}>
+              {node.honesty ? `${share(node.honesty.honestShare)} of ${node.honesty.scoredDeals}` : "–"}</td>
+            <td>{node.honesty ? node.honesty.inflationIncidents : "–"}</td>
+            <td>{node.rating ? `${node.rating.adjusted.toFixed(1)} (${node.rating.count})` : "–"}</td>
           </tr>
         ))}</tbody>
       </table>
       <nav class="pager" aria-label="Pages">
-        {after ? <a href={`/merchants?category=${encodeURIComponent(category)}`}>« First page</a> : null}
-        {pageInfo.hasNextPage
-          ? <a rel="next" href={`/merchants?category=${encodeURIComponent(category)}&after=${encodeURIComponent(pageInfo.endCursor)}&page=${page + 1}`}>Next page »</a>
-          : null}
+        {after ? <a href={href(category, sort)}>« First page</a> : null}
+        {pageInfo.hasNextPage ? <a rel="next" href={href(category, sort, pageInfo.endCursor, page + 1)}>Next page »</a> : null}
       </nav>
     </>
   );
@@ -43,7 +52,9 @@ export function MerchantsPage({ params }) {
   if (!categories) return <Loading what="Loading categories" />;
   if (!categories.length) return <Empty>No categories yet: the crawler has not stored any deal.</Empty>;
   const category = params.get("category") || categories[0].slug;
-  const choose = (event) => navigate(`/merchants?category=${encodeURIComponent(event.currentTarget.value)}`);
+  const sort = SORTS[params.get("sort")] ? params.get("sort") : "DEALS_SOLD";
+  const choose = (event) => navigate(href(event.currentTarget.value, sort));
+  const sortBy = (event) => navigate(href(category, event.currentTarget.value));
   return (
     <div>
       <h1>Merchants</h1>
@@ -56,8 +67,13 @@ export function MerchantsPage({ params }) {
             </optgroup>
           ))}
         </select>
+      </label>{" "}
+      <label>Rank by{" "}
+        <select value={sort} onChange={sortBy}>
+          {Object.entries(SORTS).map(([value, label]) => <option value={value} key={value}>{label}</option>)}
+        </select>
       </label>
-      <Ranking category={category} after={params.get("after")} page={Number(params.get("page") || 1)} />
+      <Ranking category={category} sort={sort} after={params.get("after")} page={Number(params.get("page") || 1)} />
     </div>
   );
 }

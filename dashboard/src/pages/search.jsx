@@ -6,8 +6,11 @@ import { Empty, ErrorState, Loading, money, pct, useQuery, when } from "../ui.js
 
 const PAGE_SIZE = 20;
 const SORTS = [["BEST_DISCOUNT", "Best discount"], ["CHEAPEST", "Cheapest"], ["BIGGEST_SAVING", "Biggest saving"],
-               ["NEAREST", "Nearest (needs a place)"]];
-const FILTER_KEYS = ["category", "minPrice", "maxPrice", "minDiscount", "lat", "lon", "radius", "online", "text", "sort"];
+               ["VERIFIED_DISCOUNT", "Best verified discount"], ["BIGGEST_VERIFIED_SAVING", "Biggest verified saving"],
+               ["BEST_RATED", "Best rated (one category, no other filter)"], ["NEAREST", "Nearest (needs a place)"]];
+const FILTER_KEYS = ["category", "minPrice", "maxPrice", "minDiscount", "minVerified", "lat", "lon", "radius", "online",
+                     "text", "sort"];
+const PERCENTS = [10, 20, 30, 40, 50, 60, 70, 80];
 
 /** Record when the first search result was shown (read by the browser tests and the README's number). */
 function markFirstResult() {
@@ -22,6 +25,7 @@ export function searchVariables(params) {
   if (params.get("category")) filter.category = params.get("category");
   for (const key of ["minPrice", "maxPrice"]) if (num(params, key) !== null) filter[key] = num(params, key);
   if (num(params, "minDiscount") !== null) filter.minDiscount = num(params, "minDiscount") / 100;
+  if (num(params, "minVerified") !== null) filter.minVerifiedDiscount = num(params, "minVerified") / 100;
   if (num(params, "lat") !== null && num(params, "lon") !== null) {
     filter.near = { lat: num(params, "lat"), lon: num(params, "lon"), radiusKm: num(params, "radius") ?? 25 };
   }
@@ -68,7 +72,13 @@ function SearchForm({ params }) {
       <label>Minimum discount
         <select name="minDiscount" value={field("minDiscount")} onChange={resubmit}>
           <option value="">any</option>
-          {[10, 20, 30, 40, 50, 60, 70, 80].map((p) => <option value={p}>{p}% or more</option>)}
+          {PERCENTS.map((p) => <option value={p}>{p}% or more</option>)}
+        </select>
+      </label>
+      <label>Minimum verified discount
+        <select name="minVerified" value={field("minVerified")} onChange={resubmit}>
+          <option value="">any</option>
+          {PERCENTS.map((p) => <option value={p}>{p}% or more</option>)}
         </select>
       </label>
       <label>Where
@@ -109,6 +119,10 @@ export function DealCard({ deal }) {
         <span class="price">{money(deal.price)}</span> <s aria-label={`claimed value ${money(deal.value)}`}>{money(deal.value)}</s>
         <span class="discount">−{pct(deal.discountPct)}</span>
         <span class="saving">save {money(deal.saving)}</span>
+        {deal.score
+          ? <span class={`verified ${deal.score.isGenuine ? "genuine" : "not-genuine"}`} data-verified-pct={deal.score.verifiedDiscountPct}>
+              {pct(deal.score.verifiedDiscountPct)} verified{deal.score.isGenuine ? "" : " (not the advertised discount)"}</span>
+          : null}
         {deal.expiresAt ? <span class="expires">ends {when(deal.expiresAt)}</span> : null}
       </div>
     </li>
