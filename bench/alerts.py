@@ -100,8 +100,9 @@ def produce(settings: Settings, records: list[dict[str, Any]]) -> list[float]:
 def subscribe(url: str, token: str, received: dict[str, list[float]], stop: threading.Event) -> None:
     """A `dealAlerts` subscriber: every alert id it receives, with the receipt times (repeats kept)."""
     from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
 
-    with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
         ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
         ws.recv(timeout=10)
         query = "subscription { dealAlerts { alerts { id dealId } } }"

@@ -76,6 +76,7 @@ class ErrorCodes(SchemaExtension):
         # a subscription's results are sent while this hook is open: tag them on the way in
         errors = getattr(result, "errors", None)  # incremental results carry none of their own
         if errors:
+            # incremental results declare no `errors` attribute: the getattr above found one, so it is there
             result.errors = [self._tagged(error) for error in errors]  # type: ignore[union-attr]
         yield
 

@@ -44,6 +44,7 @@ class OwnPurchase:
 @strawberry.type(name="Viewer", description="The signed-in user (from the bearer token).")
 class SignedInUser:
     user_id: strawberry.ID = strawberry.field(description="The user's id.")
+    # strawberry.enum(Role) returns the same class at run time, but mypy sees a call's value, not a type
     role: ViewerRole = strawberry.field(description="What the token allows.")  # type: ignore[valid-type]
     # issue 14: the user's saved interests and delivered alerts
     interests: list[Interest] = strawberry.field(resolver=alert_resolvers.interests,

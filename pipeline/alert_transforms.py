@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from pipeline import deal_transforms as dt
 from pipeline.alert_keys import CATEGORY_PREFIX, CELL_PREFIX, NEW_MATCH, PRICE_DROP
-from pipeline.cells import EARTH_RADIUS_KM
+from pipeline.geo import haversine_km
 from pipeline.records import integer
 
 PAIR = ["interest_id", "deal_id"]
@@ -43,14 +43,6 @@ def with_index_keys(versions_df: DataFrame) -> DataFrame:
                F.concat(F.lit(CATEGORY_PREFIX), F.col("parent_category"))),
     )
     return versions_df.withColumn("index_key", F.explode(F.filter(keys, lambda key: key.isNotNull())))
-
-
-def haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
-    """`pipeline.cells.haversine_km` as a column expression."""
-    phi1, phi2 = F.radians(lat1), F.radians(lat2)
-    dphi, dlmb = phi2 - phi1, F.radians(lon2 - lon1)
-    a = F.pow(F.sin(dphi / 2), 2) + F.cos(phi1) * F.cos(phi2) * F.pow(F.sin(dlmb / 2), 2)
-    return F.lit(2 * EARTH_RADIUS_KM) * F.asin(F.least(F.lit(1.0), F.sqrt(a)))
 
 
 def _criteria(distance: Column) -> Column:

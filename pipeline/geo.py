@@ -1,4 +1,4 @@
-"""Geohash as native Spark expressions (no Python UDF on the hot path).
+"""Geohash and great-circle distance as native Spark expressions (no Python UDF on the hot path).
 
 A geohash interleaves the bits of the longitude and latitude cell indexes (longitude first) and
 spells the result five bits per base-32 character. The indexes are computed in a projection of
@@ -10,9 +10,10 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.cells import BASE32, DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, bit_widths
+from pipeline.cells import BASE32, DEAL_GEOHASH_PRECISION, EARTH_RADIUS_KM, GEOCELL_PRECISION, bit_widths
 
-__all__ = ["DEAL_GEOHASH_PRECISION", "GEOCELL_PRECISION", "geohash", "geohash_prefix", "with_geohash"]
+__all__ = ["DEAL_GEOHASH_PRECISION", "GEOCELL_PRECISION", "geohash", "geohash_prefix", "haversine_km",
+           "with_geohash"]
 
 
 def _cell_index(coord: Column, low: float, span: float, bits: int) -> Column:
@@ -61,3 +62,11 @@ def geohash(lat: Column, lon: Column, precision: int) -> Column:
     lon_idx = _cell_index(lon, -180.0, 360.0, lon_bits)
     lat_idx = _cell_index(lat, -90.0, 180.0, lat_bits)
     return F.when(lat.isNotNull() & lon.isNotNull(), _spell(lon_idx, lat_idx, precision))
+
+
+def haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
+    """Great-circle distance in km: `pipeline.cells.haversine_km` as a column expression."""
+    phi1, phi2 = F.radians(lat1), F.radians(lat2)
+    dphi, dlmb = phi2 - phi1, F.radians(lon2 - lon1)
+    a = F.pow(F.sin(dphi / 2), 2) + F.cos(phi1) * F.cos(phi2) * F.pow(F.sin(dlmb / 2), 2)
+    return F.lit(2 * EARTH_RADIUS_KM) * F.asin(F.least(F.lit(1.0), F.sqrt(a)))

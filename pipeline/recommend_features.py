@@ -16,9 +16,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline import recommend_schemas as s
-from pipeline.cells import EARTH_RADIUS_KM
 from pipeline.definitions import AREA_PRECISION, INTERACTION_CONFIDENCE
-from pipeline.geo import geohash
+from pipeline.geo import geohash, haversine_km
 from pipeline.records import select_schema
 
 
@@ -71,14 +70,6 @@ def to_candidate_deals(deals_df: DataFrame, *, now: datetime) -> DataFrame:
     with_area_df = live_df.withColumn("area", geohash(F.col("latitude"), F.col("longitude"), AREA_PRECISION))
     return select_schema(with_area_df.withColumn("title", F.coalesce("short_title", "title")),
                          s.CANDIDATE_DEAL_SCHEMA)
-
-
-def haversine_km(lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
-    """Great-circle distance in km (pipeline.cells.haversine_km as a Spark expression)."""
-    phi1, phi2 = F.radians(lat1), F.radians(lat2)
-    a = (F.pow(F.sin((phi2 - phi1) / 2), 2)
-         + F.cos(phi1) * F.cos(phi2) * F.pow(F.sin(F.radians(lon2 - lon1) / 2), 2))
-    return F.lit(2 * EARTH_RADIUS_KM) * F.asin(F.least(F.lit(1.0), F.sqrt(a)))
 
 
 def distance_penalty(home_lat: Column, home_lon: Column, deal_lat: Column, deal_lon: Column, *,

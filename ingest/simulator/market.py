@@ -93,11 +93,12 @@ def market_item(rng: random.Random, labels: Labels, rates: MarketRates, sellers:
         record.category, record.online = category, online
         if place is None:
             record.merchant = {**record.merchant, **{k: None for k in _PLACE_FIELDS}}
+            record.lat = record.lng = None
         else:
+            record.lat = round(place.latitude + rng.uniform(-0.01, 0.01), 6)
+            record.lng = round(place.longitude + rng.uniform(-0.01, 0.01), 6)
             record.merchant = {**record.merchant, "locality": place.locality, "region": place.region,
-                               "latitude": round(place.latitude + rng.uniform(-0.01, 0.01), 6),
-                               "longitude": round(place.longitude + rng.uniform(-0.01, 0.01), 6)}
-        record.lat, record.lng = record.merchant["latitude"], record.merchant["longitude"]  # type: ignore[assignment]
+                               "latitude": record.lat, "longitude": record.lng}
         own = _cents(street * rng.uniform(0.98, 1.02))
         draw = rng.random()
         if draw < rates.inflated:
