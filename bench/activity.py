@@ -1,6 +1,6 @@
 """User activity through Structured Streaming: sustained events/s, and event -> `trending` latency.
 
-Run: `.venv/bin/python -m bench.activity [--quick]` (Kafka and Cassandra from `exstreamly stack up`).
+Run: `.venv/bin/python -m bench.activity [--quick]` (starts Kafka and Cassandra when they are not running).
 
 In one local[2] Spark session, on keyspace `exs_bench_activity` and fresh topics:
 1. floor: a rate source -> foreachBatch no-op query at the same trigger; its batch durations are the
@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bench.report import table, write_results
+from bench.report import local_stack, table, write_results
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -286,6 +286,12 @@ def _wait(check: Any, timeout_s: float, poll: float = 0.2) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Brings up Kafka and Cassandra first when they are not running (and stops them afterwards)."""
+    with local_stack():
+        _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer events and probes (about 2 minutes)")
     args = parser.parse_args(argv)

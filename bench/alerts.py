@@ -2,7 +2,7 @@
 own produce -> row latency in the same run; matching throughput with 100k interests beside the deals
 stream's own maximum; correctness against an independent match; noise against the caps.
 
-Run: `.venv/bin/python -m bench.alerts [--quick]` (Kafka and Cassandra from `exstreamly stack up`).
+Run: `.venv/bin/python -m bench.alerts [--quick]` (starts Kafka and Cassandra when they are not running).
 
 One local[2] Spark session (FAIR pools, as the speed layer), keyspace `exs_bench_alerts`, fresh topics:
 1. latency: the deals and alerts streams running at their trigger, the API as a subprocess, one

@@ -1,6 +1,6 @@
 """GraphQL API vs a bare Starlette endpoint running the same prepared CQL and orjson encoding.
 
-Run: `.venv/bin/python -m bench.api [--quick]` (Cassandra from `exstreamly stack up` must be running).
+Run: `.venv/bin/python -m bench.api [--quick]` (starts Kafka and Cassandra when they are not running).
 
 One uvicorn worker (a subprocess) serves the real API app, to which two bare endpoints are added:
 `/bare/deal` (the deal and its price history, read concurrently through the same Repository) and
@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from bench.api_worst import measure_worst, reads_per_request
-from bench.report import table, write_results
+from bench.report import local_stack, table, write_results
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,12 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> None:
+    """Brings up Kafka and Cassandra first when they are not running (and stops them afterwards)."""
+    with local_stack():
+        _main()
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 s per scenario instead of 10 s")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8],

@@ -1,6 +1,6 @@
 """Async DQE vs a sequential crawler against the churning simulator, with coverage from its ground truth.
 
-Run: `.venv/bin/python -m bench.ingest [--quick]` (Kafka from `exstreamly stack up` must be running).
+Run: `.venv/bin/python -m bench.ingest [--quick]` (starts Kafka and Cassandra when they are not running).
 
 The simulator runs as a subprocess (`exstreamly simulate`), restarted with the same seed before each
 crawler so both start from the same catalog state; 100 ms per page and 120 simulated seconds per second
@@ -35,7 +35,7 @@ from typing import Any
 
 import requests
 
-from bench.report import table, write_results
+from bench.report import local_stack, table, write_results
 from conf.clients import delete_topics
 from conf.settings import Settings, load_settings
 from ingest.api_model import DealsQuery
@@ -326,6 +326,12 @@ def print_budget(
 
 
 def main() -> None:
+    """Brings up Kafka and Cassandra first when they are not running (and stops them afterwards)."""
+    with local_stack():
+        _main()
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20k deals instead of 60k (a few minutes)")
     args = parser.parse_args()

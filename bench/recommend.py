@@ -1,6 +1,6 @@
 """Recommendations: popularity vs implicit ALS vs the location-aware blend vs the oracle, and serving.
 
-Run: `.venv/bin/python -m bench.recommend [--quick]` (Cassandra from `exstreamly stack up` for serving).
+Run: `.venv/bin/python -m bench.recommend [--quick]` (starts Kafka and Cassandra when they are not running).
 
 1. The deals simulator's seeded catalog (every deal live) and the activity simulator's seeded users
    produce N events over 14 simulated days, in process (full: 1M events; --quick: 150k).
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.report import table, write_results
+from bench.report import local_stack, table, write_results
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,12 @@ def report(m: dict[str, float]) -> str:
 
 
 def main() -> None:
+    """Brings up Kafka and Cassandra first when they are not running (and stops them afterwards)."""
+    with local_stack():
+        _main()
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="150k events, 3,000 deals, 5,000 users, a 2-point grid, 100 candidates per user")

@@ -1,14 +1,40 @@
-"""Tiny helpers shared by benchmarks: the command line, flat {metric: number} JSON and a table."""
+"""Tiny helpers shared by benchmarks: the command line, the local stack, flat {metric: number} JSON
+and a table."""
 from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def local_stack() -> Iterator[None]:
+    """Kafka and Cassandra for a benchmark: the running stack if it answers, else one started here
+    (from the same Maven Central artifacts as `exstreamly stack up`) and stopped again afterwards."""
+    from conf.settings import load_settings
+    from conf.versions import load_versions
+    from stack.manager import down, status, up
+
+    settings, versions = load_settings(), load_versions()
+    if all(s.is_ready for s in status(settings, versions)):
+        yield
+        return
+    log.info("the local stack is not running: starting it for this benchmark")
+    up(settings, versions, echo=log.info)
+    try:
+        yield
+    finally:
+        log.info("stopping the stack this benchmark started")
+        down(settings, versions, echo=log.info)
 
 
 def write_results(name: str, metrics: Mapping[str, float]) -> Path:
@@ -37,6 +63,7 @@ def bench_main(name: str, doc: str | None, quick_help: str, run: Callable[[bool]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("cassandra", "kafka", "py4j"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    metrics = run(args.quick)
+    with local_stack():
+        metrics = run(args.quick)
     print(report(metrics))
     print(f"results: {write_results(name, metrics)}")

@@ -1,7 +1,7 @@
 """Is the discount real? The deal score against the simulator's ground truth, beside the baseline that
 trusts the advertised discount, and the cost of scoring in the streaming job — all in one run.
 
-Run: `.venv/bin/python -m bench.truth [--quick]` (needs the local stack: Kafka and Cassandra).
+Run: `.venv/bin/python -m bench.truth [--quick]` (starts Kafka and Cassandra when they are not running).
 
 1. The simulator (seeded, with its market and dishonest patterns) runs 45 simulated days; a perfect
    crawler takes every deal version it serves each 3 simulated hours, in time order.

@@ -10,6 +10,7 @@ const SORTS = [["BEST_DISCOUNT", "Best discount"], ["CHEAPEST", "Cheapest"], ["B
                ["BEST_RATED", "Best rated (one category, no other filter)"], ["NEAREST", "Nearest (needs a place)"]];
 const FILTER_KEYS = ["category", "minPrice", "maxPrice", "minDiscount", "minVerified", "lat", "lon", "radius", "online",
                      "text", "sort"];
+const VERIFIED_SORTS = ["VERIFIED_DISCOUNT", "BIGGEST_VERIFIED_SAVING"];
 const PERCENTS = [10, 20, 30, 40, 50, 60, 70, 80];
 
 /** Record when the first search result was shown (read by the browser tests and the README's number). */
@@ -50,6 +51,8 @@ function SearchForm({ params }) {
     const form = new FormData(event.currentTarget);
     const changes = { after: null, page: null };
     for (const key of FILTER_KEYS.filter((k) => k !== "category")) changes[key] = form.get(key)?.toString().trim() ?? null;
+    // the API ranks a verified-discount floor only within a verified sort: pick one rather than fail
+    if (changes.minVerified && !VERIFIED_SORTS.includes(changes.sort)) changes.sort = "VERIFIED_DISCOUNT";
     navigate(hrefWith(params, changes));
   };
   const resubmit = (event) => event.currentTarget.form.requestSubmit();
