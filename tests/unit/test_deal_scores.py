@@ -26,6 +26,7 @@ EARBUDS = "online|acme x200 wireless earbuds"
 MASSAGE_CHICAGO = "area:dp3|health-beauty|60-minute swedish massage"
 MASSAGE_NEW_YORK = "area:dr5|health-beauty|60-minute swedish massage"
 CABLE = "online|usb-c cable 2m"
+DEEP_TISSUE_CHICAGO = "area:dp3|health-beauty|90-minute deep tissue massage"
 
 
 def version(deal_id: int, price: float, value: float, *, when: datetime = T0, merchant: int | None = None,
@@ -44,6 +45,8 @@ VERSIONS = [
     version(33, 95.0, 100.0, item=EARBUDS), version(34, 98.0, 100.0, item=EARBUDS),
     version(4, 45.0, 90.0, item=MASSAGE_CHICAGO),  # its only comparables are in New York
     version(41, 80.0, 80.0, item=MASSAGE_NEW_YORK), version(42, 82.0, 82.0, item=MASSAGE_NEW_YORK),
+    version(12, 45.0, 120.0, item=DEEP_TISSUE_CHICAGO),  # two comparable offers in the same area: 70 and 80
+    version(43, 70.0, 70.0, item=DEEP_TISSUE_CHICAGO), version(44, 80.0, 80.0, item=DEEP_TISSUE_CHICAGO),
     version(6, 70.0, 100.0, item=CABLE),  # 30-day low 80 ties the street price 80
     version(61, 80.0, 80.0, item=CABLE), version(62, 80.0, 90.0, item=CABLE),
     version(7, 70.0, 100.0),  # was 100 five days ago: a real 30 % and a new low
@@ -100,6 +103,7 @@ def test_hand_worked_answers(spark):
         2: (50.0, sr.PRIOR_30_DAY_LOW, 0.0, False, [sr.RAISED_BEFORE_DISCOUNT]),
         3: (99.0, sr.STREET_PRICE, 0.0707, False, [sr.INFLATED_VALUE]),  # (9800 + 10000) / 2 cents
         4: (90.0, sr.CLAIMED_VALUE, 0.5, True, []),
+        12: (75.0, sr.AREA_COMPARABLE, 0.4, False, [sr.INFLATED_VALUE]),  # median of 70 and 80; 120 > 1.25 x 75
         6: (80.0, sr.PRIOR_30_DAY_LOW, 0.125, False, [sr.NEW_HISTORIC_LOW, sr.LOWEST_IN_90_DAYS]),
         7: (100.0, sr.PRIOR_30_DAY_LOW, 0.3, True, [sr.NEW_HISTORIC_LOW, sr.LOWEST_IN_90_DAYS]),
         8: (10.01, sr.STREET_PRICE, 0.002, False, [sr.INFLATED_VALUE]),
@@ -110,6 +114,8 @@ def test_hand_worked_answers(spark):
     assert got[3]["explanation"] == ("The merchant claims $200.00; 4 other sellers offer it for $95.00–$105.00; "
                                      "the real discount is 7%, not 54%.")
     assert got[8]["verified_saving"] == 0.02
+    assert got[12]["explanation"] == ("The merchant claims $120.00; 2 comparable offers nearby cost $70.00–$80.00; "
+                                      "the real discount is 40%, not 63%.")
     assert got[1]["explanation"] == ("The merchant claims $100.00; there is no price history or other seller to "
                                      "check it against; the 40% discount is unverified.")
 

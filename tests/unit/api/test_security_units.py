@@ -36,6 +36,19 @@ def test_a_token_names_its_user_and_role_until_it_expires() -> None:
     assert viewer_of(SETTINGS, None) is None
 
 
+def test_token_create_prints_a_token_the_api_accepts_and_refuses_a_bad_user() -> None:
+    from click.testing import CliRunner
+
+    from graphql_api.cli import token
+
+    done = CliRunner().invoke(token, ["create", "--user", "42", "--role", "operator"])
+    assert done.exit_code == 0, done.output
+    viewer = viewer_of(SETTINGS, f"Bearer {done.output.strip()}")
+    assert viewer is not None and (viewer.user_id, viewer.is_operator) == (42, True)
+    refused = CliRunner().invoke(token, ["create", "--user", "0"])
+    assert refused.exit_code == 2 and "--user" in refused.output
+
+
 def test_doubling_pages_reach_the_scan_in_few_reads() -> None:
     # by hand: 2 + 4 + ... + 1024 = 2046 >= 2000 after 10 reads, plus the read that finds the end
     assert stream_reads(2, 2000) == 11
