@@ -1,6 +1,6 @@
 """Interest alerts through the real stack: interests saved through the API, deals produced to Kafka
 with chosen timestamps, the alerts job submitted with spark-submit.sh and killed with kill -9
-(EXS_TEST_ALERT_KILLS times, 1 by default; 3 is the issue's count, slower), then drained with
+(EXS_TEST_ALERT_KILLS times, 3 by default: the issue's count), then drained with
 --available-now. The alerts table, and the distinct alert ids on Kafka `deal_alerts`, equal an
 independent plain-Python match of the same deals x interests: 0 missed, 0 extra, 0 duplicated;
 caps and digests hold."""
@@ -29,7 +29,7 @@ from tests.integration import alert_fixtures as fx
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-KILLS = int(os.environ.get("EXS_TEST_ALERT_KILLS", "1"))
+KILLS = int(os.environ.get("EXS_TEST_ALERT_KILLS", "3"))
 DEALS, USERS = 1000, 12
 
 
@@ -94,7 +94,7 @@ def test_alerts_equal_an_independent_match_across_a_killed_driver(alerts_setting
         env = {**os.environ, "EXS_KEYSPACE": ALERTS_TEST_KEYSPACE,
                "EXS_TOPIC_DEALS_RAW": alerts_settings.topic_deals_raw,
                "EXS_TOPIC_DEAL_ALERTS": alerts_settings.topic_deal_alerts,
-               "EXS_CHECKPOINT_URI": (tmp_path / "ck").as_uri(), "EXS_MAX_OFFSETS_PER_TRIGGER": "300",
+               "EXS_CHECKPOINT_URI": (tmp_path / "ck").as_uri(), "EXS_MAX_OFFSETS_PER_TRIGGER": "200",
                "EXS_ALERT_SCORE_WAIT_S": "0"}
         run_with_kills(env, session, tmp_path / "driver.log", rng)
         got = stored_alerts(session)
