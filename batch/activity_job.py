@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 
 from batch.deals_job import read_lake
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from pipeline.activity_sink import ActivityEventsSink, ActivityReport, ActivityWindowsSink, activity_windows
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", help="lake directory to read (default <lake>/user_events)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = SparkSession.builder.appName("exstreamly-activity-batch").getOrCreate()
+    spark = job_session("exstreamly-activity-batch")
     events, windows = run_activity_batch(spark, load_settings(), args.path)
     log.info("batch done: %s; %s", events, windows)
     spark.stop()

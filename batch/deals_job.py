@@ -13,6 +13,7 @@ import logging
 from pyspark.sql import DataFrame, SparkSession
 
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from pipeline.schemas import RAW_RECORD_SCHEMA
 from pipeline.sink import BatchReport, deal_tables_sink
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", help="lake directory to read (default <lake>/deals_raw)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = SparkSession.builder.appName("exstreamly-deals-batch").getOrCreate()
+    spark = job_session("exstreamly-deals-batch")
     report = run_deals_batch(spark, load_settings(), args.path)
     log.info("batch done: %s", report)
     spark.stop()

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 
 from batch.deals_job import read_lake
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from pipeline import activity_transforms as at
 from pipeline import recommend_features as rf
 from pipeline.activity_sink import activity_events
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", help="lake directory to read (default <lake>/user_events)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = SparkSession.builder.appName("exstreamly-recommend").getOrCreate()
+    spark = job_session("exstreamly-recommend")
     report = run_recommend_batch(spark, load_settings(), args.path)
     log.info("recommendations trained: %s", report)
     spark.stop()

@@ -51,32 +51,6 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def spark_defaults() -> dict[str, str]:
-    """conf/spark-defaults.conf as spark-submit.sh passes it (--properties-file)."""
-    from conf.settings import PROJECT_ROOT
-
-    lines = (PROJECT_ROOT / "conf" / "spark-defaults.conf").read_text().splitlines()
-    return dict(line.split(None, 1) for line in lines if line.strip() and not line.lstrip().startswith("#"))
-
-
-def spark_session(settings: Settings) -> Any:
-    from pyspark.sql import SparkSession
-
-    from conf.versions import load_versions
-    versions = load_versions()
-    os.environ.setdefault("JAVA_HOME", versions.java_home_17)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder.master("local[2]").appName("bench-activity")
-    for key, value in {**spark_defaults(), "spark.jars.packages": versions.spark_packages,
-                       "spark.jars.ivy": str(settings.runtime_dir / "ivy"), "spark.ui.enabled": "false",
-                       "spark.cassandra.connection.host": settings.cassandra_host,
-                       "spark.cassandra.connection.port": str(settings.cassandra_port)}.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("WARN")
-    return session
-
-
 def measure_floor(spark: Any, settings: Settings, seconds: float, work: str) -> list[float]:
     query = (spark.readStream.format("rate").option("rowsPerSecond", 100).load()
              .writeStream.foreachBatch(lambda df, _id: None)
@@ -310,7 +284,9 @@ def _main(argv: list[str] | None = None) -> None:
     cluster = cassandra_cluster(settings)
     apply_schema(cluster.connect(), settings)
     cluster.shutdown()
-    spark = spark_session(settings)
+    from stack.spark_local import local_session
+
+    spark = local_session(settings, app="bench-activity")
     work = tempfile.mkdtemp(prefix="bench-activity-")
     try:
         floor = measure_floor(spark, settings, floor_s, f"file://{work}")

@@ -12,6 +12,7 @@ from pyspark.sql import SparkSession
 
 from conf.settings import Settings
 from conf.spark_packages import spark_package_conf
+from conf.spark_session import with_direct_functions
 from conf.versions import load_versions
 
 SPARK_DEFAULTS = Path(__file__).resolve().parent.parent / "conf" / "spark-defaults.conf"
@@ -44,6 +45,6 @@ def local_session(settings: Settings, *, master: str = "local[2]", app: str = "e
     builder = SparkSession.builder.master(master).appName(app)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    session = with_direct_functions(builder.getOrCreate())
     session.sparkContext.setLogLevel("WARN")
     return session

@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, activity_windows
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--available-now", action="store_true", help="process what is in Kafka, then stop")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = SparkSession.builder.appName("exstreamly-activity-stream").getOrCreate()
+    spark = job_session("exstreamly-activity-stream")
     queries = start_activity_streams(spark, load_settings(), available_now=args.available_now)
     if args.available_now:
         queries.await_both()

@@ -20,6 +20,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from conf.clients import ensure_topics
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from pipeline.alert_sink import AlertReport, alert_sink
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--available-now", action="store_true", help="process what is in Kafka, then stop")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = SparkSession.builder.appName("exstreamly-alerts-stream").getOrCreate()
+    spark = job_session("exstreamly-alerts-stream")
     start_alerts_stream(spark, load_settings(), available_now=args.available_now).awaitTermination()
 
 

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from streaming.kafka_source import read_topic
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
-    spark = SparkSession.builder.appName("exstreamly-archive").getOrCreate()
+    spark = job_session("exstreamly-archive")
     queries = [start_archive(spark, settings, t, available_now=args.available_now)
                for t in args.topic or [settings.topic_deals_raw]]
     for query in queries:

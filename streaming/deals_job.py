@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from pipeline.score_sink import DealScoreSink
 from pipeline.sink import BatchReport, deal_tables_sink
 from streaming.foreach_batch import foreach_batch
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--available-now", action="store_true", help="process what is in Kafka, then stop")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = SparkSession.builder.appName("exstreamly-deals-stream").getOrCreate()
+    spark = job_session("exstreamly-deals-stream")
     queries = start_deal_streams(spark, load_settings(), available_now=args.available_now)
     if args.available_now:
         for query in queries:

@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
+from conf.spark_session import job_session
 from streaming.activity_job import start_activity_streams
 from streaming.alerts_job import start_alerts_stream
 from streaming.archive_job import start_archive
@@ -54,8 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = (SparkSession.builder.appName("exstreamly-speed-layer")
-             .config("spark.scheduler.mode", "FAIR").getOrCreate())
+    spark = job_session("exstreamly-speed-layer", **{"spark.scheduler.mode": "FAIR"})
     queries = start_speed_layer(spark, load_settings())
     log.info("speed layer running: %s", ", ".join(q.name for q in queries))
     spark.streams.awaitAnyTermination()
