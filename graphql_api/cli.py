@@ -5,14 +5,20 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from conf.settings import load_settings
+from conf.settings import Settings, load_settings
 from graphql_api.auth import Role, create_token
 
 log = logging.getLogger(__name__)
 SCHEMA_SDL = Path(__file__).resolve().parent / "schema.graphql"
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options that bound a client (the same limits as HTTP bodies for websocket messages)."""
+    return {"ws_max_size": settings.api_max_body_bytes}
 
 
 def schema_sdl() -> str:
@@ -42,7 +48,7 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     click.echo(f"GraphQL API on http://{host}:{port}/graphql (profile {settings.api_profile}, "
                f"keyspace {settings.keyspace}); health at /healthz")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False,
-                ws_max_size=settings.api_max_body_bytes)
+                **server_options(settings))
 
 
 @api.command("export-schema")

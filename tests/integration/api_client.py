@@ -35,11 +35,11 @@ def data(client: Any, query: str, variables: dict[str, Any] | None = None) -> di
 
 
 @contextmanager
-def uvicorn_server(app: Starlette) -> Iterator[str]:
-    """Serve `app` with a real uvicorn in a thread on a free port; yields the base URL."""
+def uvicorn_server(app: Starlette, **options: Any) -> Iterator[str]:
+    """Serve `app` with a real uvicorn in a thread on a free port (extra uvicorn `options`); yields the base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", **options))
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -1,6 +1,7 @@
 """Bounded subscriptions over real websockets through a real uvicorn: connection_init deadline,
 per-connection and per-server caps, idle timeout, maximum lifetime, shared reads (fan-out) and the
-bearer token in connection_init. Bounds are the settings below; reads are counted by the repository."""
+bearer token in connection_init, the byte limit of a message. Bounds are the settings below; reads are counted by
+the repository."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 from conf.settings import Settings
 from graphql_api.app import create_app
 from graphql_api.auth import create_token
+from graphql_api.cli import server_options
 from tests.conftest import SECURITY_TEST_KEYSPACE, keyspace_session
 from tests.integration.api_client import uvicorn_server
 
@@ -38,7 +40,7 @@ def server(ws_settings: Settings) -> Iterator[tuple[str, Any]]:
     with keyspace_session(ws_settings):
         pass  # the schema exists
     app = create_app(ws_settings)
-    with uvicorn_server(app) as url:
+    with uvicorn_server(app, **server_options(ws_settings)) as url:  # the limits `exstreamly api` serves with
         yield url.replace("http://", "ws://") + "/graphql", app
 
 
@@ -79,6 +81,20 @@ def test_a_connection_ends_at_its_maximum_lifetime(server: tuple[str, Any]) -> N
         subscribe(ws, "1")
         code, took = closed_code(ws, within_s=20)
     assert code == 1001 and LIFETIME_S - 1 <= took < LIFETIME_S + 2
+
+
+def test_a_message_over_the_byte_limit_closes_the_socket(server: tuple[str, Any], ws_settings: Settings) -> None:
+    """A websocket message is bounded like an HTTP body: one over the limit closes the socket with 1009."""
+    url, _app = server
+    ws = open_ws(url)
+    padding = " " * ws_settings.api_max_body_bytes  # whitespace: only the byte limit can refuse it
+    subscribe(ws, "big", TRENDING + padding)
+    code, _took = closed_code(ws, within_s=5)
+    assert code == 1009
+    small = open_ws(url)  # the server itself is unharmed
+    subscribe(small, "ok", TRENDING)
+    assert json.loads(small.recv(timeout=5))["type"] == "next"
+    small.close()
 
 
 def test_one_connection_may_run_only_its_cap(server: tuple[str, Any]) -> None:

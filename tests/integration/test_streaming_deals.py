@@ -13,6 +13,7 @@ from streaming.deals_job import start_deals_stream, start_scores_stream
 from tests import factories
 from tests.integration.kafka_io import produce
 from tests.integration.tables import assert_deal_tables_match, snapshot
+from tests.market_factories import market
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +45,12 @@ def topic_settings(settings, kafka_bootstrap, request):
 
 
 def test_stream_lands_every_record_and_batch_over_the_lake_agrees(spark, topic_settings, clean_tables, tmp_path):
-    raws = factories.deals(400, seed=21)
+    # the market's sellers of one item give the cross-seller scores (street price, area comparables,
+    # inflated values) something to compare: stream and batch must agree on those too
+    catalog = factories.deals(400, seed=21)
+    raws = market(random.Random(21)) + catalog
     newer = [factories.deal(random.Random(i), r["id"],
-                            updated_at=factories.BASE_TIME.replace(day=5)) for i, r in enumerate(raws[:50])]
+                            updated_at=factories.BASE_TIME.replace(day=5)) for i, r in enumerate(catalog[:50])]
     produce(topic_settings.kafka_bootstrap, topic_settings.topic_deals_raw, raws + newer)
 
     sink = run_stream(spark, topic_settings, (tmp_path / "ck-deals").as_uri())
