@@ -204,7 +204,8 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(0.5, gt=0, le=60, description="base of the webhook's exponential backoff")
     webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="timeout of one webhook POST")
     alert_lookback_s: float = Field(
-        30.0, ge=0, le=3600, description="`dealAlerts` re-reads this far back for alerts written late (out of order)")
+        600.0, ge=0, le=3600, description="`dealAlerts` re-reads this far back for alerts written late: an alert is "
+                                          "timed by its deal's Kafka record and written after the pipeline's lag")
 
     @model_validator(mode="before")
     @classmethod

@@ -4,10 +4,11 @@ names a user, so nobody can read, change or subscribe to another user's interest
 
 `dealAlerts` polls the user's partition of `alerts_by_user` every EXS_ALERT_POLL_S for alerts whose
 delivery time has come: instant ones as they are written, a digest (all alerts with one digest id)
-when it is due. It re-reads EXS_ALERT_LOOKBACK_S back, because alerts of several Kafka partitions can
-be written slightly out of their time order, and remembers the ids it pushed, so none is pushed
-twice. `after` (a notice's or an alert's cursor) resumes after the last one a client saw, across
-reconnects and API restarts: the alerts are in Cassandra, not in this process.
+when it is due. It re-reads EXS_ALERT_LOOKBACK_S (10 min) back, because an alert is timed by its deal's
+Kafka record and written only after the pipeline's lag (a second or two; a minute on a busy two-core
+machine or after a restart), and alerts of several partitions out of their time order; it remembers the
+ids it pushed, so none is pushed twice. `after` (a notice's or an alert's cursor) resumes after the last
+one a client saw, across reconnects and API restarts: the alerts are in Cassandra, not in this process.
 """
 from __future__ import annotations
 
