@@ -1,6 +1,7 @@
 """Interests and alerts through the API against the real Cassandra: the mutations (validated, bounded,
 per user), `viewer { interests alerts }` and `subscription { dealAlerts }` over real websockets — a
-subscriber gets its own alerts only, a digest as one notice, and resumes after the last one it saw.
+subscriber gets its own alerts only, a digest as one notice, resumes after the last one it saw, and gets
+an alert written a minute after its time.
 Alerts are seeded with plain CQL here; the stream that writes them has tests of its own."""
 from __future__ import annotations
 
@@ -155,3 +156,20 @@ def test_a_subscriber_gets_its_own_alerts_once_digests_whole_and_resumes(api_set
         rest = call(client, api_settings, 1, "query($after: String) { viewer { alerts(first: 3, after: $after) { "
                                              "nodes { id } hasNextPage } } }", after=page["endCursor"])
         assert [n["id"] for n in rest["data"]["viewer"]["alerts"]["nodes"]] == ["a2", "a1"]
+
+
+def test_an_alert_written_a_minute_after_its_time_is_still_pushed(api_settings: Settings, session: Any) -> None:
+    """An alert is timed by its deal's Kafka record and written after the pipeline's lag (a minute on a busy
+    two-core machine): a subscriber still gets it, live."""
+    truncate_keyspace(session, api_settings.keyspace)
+    now = datetime.now(UTC).replace(microsecond=0)
+    seed_alerts(session, [alert_row(3, "seen", now - timedelta(seconds=90))])
+    with TestClient(create_app(api_settings)) as client:
+        cursor = call(client, api_settings, 3, "{ viewer { alerts(first: 1) { nodes { cursor } } } }"
+                      )["data"]["viewer"]["alerts"]["nodes"][0]["cursor"]
+    with uvicorn_server(create_app(api_settings)) as base:
+        ws = open_ws(base.replace("http://", "ws://") + "/graphql", api_settings, 3, after=cursor)
+        time.sleep(0.5)
+        seed_alerts(session, [alert_row(3, "late", now - timedelta(seconds=60))])  # written 60 s after its time
+        assert [[a["id"] for a in n["alerts"]] for n in notices(ws, 3.0)] == [["late"]]
+        ws.close()
