@@ -298,6 +298,7 @@ def run(quick: bool) -> dict[str, float]:
     bench = Run(quick)
     log.info("latency at a steady rate…")
     metrics = bench.latency()
+    log.info("latency: %s", {k: round(v, 3) for k, v in metrics.items()})  # kept if the next part fails
     log.info("matching throughput with 100k interests…")
     metrics |= bench.throughput()
     bench.spark.stop()
