@@ -32,7 +32,7 @@ from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
 from pipeline.alert_interests import InterestIndex
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
-from pipeline.cassandra_io import PartitionReader, append_rows, run_side_by_side, utc_row
+from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_side_by_side, utc_row
 from pipeline.driver_rows import rows_frame
 
 log = logging.getLogger(__name__)
@@ -158,10 +158,7 @@ class AlertSink:
 
     def _driver_session(self) -> Session:
         if self._session is None:
-            from conf.clients import cassandra_cluster
-
-            # a generous connect timeout: on a loaded machine the default 5 s failed the query outright
-            self._session = cassandra_cluster(self.settings, connect_timeout=30).connect()
+            self._session = connect_sink_session(self.settings)
         return self._session
 
     def close(self) -> None:

@@ -25,6 +25,10 @@ CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 CONCURRENT_WRITES = 6
 READ_CONCURRENCY = 64
 DELETE_CONCURRENCY = 64
+#: Seconds a sink's driver request may take (driver default 10 s). Sixty-four reads in flight against a
+#: node compacting beside three Spark drivers on 2 cores took longer than 10 s, and the timeout ended
+#: the stream; a slow answer is better than a stopped query.
+SINK_REQUEST_TIMEOUT_S = 60.0
 
 R = TypeVar("R")
 A = TypeVar("A")
@@ -103,17 +107,20 @@ class PartitionReader:
 
 @retry(retry=retry_if_exception_type(NoHostAvailable), stop=stop_after_attempt(4),
        wait=wait_exponential(multiplier=2, max=20), reraise=True)
-def _connect(settings: Settings) -> Session:
-    """A driver session; a node that does not answer in time is tried again (2, 4, 8 s apart) before
-    the batch fails: a query that fails stops, and a busy node is not a reason to stop the stream."""
+def connect_sink_session(settings: Settings) -> Session:
+    """A driver session for a sink's reads and deletes. A node that does not answer in time is tried
+    again (2, 4, 8 s apart) before the batch fails, and each request may take `SINK_REQUEST_TIMEOUT_S`:
+    a query that fails stops, and a busy node is not a reason to stop the stream."""
     from conf.clients import cassandra_cluster
 
     cluster = cassandra_cluster(settings)
     try:
-        return cluster.connect()
+        session = cluster.connect()
     except NoHostAvailable:
         cluster.shutdown()
         raise
+    session.default_timeout = SINK_REQUEST_TIMEOUT_S
+    return session
 
 
 def _utc(value: Any) -> Any:
@@ -198,7 +205,7 @@ class SinkTables:
         # A batch's reads run on several threads: one of them opens the session, the others wait.
         with self._opening:
             if self._own_session is None:
-                self._own_session = _connect(self._settings)
+                self._own_session = connect_sink_session(self._settings)
             return self._own_session
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ from pyspark.sql.types import StructType
 from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
-from pipeline.cassandra_io import PartitionReader, append_rows, run_concurrently
+from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_concurrently
 from pipeline.driver_rows import rows_frame
 
 log = logging.getLogger(__name__)
@@ -159,9 +159,7 @@ class ReviewSink:
 
     def _driver_session(self) -> Session:
         if self._session is None:
-            from conf.clients import cassandra_cluster
-
-            self._session = cassandra_cluster(self.settings).connect()
+            self._session = connect_sink_session(self.settings)
         return self._session
 
     def close(self) -> None:
