@@ -99,6 +99,7 @@ def produce(settings: Settings, records: list[dict[str, Any]]) -> list[float]:
 
 def subscribe(url: str, token: str, received: dict[str, list[float]], stop: threading.Event) -> None:
     """A `dealAlerts` subscriber: every alert id it receives, with the receipt times (repeats kept)."""
+    from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
     from websockets.typing import Subprotocol
 
@@ -112,6 +113,10 @@ def subscribe(url: str, token: str, received: dict[str, list[float]], stop: thre
                 message = json.loads(ws.recv(timeout=0.5))
             except TimeoutError:
                 continue
+            except ConnectionClosed:
+                if stop.is_set():  # the API stopping at the end of the run closes with 1012
+                    return
+                raise
             for alert in ((message.get("payload") or {}).get("data") or {}).get("dealAlerts", {}).get("alerts", []):
                 received.setdefault(alert["dealId"], []).append(time.time())
 

@@ -67,14 +67,29 @@ class Children:
             proc.wait()
 
 
+#: Signals that stop a run as Ctrl-C does: a service manager or `timeout` (TERM), a closed terminal (HUP).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 @contextmanager
 def children(settings: Settings) -> Iterator[Children]:
+    """The run's children, stopped however the run ends: an error, Ctrl-C, SIGTERM or SIGHUP. Each child
+    has its own session (so a terminal's signals reach only us), so stopping them is our job."""
     env = {**os.environ, "EXS_DEALS_API_URL": f"http://{settings.simulator_host}:{settings.simulator_port}/v2"}
     group = Children(settings.runtime_dir / "logs", env)
+    previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
     try:
         yield group
     finally:
+        for signum in STOP_SIGNALS:  # a second TERM while stopping must not leave children behind
+            signal.signal(signum, signal.SIG_IGN)
         group.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def wait_for(what: str, probe: Callable[[], object], group: Children, timeout_s: float) -> object:

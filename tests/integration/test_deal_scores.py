@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from pipeline import score_rules as sr
 from pipeline.score_rules import ScoreRules
 from tests import expected, factories
+from tests.expected import round_half_up
 from tests.integration.tables import rows
 from tests.market_factories import market
 from tests.score_oracle import scores_of_rows
@@ -28,10 +30,11 @@ def check_scores(session: Any, raws: list[dict[str, Any]]) -> None:
         assert tuple(got[key][c] for c in columns) == tuple(score[c] for c in columns), key
         assert list(got[key]["flags"] or []) == score["flags"], key
     latest = {i: want[(i, expected.deal_row(raw)["updated_at"])] for i, raw in expected.latest_by_id(raws).items()}
-    by_id = {r["deal_id"]: r for r in rows(session, "deal_scores_by_id")}
-    assert {i: by_id[i]["verified_discount_pct"] for i in by_id} == {i: s["verified_discount_pct"]
-                                                                    for i, s in latest.items()}
     deal_rows = {i: expected.deal_row(raw) for i, raw in expected.latest_by_id(raws).items()}
+    by_id_columns = ("updated_at", *columns, "prior_low_30d", "market_price", "market_sellers", "market_low",
+                     "market_high", "item_key")
+    by_id = {r["deal_id"]: tuple(r[c] for c in by_id_columns) for r in rows(session, "deal_scores_by_id")}
+    assert by_id == {i: tuple(s[c] for c in by_id_columns) for i, s in latest.items()}
     want_keys = {(cat, s["verified_discount_pct"], i) for i, s in latest.items()
                  for cat in {deal_rows[i]["category_slug"], deal_rows[i]["parent_category"]}}
     got_keys = {(r["category_slug"], r["verified_discount_pct"], r["deal_id"])
@@ -40,19 +43,38 @@ def check_scores(session: Any, raws: list[dict[str, Any]]) -> None:
     saving_keys = {(r["category_slug"], r["verified_saving"], r["deal_id"])
                    for r in rows(session, "deals_by_category_verified_saving")}
     assert saving_keys == {(c, latest[i]["verified_saving"], i) for c, _, i in want_keys}
-    check_honesty(session, deal_rows, latest)
+    check_honesty(session, deal_rows, latest, incidents(want.values()))
 
 
-def check_honesty(session: Any, deal_rows: dict[int, dict[str, Any]], latest: dict[int, dict[str, Any]]) -> None:
-    totals: dict[tuple[str, int], list[int]] = {}
+def incidents(scores: Any) -> dict[int, int]:
+    """Per deal: how many of its versions claimed an inflated value."""
+    counts: dict[int, int] = {}
+    for s in scores:
+        counts[s["deal_id"]] = counts.get(s["deal_id"], 0) + int(sr.INFLATED_VALUE in s["flags"])
+    return counts
+
+
+def check_honesty(session: Any, deal_rows: dict[int, dict[str, Any]], latest: dict[int, dict[str, Any]],
+                  inflated: dict[int, int]) -> None:
+    """merchant_honesty_by_category, every column, against the newest score of each deal."""
+    totals: dict[tuple[str, int], list[Any]] = {}
     for i, row in deal_rows.items():
         for cat in {row["category_slug"], row["parent_category"]}:
-            acc = totals.setdefault((cat, row["merchant_id"]), [0, 0])
-            acc[0] += 1
-            acc[1] += int(latest[i]["is_genuine"])
-    got = {(r["category_slug"], r["merchant_id"]): [r["scored_deals"], r["genuine_deals"]]
+            acc = totals.setdefault((cat, row["merchant_id"]), [None, 0, 0, 0, 0, 0])
+            acc[0] = max(filter(None, (acc[0], row["merchant_name"])), default=None)  # the sink's max(name)
+            acc[1] += 1
+            acc[2] += int(latest[i]["reference_kind"] != sr.CLAIMED_VALUE)
+            acc[3] += int(latest[i]["is_genuine"])
+            acc[4] += inflated[i]
+            acc[5] += row["number_sold"] or 0
+    want = {key: (name, scored, verified, genuine, round_half_up(genuine / scored, 4),
+                  round_half_up(verified / scored, 4), infl, sold)
+            for key, (name, scored, verified, genuine, infl, sold) in totals.items()}
+    columns = ("merchant_name", "scored_deals", "verified_deals", "genuine_deals", "honest_share",
+               "verified_share", "inflation_incidents", "deals_sold")
+    got = {(r["category_slug"], r["merchant_id"]): tuple(r[c] for c in columns)
            for r in rows(session, "merchant_honesty_by_category") if r["scored_deals"]}
-    assert got == totals
+    assert got == want
 
 
 def test_scores_equal_the_oracle_and_follow_changes(run_deals_batch, cassandra_session):
