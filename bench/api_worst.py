@@ -22,10 +22,10 @@ REFUSED_POLE = "{ " + " ".join(f"a{i}: deals(filter: {{near: {{lat: 89.9, lon: 0
                                "{ nodes { id } }" for i in range(15)) + " }"
 
 Call = Callable[[bytes], Awaitable[bytes]]
-Request = Callable[[str, str, dict[str, Any] | None], bytes]
+RequestBytes = Callable[[str, str, dict[str, Any] | None], bytes]
 
 
-async def reads_per_request(port: int, request_bytes: Request, payload: dict[str, Any], repeats: int = 5) -> float:
+async def reads_per_request(port: int, request_bytes: RequestBytes, payload: dict[str, Any], repeats: int = 5) -> float:
     """CQL requests the server sent per GraphQL request `payload` (from its counter route)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
@@ -43,7 +43,7 @@ async def reads_per_request(port: int, request_bytes: Request, payload: dict[str
     return (after - before) / repeats
 
 
-async def measure_worst(port: int, request_bytes: Request,
+async def measure_worst(port: int, request_bytes: RequestBytes,
                         drive: Callable[[int, list[bytes], int, float], Awaitable[dict[str, float]]],
                         seconds: float, budget: int) -> dict[str, float]:
     """reads, p50 and p99 of each admitted candidate at concurrency 1, and the worst of them."""
