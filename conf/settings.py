@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     score_trigger_seconds: float = Field(
         5.0, gt=0, description="trigger of the streaming score query: scores follow the deal tables by up to "
                                "this much, so the deal tables' micro-batches stay small and quick")
+    score_max_offsets_per_trigger: int = Field(
+        50_000, ge=1, description="records per micro-batch of the score query: a score batch costs about ten "
+                                   "Spark jobs whatever its size, so a backlog is scored in few, large batches")
     sink_driver_max_keys: int = Field(
         2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
                                               "and holds a micro-batch on the Spark driver instead of in Spark jobs")

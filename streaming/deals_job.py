@@ -57,7 +57,7 @@ def start_scores_stream(
     """The score tables from the same topic, on their own (slower) trigger; see the module docstring."""
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     writer = (
-        read_topic(spark, settings, settings.topic_deals_raw)
+        read_topic(spark, settings, settings.topic_deals_raw, max_offsets=settings.score_max_offsets_per_trigger)
         .writeStream.foreachBatch(foreach_batch((sink or DealScoreSink(settings)).from_raw))
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deal-scores")
         .queryName("deal-scores")

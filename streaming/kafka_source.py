@@ -7,14 +7,15 @@ from pyspark.sql import functions as F
 from conf.settings import Settings
 
 
-def read_topic(spark: SparkSession, settings: Settings, topic: str) -> DataFrame:
-    """Key and value as strings plus the record's position and time; bounded per trigger."""
+def read_topic(spark: SparkSession, settings: Settings, topic: str, *, max_offsets: int | None = None) -> DataFrame:
+    """Key and value as strings plus the record's position and time; at most `max_offsets` records per
+    trigger (default `settings.max_offsets_per_trigger`)."""
     stream_df = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", settings.max_offsets_per_trigger)
+        .option("maxOffsetsPerTrigger", max_offsets or settings.max_offsets_per_trigger)
         # Topics are recreated between local runs; losing data there must not stop the query.
         .option("failOnDataLoss", "false")
         .load()
