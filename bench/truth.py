@@ -5,9 +5,9 @@ Run: `.venv/bin/python -m bench.truth [--quick]` (starts Kafka and Cassandra whe
 
 1. The simulator (seeded, with its market and dishonest patterns) runs 45 simulated days; a perfect
    crawler takes every deal version it serves each 3 simulated hours, in time order.
-2. The versions go through Kafka into the streaming deals job twice, in the same process: with the
-   score query beside it, then without (the first run bears the warm-up). deals/s of each; goal
-   with/without >= 0.8.
+2. The versions go through Kafka into the streaming deals job three times, in the same process: a
+   warm-up pass (not counted), with the score query beside it, then without. deals/s of the last two;
+   goal with/without >= 0.8.
 3. Every scored version (deal_score_versions) is compared with `/_truth/discounts` (the same
    simulator in process): precision and recall of the "not a genuine discount" verdict (goals
    0.95 / 0.90), MAE of verifiedDiscountPct against the true discount in points (goal <= 3), and
@@ -61,6 +61,7 @@ class Bench:
         apply_schema(self.session, settings)
         self.spark = local_session(settings, app="bench-truth")
         self.run_id = f"{int(time.time())}"
+        self.passes = 0
 
     def truncate(self) -> None:
         for row in self.session.execute(
@@ -76,7 +77,8 @@ class Bench:
         settings = self.settings.model_copy(update={"topic_deals_raw": topic})
         self.truncate()
         sink = DealTablesSink(settings, scores=False)
-        checkpoint = f"{settings.checkpoint_root}/bench-truth-{self.run_id}-{scoring}"
+        self.passes += 1  # each pass reads the topic from the start: a checkpoint of its own
+        checkpoint = f"{settings.checkpoint_root}/bench-truth-{self.run_id}-{self.passes}-{scoring}"
         started = time.perf_counter()
         queries = [start_deals_stream(self.spark, settings, available_now=True, checkpoint=checkpoint, sink=sink)]
         if scoring:
@@ -129,11 +131,13 @@ def run(quick: bool) -> dict[str, float]:
     bench = Bench(settings)
     topic = f"bench_truth_{bench.run_id}"
     produce(settings.kafka_bootstrap, topic, payloads)
-    # scoring first: it bears the run's warm-up (JIT, caches, the connector's first session), so the
-    # ratio is if anything against it (measured the other way round, the warm second run came out 1.5x)
+    # A first pass warms the process up (JIT, caches, the connector's sessions) and is not counted: the
+    # first of two passes ran about 1.5x slower than the second whichever of them scored.
+    warm_up = bench.stream(topic, scoring=False)
     with_scores = bench.stream(topic, scoring=True)
     metrics = quality(bench.scored_versions(), truth)
     without = bench.stream(topic, scoring=False)
+    log.info("warm-up pass %.1fs, with scoring %.1fs, without %.1fs", warm_up, with_scores, without)
     metrics |= {
         "deals_crawled": float(len(payloads)),
         "streaming_deals_per_s_with_scoring": len(payloads) / with_scores,

@@ -186,6 +186,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("Deal", "rating"): _fixed(2),
     ("Deal", "reviews"): _fixed(1, _first_reviews),
     ("Merchant", "rating"): _fixed(1 + len(PARENTS)),
+    ("Merchant", "latestReviews"): _fixed(1, _first_reviews),
     ("RankedMerchant", "rating"): _fixed(2),
 }
 

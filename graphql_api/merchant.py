@@ -1,6 +1,8 @@
 """`Merchant`: who sells a deal, with its address (fields of a deals_by_id row)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -8,6 +10,9 @@ from graphql_api.context import Context
 from graphql_api.rating import Rating, prior_of
 from graphql_api.repository import Row
 from pipeline.taxonomy import PARENTS
+
+if TYPE_CHECKING:
+    from graphql_api.reviews import Review
 
 
 @strawberry.type(description="The merchant behind a deal. Online merchants have no address.")
@@ -31,6 +36,18 @@ class Merchant:
         if row is None or not row["reviews"]:
             return None
         return Rating.from_row(row, prior_of(await info.context.rating_priors.load_many(list(PARENTS))))
+
+    @strawberry.field(description="The newest reviews of the merchant's deals (one per reviewer and deal: the "
+                                  "latest), verified or not, newest first; `first` at most 100.")
+    async def latest_reviews(
+        self, info: Info[Context, None],
+        first: Annotated[int, strawberry.argument(description="How many, 1..100.")] = 10,
+    ) -> list[Annotated[Review, strawberry.lazy("graphql_api.reviews")]]:
+        from graphql_api.reviews import merchant_latest_reviews
+
+        if self.id is None:
+            return []
+        return await merchant_latest_reviews(info.context, int(self.id), first)
 
     @classmethod
     def from_row(cls, row: Row) -> Merchant:

@@ -99,6 +99,8 @@ _STATEMENTS = {
                                  "FROM {ks}.merchant_ratings_by_category WHERE category_slug = ? LIMIT ?",
     "deal_reviews": "SELECT occurred_at, user_id, event_id, rating, review_text, user_name, verified "
                     "FROM {ks}.review_feed_by_deal WHERE deal_id = ? AND occurred_at <= ? LIMIT ?",
+    "merchant_reviews": "SELECT occurred_at, deal_id, user_id, event_id, rating, review_text, user_name, verified, "
+                        "deal_title FROM {ks}.review_feed_by_merchant WHERE merchant_id = ? LIMIT ?",
     "cell_ratings": "SELECT cell, reviews, average_rating FROM {ks}.ratings_by_cell "
                     "WHERE precision = ? AND region = ? AND hour = ?",
     # interest alerts (issue 14): per user, bound from the token's user only
@@ -363,6 +365,10 @@ class Repository:
     async def deal_reviews(self, deal_id: int, newest: datetime, *, limit: int) -> list[Row]:
         """A deal's reviews written at or before `newest`, newest first."""
         return (await self._execute("deal_reviews", (deal_id, newest, limit), fetch_size=limit)).rows
+
+    async def merchant_reviews(self, merchant_id: int, *, limit: int) -> list[Row]:
+        """The newest reviews of all a merchant's deals (one per user and deal), newest first."""
+        return (await self._execute("merchant_reviews", (merchant_id, limit), fetch_size=limit)).rows
 
     async def cell_ratings(self, precision: int, region: str, hour: datetime) -> list[Row]:
         """Average stars per map cell of one precision, region and hour (cells over the floor only)."""

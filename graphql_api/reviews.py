@@ -1,4 +1,5 @@
-"""`Deal.reviews(first, after)` (issue 18): a deal's reviews, newest first, one per reviewer.
+"""`Deal.reviews(first, after)` and `Merchant.latestReviews(first)` (issue 18): reviews newest first,
+one per reviewer and deal.
 
 One read of the deal's review_feed_by_deal partition from the cursor's time on (inclusive), rows at
 or before the cursor's position skipped: reviews written in the same millisecond as the cursor's
@@ -33,11 +34,15 @@ class Review:
     reviewer: str | None = strawberry.field(description="First name and last initial.")
     verified: bool = strawberry.field(description="True when the reviewer bought the deal before reviewing; "
                                                   "only verified reviews count in ratings.")
+    deal_id: strawberry.ID | None = strawberry.field(description="The deal reviewed (on a merchant's reviews).")
+    deal_title: str | None = strawberry.field(description="Its title when reviewed (on a merchant's reviews).")
 
     @classmethod
     def from_row(cls, row: Row) -> Review:
+        deal_id = row.get("deal_id")
         return cls(id=strawberry.ID(row["event_id"]), at=utc(row["occurred_at"]), stars=row["rating"],
-                   text=row["review_text"], reviewer=row["user_name"], verified=bool(row["verified"]))
+                   text=row["review_text"], reviewer=row["user_name"], verified=bool(row["verified"]),
+                   deal_id=None if deal_id is None else strawberry.ID(str(deal_id)), deal_title=row.get("deal_title"))
 
 
 @strawberry.type(description="A review with its position in the newest-first order.")
@@ -94,3 +99,9 @@ async def deal_reviews(context: Context, deal_id: int, first: int, after: str | 
     rows = await context.repository.deal_reviews(deal_id, newest, limit=size + 1 + TIE_SLACK)
     after_rows = [row for row in rows if _is_after(row, position)]
     return ReviewConnection.from_rows(after_rows[: size + 1], size, has_previous=after is not None)
+
+
+async def merchant_latest_reviews(context: Context, merchant_id: int, first: int) -> list[Review]:
+    """One read of the merchant's review_feed_by_merchant partition: its newest `first` reviews."""
+    rows = await context.repository.merchant_reviews(merchant_id, limit=parse_first(first))
+    return [Review.from_row(row) for row in rows]

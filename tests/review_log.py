@@ -5,7 +5,8 @@ The log holds: verified reviews; a review by a user who never bought the deal; a
 twice (the latest counts); a review written before its author bought the deal; a purchase received
 100 s late whose review had already arrived (verified once the purchase is seen); a deal with one
 review; a merchant with deals in two categories; a deal without a merchant; a duplicated review and
-a malformed one; and random browsing around them, so map cells pass the anonymity floor.
+a malformed one; random browsing around them, so map cells pass the anonymity floor; and two reviewers
+in a fourth town, whose cells stay under it.
 """
 from __future__ import annotations
 
@@ -28,10 +29,14 @@ DEALS = {2001: ("restaurants", 700), 2002: ("restaurants", 700), 2003: ("bars-cl
 FILLER_DEALS = (2001, 2003, 2004, 2005)
 
 
+#: Users of the fourth town (TOWNS[3]): too few for any of its map cells to be shown.
+SMALL_TOWN_USERS = (16, 17)
+
+
 def _event(i: int, kind: str, user: int, deal: int, at: float, *, stars: int | None = None,
            lag_s: float = 0.2) -> LoggedEvent:
     category, merchant = DEALS[deal]
-    lat, lon = TOWNS[user % 3]
+    lat, lon = TOWNS[3] if user in SMALL_TOWN_USERS else TOWNS[user % 3]
     occurred = BASE + timedelta(seconds=at)
     payload: dict[str, Any] = {
         "event_id": f"r-{i:04d}", "event_type": kind, "occurred_at": occurred.isoformat(timespec="milliseconds") + "Z",
@@ -61,6 +66,8 @@ def _scripted() -> list[LoggedEvent]:
         ("purchase", 13, 2004, 9.0, None, 0.2), ("review", 13, 2004, 75.0, 4, 0.2),
         ("purchase", 14, 2005, 11.0, None, 0.2), ("review", 14, 2005, 80.0, 2, 0.2),  # no merchant
         ("review", 15, 2006, 85.0, 5, 0.2),                              # a deal with only an unverified review
+        *[(kind, u, 2004, at + u, stars, 0.2) for u in SMALL_TOWN_USERS  # reviews in cells under the floor
+          for kind, at, stars in (("purchase", 12.0, None), ("review", 60.0, 3))],
     ]
     return [_event(i, kind, user, deal, at, stars=stars, lag_s=lag)
             for i, (kind, user, deal, at, stars, lag) in enumerate(script)]

@@ -52,11 +52,11 @@ export const TRENDING_LIVE = `subscription TrendingLive($window: TrendWindow!) {
 // The lower 48 states, Alaska and Hawaii: three boxes, each within the API's region bound.
 export const ACTIVITY_MAP = `query ActivityMap($precision: Int!) {
   lower48: activityMap(bbox: {south: 24, west: -125, north: 50, east: -66}, precision: $precision) {
-    hour precision minUsers cells { geohash latitude longitude users events purchases } }
+    hour precision minUsers cells { geohash latitude longitude users events purchases averageRating } }
   alaska: activityMap(bbox: {south: 51, west: -180, north: 72, east: -129}, precision: $precision) {
-    hour precision minUsers cells { geohash latitude longitude users events purchases } }
+    hour precision minUsers cells { geohash latitude longitude users events purchases averageRating } }
   hawaii: activityMap(bbox: {south: 18, west: -161, north: 23, east: -154}, precision: $precision) {
-    hour precision minUsers cells { geohash latitude longitude users events purchases } }
+    hour precision minUsers cells { geohash latitude longitude users events purchases averageRating } }
 }`;
 
 export const VIEWER = `query Viewer {

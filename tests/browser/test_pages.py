@@ -16,6 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.activity_log import expected_cells
 from tests.browser.conftest import AXE, FLOOR, UiStack, require, screenshot
 from tests.conftest import keyspace_session
+from tests.review_log import cell_ratings
 
 pytestmark = pytest.mark.integration
 PAGES = {  # name -> (path, a selector that is there once the page shows its data)
@@ -131,6 +132,13 @@ def test_the_map_shows_only_cells_over_the_anonymity_floor(ui_stack: UiStack, br
     this_hour = {(c[3], c[4]) for c in everything if c[0] == 4 and c[2] == hour.replace(tzinfo=None)}
     assert shown == {(cell, users) for cell, users in this_hour if users >= FLOOR}
     assert any(users < FLOOR for _, users in this_hour)  # a town with too few users exists and is hidden
+    ratings = {c[3]: c[7] for c in cell_ratings(ui_stack.produced, 30.0, FLOOR)
+               if c[0] == 4 and c[2] == hour.replace(tzinfo=None)}
+    rows = [r.find_elements(By.TAG_NAME, "td") for r in browser.find_elements(By.CSS_SELECTOR, "table.cells tbody tr")]
+    table = {tds[0].text: tds[5].get_attribute("data-average-rating") for tds in rows}
+    assert table and {cell: float(r) if r else None for cell, r in table.items()} == {
+        cell: None if ratings.get(cell) is None else round(ratings[cell], 4) for cell in table}
+    assert any(table.values())  # reviews landed in a shown cell
     screenshot(browser, "map")
 
 

@@ -10,12 +10,16 @@ SNAPSHOT = {
     "purchases_by_deal": "deal_id, user_id, occurred_at",
     "reviews_by_deal": "deal_id, user_id, occurred_at, event_id, rating, verified",
     "review_feed_by_deal": "deal_id, occurred_at, user_id, event_id, rating, review_text, user_name, verified",
-    "review_feed_by_merchant": "merchant_id, occurred_at, deal_id, user_id, verified",
-    "ratings_by_deal": "deal_id, category_slug, merchant_id, reviews, stars, mean, distribution, unverified_reviews",
-    "deal_ratings_by_category": "category_slug, deal_id, deal_category, reviews, stars",
-    "deal_ratings_by_merchant": "merchant_id, deal_id, reviews, stars",
+    "review_feed_by_merchant": "merchant_id, occurred_at, deal_id, user_id, event_id, rating, review_text, user_name, "
+                               "verified",
+    "ratings_by_deal": "deal_id, category_slug, parent_category, merchant_id, reviews, stars, mean, distribution, "
+                       "unverified_reviews",
+    "deal_ratings_by_category": "category_slug, deal_id, deal_category, reviews, stars, mean, distribution, "
+                                "unverified_reviews",
+    "deal_ratings_by_merchant": "merchant_id, deal_id, reviews, stars, mean, distribution, unverified_reviews",
     "ratings_by_merchant": "merchant_id, rated_deals, reviews, stars, mean, distribution, unverified_reviews",
-    "merchant_ratings_by_category": "category_slug, merchant_id, rated_deals, reviews, stars, mean, distribution",
+    "merchant_ratings_by_category": "category_slug, merchant_id, rated_deals, reviews, stars, mean, distribution, "
+                                    "unverified_reviews",
     "rating_priors_by_category": "category_slug, reviews, stars, mean",
     "ratings_by_cell": "precision, region, hour, cell, users, reviews, stars, average_rating",
 }
@@ -44,17 +48,18 @@ def expected(log: list[LoggedEvent], lateness_s: float, floor: int) -> dict[str,
                             for (d, u), r in reviews.items()},
         "review_feed_by_deal": {(d, oracle._at(r), u, r["event_id"], r["rating"], f"Text of {r['event_id']}",
                                  f"Name{u} S.", r["verified"]) for (d, u), r in reviews.items()},
-        "review_feed_by_merchant": {(r["merchant_id"], oracle._at(r), d, u, r["verified"])
+        "review_feed_by_merchant": {(r["merchant_id"], oracle._at(r), d, u, r["event_id"], r["rating"],
+                                     f"Text of {r['event_id']}", f"Name{u} S.", r["verified"])
                                     for (d, u), r in reviews.items() if r["merchant_id"] is not None},
-        "ratings_by_deal": {(d, r["category"], r["merchant"], r["reviews"], r["stars"], r["mean"], r["distribution"],
+        "ratings_by_deal": {(d, r["category"], oracle.PARENT_OF[r["category"]], r["merchant"], *_rating(r),
                              r["unverified"]) for d, r in deals.items()},
-        "deal_ratings_by_category": {(slug, d, r["category"], r["reviews"], r["stars"]) for d, r in deals.items()
+        "deal_ratings_by_category": {(slug, d, r["category"], *_rating(r), r["unverified"]) for d, r in deals.items()
                                      for slug in {r["category"], oracle.PARENT_OF[r["category"]]}},
-        "deal_ratings_by_merchant": {(r["merchant"], d, r["reviews"], r["stars"]) for d, r in deals.items()
+        "deal_ratings_by_merchant": {(r["merchant"], d, *_rating(r), r["unverified"]) for d, r in deals.items()
                                      if r["merchant"] is not None},
         "ratings_by_merchant": {(m, r["rated_deals"], *_rating(r), r["unverified"])
                                 for m, r in oracle.merchant_ratings(log).items()},
-        "merchant_ratings_by_category": {(slug, m, r["rated_deals"], *_rating(r))
+        "merchant_ratings_by_category": {(slug, m, r["rated_deals"], *_rating(r), r["unverified"])
                                          for (slug, m), r in oracle.merchant_category_ratings(log).items()},
         "rating_priors_by_category": {(slug, r["reviews"], r["stars"], r["mean"])
                                       for slug, r in oracle.priors(log).items()},

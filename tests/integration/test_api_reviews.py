@@ -69,8 +69,12 @@ def test_merchant_rating_is_adjusted_to_the_platform_mean(client: TestClient) ->
     priors = oracle.priors(LOG)
     platform = {"reviews": sum(priors[p]["reviews"] for p in PARENTS if p in priors),
                 "stars": sum(priors[p]["stars"] for p in PARENTS if p in priors)}
-    got = data(client, f'{{ deal(id: "2001") {{ merchant {{ rating {RATING} }} }} }}')["deal"]["merchant"]["rating"]
-    assert got == _rating(oracle.merchant_ratings(LOG)[700], platform)
+    a_deal_of = {merchant: deal for deal, (_slug, merchant) in sorted(oracle.DEALS.items()) if merchant is not None}
+    merchants = oracle.merchant_ratings(LOG)
+    assert any(not sums["reviews"] for sums in merchants.values())  # a merchant with unverified reviews only
+    for merchant, sums in merchants.items():
+        query = f'{{ deal(id: "{a_deal_of[merchant]}") {{ merchant {{ rating {RATING} }} }} }}'
+        assert data(client, query)["deal"]["merchant"]["rating"] == _rating(sums, platform), merchant
 
 
 def test_reviews_page_newest_first_with_verified_and_short_names(client: TestClient) -> None:
@@ -88,6 +92,20 @@ def test_reviews_page_newest_first_with_verified_and_short_names(client: TestCli
             break
         after = page["pageInfo"]["endCursor"]
     assert got == want and len(want) > 3
+
+
+def test_a_merchants_latest_reviews_come_newest_first_across_its_deals(client: TestClient) -> None:
+    a_deal_of = {merchant: deal for deal, (_slug, merchant) in sorted(oracle.DEALS.items()) if merchant is not None}
+    for merchant, deal in a_deal_of.items():
+        reviews = [r for r in oracle.latest_reviews(LOG).values() if r["merchant_id"] == merchant]
+        newest = sorted(reviews, key=lambda r: (-oracle._at(r).timestamp(), r["deal_id"], r["user_id"]))
+        want = [{"id": r["event_id"], "stars": r["rating"], "verified": r["verified"], "dealId": str(r["deal_id"]),
+                 "dealTitle": f"Deal {r['deal_id']}", "reviewer": f"Name{r['user_id']} S."} for r in newest]
+        for first in (2, 100):
+            got = data(client, f'{{ deal(id: "{deal}") {{ merchant {{ latestReviews(first: {first}) {{ id stars '
+                               f'verified dealId dealTitle reviewer }} }} }} }}')["deal"]["merchant"]["latestReviews"]
+            assert got == want[:first], (merchant, first)
+    assert len({r["deal_id"] for r in oracle.latest_reviews(LOG).values() if r["merchant_id"] == 700}) > 1
 
 
 def test_merchants_best_rated_in_a_category(client: TestClient) -> None:

@@ -220,6 +220,18 @@ def test_public_activity_reads_are_bounded_to_the_last_24h(client: TestClient, c
     assert not [r for r in caplog.records if r.exc_info]  # a client mistake logs no traceback
 
 
+@pytest.mark.parametrize("field", [
+    "trending(at: $at) { slug }", "salesTimeline(at: $at) { at }",
+    "topSellers(category: \"restaurants\", at: $at) { name }",
+    "activityMap(bbox: {south: 24, west: -125, north: 50, east: -66}, at: $at) { hour }"])
+def test_every_public_activity_read_is_bounded_to_the_last_24h(client: TestClient, field: str) -> None:
+    query = f"query($at: DateTime) {{ {field} }}"
+    body, cql = reads(client, query, variables={"at": (NOW - timedelta(days=2)).isoformat()})
+    error = only_error(body)
+    assert cql == 0 and error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith("at: must be within the last 24 h")
+
+
 def test_public_activity_tables_have_the_ttl_of_the_settings(sec_settings: Settings, day: str) -> None:
     with keyspace_session(sec_settings) as session:
         rows = session.execute("SELECT table_name, default_time_to_live FROM system_schema.tables "

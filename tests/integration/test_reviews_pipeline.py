@@ -17,7 +17,7 @@ from streaming.archive_job import start_archive
 from tests.conftest import REVIEWS_TEST_KEYSPACE, keyspace_session, truncate_keyspace
 from tests.integration.activity_fixtures import produce_log, raw_rows
 from tests.integration.review_tables import expected, snapshot
-from tests.review_log import latest_reviews, review_log
+from tests.review_log import cell_ratings, latest_reviews, review_log
 
 pytestmark = pytest.mark.integration
 KEYSPACE = REVIEWS_TEST_KEYSPACE
@@ -47,6 +47,8 @@ def test_the_log_exercises_every_case() -> None:
     assert not reviews[(2001, 7)]["verified"] and not reviews[(2003, 9)]["verified"]  # never bought / bought later
     assert reviews[(2001, 1)]["rating"] == 2 and reviews[(2003, 11)]["verified"]  # reviewed twice / late purchase
     assert sum(1 for deal, _ in reviews if deal == 2002) == 1  # a deal with one review
+    shown, rated = cell_ratings(review_log(), LATENESS_S, FLOOR), cell_ratings(review_log(), LATENESS_S, 1)
+    assert rated - shown  # rated cells under the anonymity floor: the map must leave them out
 
 
 def test_stream_equals_the_oracle_replays_change_nothing_and_batch_agrees(

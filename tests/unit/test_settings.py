@@ -81,6 +81,15 @@ def test_public_activity_tables_get_the_ttl_of_the_settings():
     assert all(s.endswith("WITH default_time_to_live = 7200") for s in statements if s.startswith("ALTER"))
 
 
+def test_websockets_are_bounded_by_default(tmp_path):
+    """What ships must bound a socket without any setting (issue 11): strawberry's own defaults were
+    60 s for connection_init, 100 operations per socket and no lifetime, idle or server limit."""
+    s = load_settings(runtime_dir=tmp_path)
+    assert s.api_ws_init_timeout_s <= 5 and s.api_ws_max_subscriptions <= 10
+    assert s.api_ws_max_server_subscriptions <= 1000 and s.api_ws_max_lifetime_s <= 86_400
+    assert 0 < s.api_ws_idle_timeout_s <= 3600
+
+
 def test_a_public_host_without_a_profile_means_production():
     secret = "k" * 32
     assert load_settings(api_host="0.0.0.0", api_token_secret=secret).api_profile == "production"

@@ -1,5 +1,6 @@
 // Where users are active this hour: the API's activity cells over an offline US map, coloured by
-// distinct users. Cells under the anonymity floor never leave the API (nor the pipeline).
+// distinct users, with the average review stars of each busy cell. Cells under the anonymity floor
+// never leave the API (nor the pipeline).
 import { useEffect, useState } from "preact/hooks";
 import { query } from "../gql.js";
 import { UsMap } from "../lazy.jsx";
@@ -51,10 +52,12 @@ export function MapPage({ params }) {
           <table class="cells">
             <caption>Busiest cells ({cells.length})</caption>
             <thead><tr><th scope="col">Cell</th><th scope="col">Centre</th><th scope="col">Users</th><th scope="col">Events</th>
-              <th scope="col">Purchases</th></tr></thead>
+              <th scope="col">Purchases</th><th scope="col">Average rating</th></tr></thead>
             <tbody>{[...cells].sort((a, b) => b.users - a.users).slice(0, 15).map((c) => (
               <tr key={c.geohash}><td>{c.geohash}</td><td>{c.latitude.toFixed(2)}, {c.longitude.toFixed(2)}</td>
-                <td>{c.users}</td><td>{c.events}</td><td>{c.purchases}</td></tr>
+                <td>{c.users}</td><td>{c.events}</td><td>{c.purchases}</td>
+                <td data-average-rating={c.averageRating ?? ""}>
+                  {c.averageRating == null ? "–" : `${c.averageRating.toFixed(1)} / 5`}</td></tr>
             ))}</tbody>
           </table>
         ) : null}
