@@ -23,6 +23,8 @@ pytestmark = pytest.mark.integration
 KEYSPACE = REVIEWS_API_TEST_KEYSPACE
 LOG = oracle.review_log()
 RATING = "{ adjusted mean count distribution unverifiedCount priorMean }"
+#: merchant id -> one of its deals: the API reaches a merchant through a deal
+A_DEAL_OF = {merchant: deal for deal, (_slug, merchant) in sorted(oracle.DEALS.items()) if merchant is not None}
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +71,10 @@ def test_merchant_rating_is_adjusted_to_the_platform_mean(client: TestClient) ->
     priors = oracle.priors(LOG)
     platform = {"reviews": sum(priors[p]["reviews"] for p in PARENTS if p in priors),
                 "stars": sum(priors[p]["stars"] for p in PARENTS if p in priors)}
-    a_deal_of = {merchant: deal for deal, (_slug, merchant) in sorted(oracle.DEALS.items()) if merchant is not None}
     merchants = oracle.merchant_ratings(LOG)
     assert any(not sums["reviews"] for sums in merchants.values())  # a merchant with unverified reviews only
     for merchant, sums in merchants.items():
-        query = f'{{ deal(id: "{a_deal_of[merchant]}") {{ merchant {{ rating {RATING} }} }} }}'
+        query = f'{{ deal(id: "{A_DEAL_OF[merchant]}") {{ merchant {{ rating {RATING} }} }} }}'
         assert data(client, query)["deal"]["merchant"]["rating"] == _rating(sums, platform), merchant
 
 
@@ -95,8 +96,7 @@ def test_reviews_page_newest_first_with_verified_and_short_names(client: TestCli
 
 
 def test_a_merchants_latest_reviews_come_newest_first_across_its_deals(client: TestClient) -> None:
-    a_deal_of = {merchant: deal for deal, (_slug, merchant) in sorted(oracle.DEALS.items()) if merchant is not None}
-    for merchant, deal in a_deal_of.items():
+    for merchant, deal in A_DEAL_OF.items():
         reviews = [r for r in oracle.latest_reviews(LOG).values() if r["merchant_id"] == merchant]
         newest = sorted(reviews, key=lambda r: (-oracle._at(r).timestamp(), r["deal_id"], r["user_id"]))
         want = [{"id": r["event_id"], "stars": r["rating"], "verified": r["verified"], "dealId": str(r["deal_id"]),
