@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cassandra.cluster import NoHostAvailable, Session
-from cassandra.concurrent import execute_concurrent_with_args
+from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -24,7 +24,8 @@ CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
 CONCURRENT_WRITES = 6
 READ_CONCURRENCY = 64
-DELETE_CONCURRENCY = 64
+#: Statements a sink keeps in flight from the driver (deletes, and the writes of a small batch).
+DRIVER_WRITE_CONCURRENCY = 64
 #: Seconds a sink's driver request may take (driver default 10 s). Sixty-four reads in flight against a
 #: node compacting beside three Spark drivers on 2 cores took longer than 10 s, and the timeout ended
 #: the stream; a slow answer is better than a stopped query.
@@ -91,11 +92,14 @@ class PartitionReader:
             table_df = (keys_df.sparkSession.read.format(CASSANDRA_FORMAT)
                         .options(keyspace=self._keyspace, table=table, directJoinSetting="auto").load())
             return materialise(table_df.join(keys_df, on=key, how="inner").select(*schema.fieldNames()))
+        return rows_frame(keys_df.sparkSession, self.read_keys(table, key, keys, schema), schema)
+
+    def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
+        """The stored rows of `table` for the partition keys `keys`, read from the driver."""
         statement = self._statement(table, key, schema)
         results = execute_concurrent_with_args(self._session(), statement, [(k,) for k in keys],
                                                concurrency=READ_CONCURRENCY, raise_on_first_error=True)
-        rows = [utc_row(row) for _, result in results for row in result]
-        return rows_frame(keys_df.sparkSession, rows, schema)
+        return [utc_row(row) for _, result in results for row in result]
 
     def _statement(self, table: str, key: str, schema: T.StructType) -> PreparedStatement:
         if table not in self._statements:
@@ -148,7 +152,7 @@ class SinkTables:
         self._opening = threading.Lock()
         self.session: Callable[[], Session] = session or self._open_session
         self._reader = PartitionReader(self.session, settings.keyspace, settings.sink_driver_max_keys)
-        self._deletes: dict[str, PreparedStatement] = {}
+        self._statements: dict[tuple[str, object], PreparedStatement] = {}
         self._held: list[DataFrame] = []
 
     def hold(self, df: DataFrame) -> DataFrame:
@@ -172,6 +176,10 @@ class SinkTables:
         """Stored rows of `table` for the partition keys in `keys_df`, as of now (`PartitionReader`)."""
         return self._reader.read(keys_df, table, schema, self.hold)
 
+    def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
+        """Stored rows of `table` for the partition keys `keys`, read from the driver now, as tuples."""
+        return self._reader.read_keys(table, key, keys, schema)
+
     def append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
         append_rows(df, keyspace=self.keyspace, table=table, write_nulls=write_nulls)
 
@@ -193,12 +201,33 @@ class SinkTables:
         """Delete rows by full primary key from the driver; only changed deals get here, so few."""
         if not rows:
             return 0
-        if table not in self._deletes:
+        return self.execute([(self.delete_statement(table, keys), row) for row in rows])
+
+    def delete_statement(self, table: str, keys: tuple[str, ...]) -> PreparedStatement:
+        """DELETE of one row of `table` by its full primary key `keys` (bound in that order)."""
+        if (table, keys) not in self._statements:
             # Table and column names are code constants; values are always bound, never formatted in.
             where = " AND ".join(f"{key} = ?" for key in keys)
-            self._deletes[table] = self.session().prepare(f"DELETE FROM {self.keyspace}.{table} WHERE {where}")
-        results = execute_concurrent_with_args(self.session(), self._deletes[table], rows,
-                                               concurrency=DELETE_CONCURRENCY, raise_on_first_error=True)
+            self._statements[table, keys] = self.session().prepare(f"DELETE FROM {self.keyspace}.{table} WHERE {where}")
+        return self._statements[table, keys]
+
+    def insert_json_statement(self, table: str, *, write_nulls: bool) -> PreparedStatement:
+        """Upsert of one row of `table` given as JSON (`table_rows.to_json_rows`). Fields the JSON leaves
+        out are left as stored (`DEFAULT UNSET`, the connector's ignoreNulls) or, with `write_nulls`,
+        cleared (`DEFAULT NULL`: a newer version of a deal no longer has them)."""
+        default = "NULL" if write_nulls else "UNSET"
+        if (table, default) not in self._statements:
+            cql = f"INSERT INTO {self.keyspace}.{table} JSON ? DEFAULT {default}"
+            self._statements[table, default] = self.session().prepare(cql)
+        return self._statements[table, default]
+
+    def execute(self, statements: Sequence[tuple[PreparedStatement, Sequence[object]]]) -> int:
+        """Run bound statements from the driver, `DRIVER_WRITE_CONCURRENCY` in flight; the first failure is
+        raised (every statement is an idempotent upsert or delete, so the batch's replay repeats it)."""
+        if not statements:
+            return 0
+        results = execute_concurrent(self.session(), statements, concurrency=DRIVER_WRITE_CONCURRENCY,
+                                     raise_on_first_error=True)
         return sum(1 for ok, _ in results if ok)
 
     def _open_session(self) -> Session:

@@ -23,6 +23,7 @@ from pipeline import schemas
 from pipeline import table_rows as tr
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
 from pipeline.driver_rows import rows_frame
+from pipeline.driver_sink import write_from_driver
 from pipeline.score_sink import DealScoreSink
 
 log = logging.getLogger(__name__)
@@ -84,17 +85,19 @@ class DealTablesSink:
     # -- the steps -----------------------------------------------------------------------------
 
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> BatchReport:
-        """One micro-batch (or the whole lake), in rounds of Spark jobs run side by side.
+        """One micro-batch (or the whole lake), in rounds:
 
         1. parse and judge every record (held: everything below starts from these rows);
         2. the newest version of each deal (and the batch's counts), then what `deal_versions`
            stores for those ids — read before any write, because re-read after our own upserts it
            would hide the stale rows;
-        3. the versions newer than stored (`fresh`) and how many there are;
-        4. concurrently: deals_by_id, the sorted tables, the deletes of stale sort rows (never a key
-           the new rows use), price history and dead letters;
-        5. the merchant ranking, from the updated deals_by_merchant;
-        6. `deal_versions` last, so a replay after a crash anywhere before finds the old keys again.
+        3. the versions newer than stored (`fresh`), then concurrently: deals_by_id, the sorted tables,
+           the deletes of stale sort rows (never a key the new rows use), price history and dead letters;
+        4. the merchant ranking, from the updated deals_by_merchant;
+        5. `deal_versions` last, so a replay after a crash anywhere before finds the old keys again.
+
+        Steps 3 to 5 run from the driver for a batch of up to `sink_driver_max_keys` records
+        (`pipeline.driver_sink`), through the connector's Spark jobs for a larger one.
         """
         clock = RoundClock()
         judged_df = self._tables.hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
@@ -105,15 +108,34 @@ class DealTablesSink:
             lambda: judged_df.agg(F.count(F.lit(1)).alias("rows_in"), F.count("rejection_reason").alias("dead"),
                                   F.max("received_at").alias("newest")).first(),
         )
+        assert stats is not None  # an aggregate without grouping has exactly one row
         clock.lap("latest")
-        # Stored versions of a small batch come from the driver as a local frame: the join below is
+        # Stored versions of a small batch come from the driver as a local frame: the join with them is
         # cheap to recompute, so `fresh` is not held (holding it would cost a Spark job of its own).
         stored_df = self._tables.read("deal_versions", latest_df.select("deal_id"), schemas.DEAL_VERSIONS_SCHEMA)
         stored_df = stored_df.transform(tr.with_sort_flags)
+        if stats["rows_in"] <= self.settings.sink_driver_max_keys:
+            clock.lap("stored")
+            done = write_from_driver(self._tables, judged_df, clean_df, latest_df, stored_df,
+                                     has_dead_letters=bool(stats["dead"]), lap=clock.lap)
+            fresh, deleted = done.fresh, done.deleted
+        else:
+            fresh, deleted = self._write_through_connector(judged_df, clean_df, latest_df, stored_df,
+                                                           has_dead_letters=bool(stats["dead"]), clock=clock)
+        if self._scores is not None and stats["rows_in"] > stats["dead"]:  # else nothing to score
+            self._scores(clean_df, batch_id)
+        clock.lap("scores")
+        lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
+        return BatchReport(batch_id, stats["rows_in"], stats["dead"], fresh, deleted, lag,
+                           time.monotonic() - started, tuple(clock.rounds))
+
+    def _write_through_connector(self, judged_df: DataFrame, clean_df: DataFrame, latest_df: DataFrame,
+                                 stored_df: DataFrame, *, has_dead_letters: bool, clock: RoundClock) -> tuple[int, int]:
+        """Steps 3 to 5 of `_write` as Spark jobs of the connector; returns (fresh versions, rows deleted)."""
         fresh_df = tr.filter_newer_than_stored(latest_df, stored_df)
         counts = fresh_df.agg(F.count(F.lit(1)).alias("fresh"),
                               F.count(F.when(F.col("is_replacing"), 1)).alias("replacing")).first()
-        assert stats is not None and counts is not None  # an aggregate without grouping has exactly one row
+        assert counts is not None  # an aggregate without grouping has exactly one row
         clock.lap("stored+counts")
         split = (counts["fresh"] - counts["replacing"], counts["replacing"])
         writes: list[Callable[[], object]] = [
@@ -122,7 +144,7 @@ class DealTablesSink:
         writes += [partial(self._tables.upsert, fresh_df, partial(tr.to_sorted_table_rows, table=table),
                            table.name, split) for table in tr.SORTED_DEAL_TABLES]
         writes.append(partial(self._tables.append, dt.to_price_history_rows(clean_df), "price_history_by_deal"))
-        if stats["dead"]:
+        if has_dead_letters:
             writes.append(partial(self._tables.append, dt.to_dead_letter_rows(judged_df), "dead_letters_by_day"))
         if counts["replacing"]:
             replaced_df = stored_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
@@ -134,12 +156,7 @@ class DealTablesSink:
         clock.lap("ranking")
         self._tables.upsert(fresh_df, tr.to_deal_versions_rows, "deal_versions", split)
         clock.lap("versions")
-        if self._scores is not None and stats["rows_in"] > stats["dead"]:  # else nothing to score
-            self._scores(clean_df, batch_id)
-        clock.lap("scores")
-        lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
-        return BatchReport(batch_id, stats["rows_in"], stats["dead"], counts["fresh"], deleted, lag,
-                           time.monotonic() - started, tuple(clock.rounds))
+        return counts["fresh"], deleted
 
     def _delete_stale_sort_rows(self, replaced_df: DataFrame, fresh_df: DataFrame) -> tuple[int, set[int]]:
         """Delete the sort rows the replaced versions leave behind, all tables in one Spark job."""

@@ -143,3 +143,17 @@ def filter_newer_than_stored(latest_df: DataFrame, stored_df: DataFrame) -> Data
         .withColumn("is_replacing", ~is_new)
         .drop("stored_updated_at")
     )
+
+
+#: Timestamps as CQL's `INSERT ... JSON` reads them back as the same instant (the session is UTC); a
+#: null field is left out, so the statement's DEFAULT (UNSET or NULL) decides what it does.
+CQL_JSON_OPTIONS = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSZ", "ignoreNullFields": "true"}
+
+
+def to_json_rows(rows_df: DataFrame, kind: str, table: str) -> DataFrame:
+    """Rows of any table shape as (kind, table, json): frames of different shapes stacked for one collect.
+
+    One SQL select (one call to the JVM, see `records.select_schema`); kind and table are code constants.
+    """
+    options = ", ".join(f'"{key}", "{value}"' for key, value in CQL_JSON_OPTIONS.items())  # values hold '…' 
+    return rows_df.selectExpr(f"'{kind}' AS kind", f"'{table}' AS table", f"to_json(struct(*), map({options})) AS json")

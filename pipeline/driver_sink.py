@@ -1,0 +1,160 @@
+"""The deal tables of a small micro-batch, written from the Spark driver.
+
+Through the connector a micro-batch of a few deals cost about eleven rounds of Spark jobs (counts,
+seven writes, two reads, the merchant ranking, `deal_versions`), each with the fixed cost of a job:
+seconds on two busy cores, whatever the batch's size. Here the same transforms shape every row, one
+Spark job collects them all as JSON (`table_rows.to_json_rows`), and the driver sends them with
+prepared `INSERT ... JSON` statements, many in flight; a second job ranks the merchants the batch
+touched. The rows are the ones the connector would write: the table tests check both paths against
+the oracle.
+
+The order of `DealTablesSink._write`, and so its crash-safety, is kept: the deal tables, price history,
+dead letters and the deletes of stale sort rows first; then the merchant ranking (its rows, then its
+rank keys); `deal_versions` last, so a replay after a crash anywhere before it finds the old sort keys
+again. A stale sort key is one the stored version of a deal has and its fresh version has not; both
+sides come from the same transform (`to_sorted_table_keys`) through the same JSON, so they compare
+exactly on the driver.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial, reduce
+from typing import Any
+
+from cassandra.query import PreparedStatement
+from pyspark.sql import DataFrame
+
+from pipeline import deal_transforms as dt
+from pipeline import schemas
+from pipeline import table_rows as tr
+from pipeline.cassandra_io import SinkTables
+from pipeline.driver_rows import rows_frame
+
+#: Kinds of collected rows: the rows of this batch's fresh versions, and what the stored ones hold.
+FRESH, OLD_KEYS = "fresh", "old-keys"
+#: The row shapes a fresh deal version writes, by table; `deal_versions` goes last of all.
+FRESH_ROWS: tuple[tuple[str, Callable[[DataFrame], DataFrame]], ...] = (
+    ("deals_by_id", tr.to_deals_by_id_rows),
+    *((table.name, partial(tr.to_sorted_table_rows, table=table)) for table in tr.SORTED_DEAL_TABLES),
+)
+RANK_KEY = ("category_slug", "deals_sold", "merchant_id")  # merchants_by_category's primary key
+ROW_KEY = ("merchant_id", "category_slug")  # merchant_rank_keys' primary key
+
+Record = dict[str, Any]
+Statements = list[tuple[PreparedStatement, Sequence[object]]]
+
+
+class CollectedRows:
+    """The JSON rows of one collect, by (kind, table)."""
+
+    def __init__(self, frames: Sequence[DataFrame]) -> None:
+        """Collect every frame of `to_json_rows` shape in one Spark job (and one task: the rows are few)."""
+        self._json: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for row in reduce(DataFrame.union, frames).coalesce(1).collect():  # same columns in the same order
+            self._json[row["kind"], row["table"]].append(row["json"])
+
+    def json(self, kind: str, table: str) -> list[str]:
+        return self._json.get((kind, table), [])
+
+    def records(self, kind: str, table: str) -> list[Record]:
+        return [json.loads(text) for text in self.json(kind, table)]
+
+
+def keys_of(records: Iterable[Record], keys: tuple[str, ...]) -> set[tuple[Any, ...]]:
+    return {tuple(record.get(key) for key in keys) for record in records}
+
+
+@dataclass(frozen=True)
+class DriverWrite:
+    """What `write_from_driver` did: fresh versions written, rows deleted."""
+
+    fresh: int
+    deleted: int
+
+
+def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFrame, latest_df: DataFrame,
+                      stored_df: DataFrame, *, has_dead_letters: bool, lap: Callable[[str], None]) -> DriverWrite:
+    """Every deal table for the batch whose newest versions are `latest_df` (`stored_df`: what
+    `deal_versions` held for them before the batch)."""
+    fresh_df = tr.filter_newer_than_stored(latest_df, stored_df)
+    # One branch per table (each costs plan building): whether a row replaces a stored version, and so
+    # clears the fields it no longer has, is told on the driver from the stored deal ids.
+    frames = [tr.to_json_rows(to_rows(fresh_df), FRESH, table)
+              for table, to_rows in (*FRESH_ROWS, ("deal_versions", tr.to_deal_versions_rows))]
+    frames.append(tr.to_json_rows(stored_df.select("deal_id"), OLD_KEYS, "deal_versions"))
+    frames += [tr.to_json_rows(tr.to_sorted_table_keys(stored_df, table), OLD_KEYS, table.name)
+               for table in tr.SORTED_DEAL_TABLES]
+    frames.append(tr.to_json_rows(dt.to_price_history_rows(clean_df), FRESH, "price_history_by_deal"))
+    if has_dead_letters:
+        frames.append(tr.to_json_rows(dt.to_dead_letter_rows(judged_df), FRESH, "dead_letters_by_day"))
+    rows = CollectedRows(frames)
+    lap("collect")
+
+    stored_ids = {record["deal_id"] for record in rows.records(OLD_KEYS, "deal_versions")}
+    statements = _upserts(tables, rows, [table for table, _ in FRESH_ROWS], replacing_ids=stored_ids)
+    statements += _upserts(tables, rows, ["price_history_by_deal", "dead_letters_by_day"])
+    fresh_ids = {record["deal_id"] for record in rows.records(FRESH, "deal_versions")}
+    stale_by_table = {table.name: _stale_sort_keys(rows, table, fresh_ids) for table in tr.SORTED_DEAL_TABLES}
+    for table in tr.SORTED_DEAL_TABLES:
+        statements += [(tables.delete_statement(table.name, table.keys), key) for key in stale_by_table[table.name]]
+    tables.execute(statements)
+    lap("writes")
+
+    merchants = {key[0] for key in stale_by_table["deals_by_merchant"]}  # (merchant_id, deal_id)
+    merchants |= {record["merchant_id"] for record in rows.records(FRESH, "deals_by_merchant")}
+    deleted = sum(len(keys) for keys in stale_by_table.values()) + rank_merchants(tables, judged_df, merchants)
+    lap("ranking")
+    tables.execute(_upserts(tables, rows, ["deal_versions"], replacing_ids=stored_ids))
+    lap("versions")
+    return DriverWrite(len(fresh_ids), deleted)
+
+
+def rank_merchants(tables: SinkTables, any_df: DataFrame, merchants: set[int]) -> int:
+    """Recompute the ranking rows of `merchants` from deals_by_merchant (as `DealTablesSink` does
+    through the connector); returns the stale ranking rows deleted."""
+    if not merchants:
+        return 0
+    merchant_ids = sorted(merchants)
+    merchant_deals = tables.read_keys("deals_by_merchant", "merchant_id", merchant_ids,
+                                      schemas.DEALS_BY_MERCHANT_SCHEMA)
+    rank_keys_schema = schemas.MERCHANT_RANK_KEYS_SCHEMA
+    old_keys = [dict(zip(rank_keys_schema.fieldNames(), row, strict=True))
+                for row in tables.read_keys("merchant_rank_keys", "merchant_id", merchant_ids, rank_keys_schema)]
+    ranking_df = tr.to_merchants_by_category_rows(
+        rows_frame(any_df.sparkSession, merchant_deals, schemas.DEALS_BY_MERCHANT_SCHEMA))
+    rows = CollectedRows([tr.to_json_rows(ranking_df, FRESH, "merchants_by_category"),
+                          tr.to_json_rows(tr.to_merchant_rank_keys_rows(ranking_df), FRESH, "merchant_rank_keys")])
+    ranking = rows.records(FRESH, "merchants_by_category")
+    stale_ranks = keys_of(old_keys, RANK_KEY) - keys_of(ranking, RANK_KEY)
+    stale_rows = keys_of(old_keys, ROW_KEY) - keys_of(ranking, ROW_KEY)
+    # Deletes and upserts of one table touch disjoint keys, so they go together; the rank keys go
+    # second, like deal_versions, so after a crash they still find the old ranking rows.
+    tables.execute(_upserts(tables, rows, ["merchants_by_category"])
+                   + [(tables.delete_statement("merchants_by_category", RANK_KEY), key) for key in stale_ranks])
+    tables.execute(_upserts(tables, rows, ["merchant_rank_keys"])
+                   + [(tables.delete_statement("merchant_rank_keys", ROW_KEY), key) for key in stale_rows])
+    return len(stale_ranks) + len(stale_rows)
+
+
+def _upserts(tables: SinkTables, rows: CollectedRows, table_names: Iterable[str],
+             replacing_ids: set[int] | None = None) -> Statements:
+    """The bound upserts of the fresh rows of `table_names`. A row of a deal in `replacing_ids`
+    replaces a stored version: the fields it lacks are cleared (`DEFAULT NULL`), not left as stored."""
+    statements: Statements = []
+    for table in table_names:
+        keep, clear = (tables.insert_json_statement(table, write_nulls=nulls) for nulls in (False, True))
+        for text in rows.json(FRESH, table):
+            is_replacing = replacing_ids is not None and json.loads(text)["deal_id"] in replacing_ids
+            statements.append((clear if is_replacing else keep, (text,)))
+    return statements
+
+
+def _stale_sort_keys(rows: CollectedRows, table: tr.SortedTable, fresh_ids: set[int]) -> set[tuple[Any, ...]]:
+    """Keys the stored versions of this batch's fresh deals hold in `table` and their fresh versions do not
+    (a deal whose incoming version was older than stored keeps its rows)."""
+    old = keys_of((record for record in rows.records(OLD_KEYS, table.name) if record["deal_id"] in fresh_ids),
+                  table.keys)
+    return old - keys_of(rows.records(FRESH, table.name), table.keys)
