@@ -81,6 +81,16 @@ def ensure_topics(settings: Settings, partitions: dict[str, int]) -> None:
         admin.close()
 
 
+def kafka_cluster_id(settings: Settings) -> str:
+    """The id the Kafka cluster was formatted with: a new one means every topic and offset is new too."""
+    admin = kafka_admin(settings)
+    try:
+        cluster_id: str = admin.describe_cluster()["cluster_id"]
+        return cluster_id
+    finally:
+        admin.close()
+
+
 def delete_topics(settings: Settings, names: list[str]) -> None:
     """Drop topics (tests and benchmarks clean up after themselves); missing ones are ignored."""
     admin = kafka_admin(settings)

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     spark_master: str = "local[*]"
     max_offsets_per_trigger: int = Field(20_000, ge=1)
     trigger_seconds: float = Field(0.5, gt=0)
+    kafka_fail_on_data_loss: bool = Field(
+        True, description="stop a streaming query when Kafka no longer holds records it has not processed "
+                          "(streaming/data_loss.py); false skips them without notice")
     score_trigger_seconds: float = Field(
         5.0, gt=0, description="trigger of the streaming score query: scores follow the deal tables by up to "
                                "this much, so the deal tables' micro-batches stay small and quick")
@@ -56,8 +59,9 @@ class Settings(BaseSettings):
         50_000, ge=1, description="records per micro-batch of the score query: a score batch costs about ten "
                                    "Spark jobs whatever its size, so a backlog is scored in few, large batches")
     sink_driver_max_keys: int = Field(
-        2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
-                                              "and holds a micro-batch on the Spark driver instead of in Spark jobs")
+        2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows, "
+                                              "holds a micro-batch and (deals) writes it from the Spark driver "
+                                              "instead of in Spark jobs")
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)

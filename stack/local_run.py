@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 
-from conf.clients import cassandra_cluster, ensure_topics
+from conf.clients import cassandra_cluster, ensure_topics, kafka_cluster_id
 from conf.settings import PROJECT_ROOT, Settings
 from stack.errors import ServiceStartError
 from stack.process import is_alive
@@ -232,6 +234,31 @@ def save_demo_interests(api_url: str, settings: Settings) -> int:
     return saved
 
 
+#: File under the checkpoint root naming the Kafka cluster whose offsets the checkpoints hold.
+KAFKA_CLUSTER_MARK = "kafka-cluster-id"
+
+
+def checkpoints_for_this_kafka(settings: Settings, echo: Callable[[str], None]) -> None:
+    """Reset the speed layer's checkpoints, on purpose and said so, when Kafka is a new cluster.
+
+    Checkpoints hold offsets of one Kafka cluster. A new local Kafka (its data directory removed, every
+    topic re-created empty) leaves them pointing past the end of every partition, and the queries,
+    which never skip lost records (streaming/data_loss.py), would stop. The cluster id the checkpoints
+    were written for is kept beside them; checkpoints without it are kept as they are.
+    """
+    if urlparse(settings.checkpoint_root).scheme != "file":
+        return  # a cluster's checkpoints are its operators' to manage
+    root = Path(urlparse(settings.checkpoint_root).path)
+    mark, cluster_id = root / KAFKA_CLUSTER_MARK, kafka_cluster_id(settings)
+    recorded = mark.read_text().strip() if mark.exists() else None
+    if recorded is not None and recorded != cluster_id:
+        echo(f"kafka: a new cluster ({cluster_id}; the checkpoints under {root} hold offsets of {recorded}): "
+             "resetting them, so the streams read every topic from its start")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    mark.write_text(cluster_id)
+
+
 def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -> int:
     """Start every process, wait until a crawled deal is served by GraphQL, then keep running."""
     sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
@@ -242,6 +269,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         wait_for("the simulator", lambda: httpx.get(f"{sim_url}/categories",
                  params={"api_key": settings.deals_api_key.get_secret_value()}, timeout=2).is_success, group, 60)
         ensure_topics(settings, {settings.topic_user_events: settings.activity_user_events_partitions})
+        checkpoints_for_this_kafka(settings, echo)
         # One Spark application for the archive, deal and activity queries: on one machine a driver
         # per job costs more CPU than the queries themselves (streaming/speed_layer.py).
         speed_log = group.start("speed_layer", [SPARK_SUBMIT, "streaming/speed_layer.py"])

@@ -23,6 +23,7 @@ from pyspark.sql.streaming import StreamingQuery
 from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
 from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, activity_windows
+from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
 
@@ -79,12 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--available-now", action="store_true", help="process what is in Kafka, then stop")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = job_session("exstreamly-activity-stream")
-    queries = start_activity_streams(spark, load_settings(), available_now=args.available_now)
-    if args.available_now:
-        queries.await_both()
-    else:
-        spark.streams.awaitAnyTermination()
+    spark, settings = job_session("exstreamly-activity-stream"), load_settings()
+    queries = start_activity_streams(spark, settings, available_now=args.available_now)
+    with stop_clearly_on_data_loss(settings.checkpoint_root):
+        if args.available_now:
+            queries.await_both()
+        else:
+            spark.streams.awaitAnyTermination()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from conf.clients import ensure_topics
 from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
 from pipeline.alert_sink import AlertReport, alert_sink
+from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
 
@@ -49,8 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--available-now", action="store_true", help="process what is in Kafka, then stop")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = job_session("exstreamly-alerts-stream")
-    start_alerts_stream(spark, load_settings(), available_now=args.available_now).awaitTermination()
+    spark, settings = job_session("exstreamly-alerts-stream"), load_settings()
+    query = start_alerts_stream(spark, settings, available_now=args.available_now)
+    with stop_clearly_on_data_loss(settings.checkpoint_root):
+        query.awaitTermination()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
+from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.kafka_source import read_topic
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     spark = job_session("exstreamly-archive")
     queries = [start_archive(spark, settings, t, available_now=args.available_now)
                for t in args.topic or [settings.topic_deals_raw]]
-    for query in queries:
-        query.awaitTermination()
+    with stop_clearly_on_data_loss(settings.checkpoint_root):
+        for query in queries:
+            query.awaitTermination()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
 from pipeline.score_sink import DealScoreSink
 from pipeline.sink import BatchReport, deal_tables_sink
+from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
 
@@ -80,13 +81,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--available-now", action="store_true", help="process what is in Kafka, then stop")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = job_session("exstreamly-deals-stream")
-    queries = start_deal_streams(spark, load_settings(), available_now=args.available_now)
-    if args.available_now:
-        for query in queries:
-            query.awaitTermination()
-    else:
-        spark.streams.awaitAnyTermination()  # the first query to fail ends the job
+    spark, settings = job_session("exstreamly-deals-stream"), load_settings()
+    queries = start_deal_streams(spark, settings, available_now=args.available_now)
+    with stop_clearly_on_data_loss(settings.checkpoint_root):
+        if args.available_now:
+            for query in queries:
+                query.awaitTermination()
+        else:
+            spark.streams.awaitAnyTermination()  # the first query to fail ends the job
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ def read_topic(spark: SparkSession, settings: Settings, topic: str, *, max_offse
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
         .option("maxOffsetsPerTrigger", max_offsets or settings.max_offsets_per_trigger)
-        # Topics are recreated between local runs; losing data there must not stop the query.
-        .option("failOnDataLoss", "false")
+        # Lost records stop the query (streaming/data_loss.py explains the stop); `exstreamly run` resets
+        # its checkpoints when it finds a new Kafka cluster (stack/local_run.py), never by skipping loss.
+        .option("failOnDataLoss", str(settings.kafka_fail_on_data_loss).lower())
         .load()
     )
     return stream_df.select(

@@ -25,6 +25,7 @@ from conf.spark_session import job_session
 from streaming.activity_job import start_activity_streams
 from streaming.alerts_job import start_alerts_stream
 from streaming.archive_job import start_archive
+from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.deals_job import start_deals_stream, start_scores_stream
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spark = job_session("exstreamly-speed-layer", **{"spark.scheduler.mode": "FAIR"})
-    queries = start_speed_layer(spark, load_settings())
+    spark, settings = job_session("exstreamly-speed-layer", **{"spark.scheduler.mode": "FAIR"}), load_settings()
+    queries = start_speed_layer(spark, settings)
     log.info("speed layer running: %s", ", ".join(q.name for q in queries))
-    spark.streams.awaitAnyTermination()
+    with stop_clearly_on_data_loss(settings.checkpoint_root):
+        spark.streams.awaitAnyTermination()
 
 
 if __name__ == "__main__":
