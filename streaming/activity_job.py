@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spark, settings = job_session("exstreamly-activity-stream"), load_settings()
     queries = start_activity_streams(spark, settings, available_now=args.available_now)
-    with stop_clearly_on_data_loss(settings.checkpoint_root):
+    with stop_clearly_on_data_loss(settings.checkpoint_root, [queries.events, queries.windows]):
         if args.available_now:
             queries.await_both()
         else:

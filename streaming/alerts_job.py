@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spark, settings = job_session("exstreamly-alerts-stream"), load_settings()
     query = start_alerts_stream(spark, settings, available_now=args.available_now)
-    with stop_clearly_on_data_loss(settings.checkpoint_root):
+    with stop_clearly_on_data_loss(settings.checkpoint_root, [query]):
         query.awaitTermination()
 
 

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     spark = job_session("exstreamly-archive")
     queries = [start_archive(spark, settings, t, available_now=args.available_now)
                for t in args.topic or [settings.topic_deals_raw]]
-    with stop_clearly_on_data_loss(settings.checkpoint_root):
+    with stop_clearly_on_data_loss(settings.checkpoint_root, queries):
         for query in queries:
             query.awaitTermination()
 

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spark, settings = job_session("exstreamly-deals-stream"), load_settings()
     queries = start_deal_streams(spark, settings, available_now=args.available_now)
-    with stop_clearly_on_data_loss(settings.checkpoint_root):
+    with stop_clearly_on_data_loss(settings.checkpoint_root, queries):
         if args.available_now:
             for query in queries:
                 query.awaitTermination()

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     spark, settings = job_session("exstreamly-speed-layer", **{"spark.scheduler.mode": "FAIR"}), load_settings()
     queries = start_speed_layer(spark, settings)
     log.info("speed layer running: %s", ", ".join(q.name for q in queries))
-    with stop_clearly_on_data_loss(settings.checkpoint_root):
+    with stop_clearly_on_data_loss(settings.checkpoint_root, queries):
         spark.streams.awaitAnyTermination()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from pyspark.errors import StreamingQueryException
+from pyspark.sql.streaming import StreamingQuery
 
 from conf.clients import delete_topics, ensure_topics, kafka_admin, kafka_cluster_id
 from conf.settings import Settings
@@ -26,11 +27,14 @@ FIRST_RECORDS, RECREATED_RECORDS = 20, 3
 QUERY = "data-loss-probe"
 
 
+def start_reading(spark, settings: Settings, topic: str, checkpoint: str) -> StreamingQuery:
+    """A query over `topic` that reads what is there (availableNow), on `checkpoint`."""
+    return (read_topic(spark, settings, topic).writeStream.format("noop").queryName(QUERY)
+            .option("checkpointLocation", checkpoint).trigger(availableNow=True).start())
+
+
 def read_to_end(spark, settings: Settings, topic: str, checkpoint: str) -> None:
-    """Run a query over `topic` until it has read what is there (availableNow), on `checkpoint`."""
-    query = (read_topic(spark, settings, topic).writeStream.format("noop").queryName(QUERY)
-             .option("checkpointLocation", checkpoint).trigger(availableNow=True).start())
-    query.awaitTermination()
+    start_reading(spark, settings, topic, checkpoint).awaitTermination()
 
 
 def recreate(settings: Settings, topic: str) -> None:
@@ -63,23 +67,25 @@ def test_lost_records_stop_the_query_with_the_topic_and_offsets(spark, settings,
     recreate(settings, topic)
     produce(kafka_bootstrap, topic, [{"id": i} for i in range(RECREATED_RECORDS)])
 
+    query = start_reading(spark, settings, topic, checkpoint)
     with pytest.raises(StreamingQueryException) as stopped:
-        read_to_end(spark, settings, topic, checkpoint)
-    message = data_loss_message(str(stopped.value), settings.checkpoint_root)
+        query.awaitTermination()
+    message = data_loss_message(str(stopped.value), settings.checkpoint_root, {query.id: query.name})
     assert message is not None, str(stopped.value)
     # the query, the partition and the offset its checkpoint had reached
     assert QUERY in message and f"{topic}-0" in message and str(FIRST_RECORDS) in message, message
 
+    query = start_reading(spark, settings, topic, checkpoint)
     with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as ended:
-        with stop_clearly_on_data_loss(settings.checkpoint_root):
-            read_to_end(spark, settings, topic, checkpoint)
+        with stop_clearly_on_data_loss(settings.checkpoint_root, [query]):
+            query.awaitTermination()
     assert ended.value.code == EXIT_DATA_LOSS
-    assert message in caplog.text
+    assert message.replace(query.id, "") in caplog.text.replace(query.id, "")
 
 
 def test_any_other_stop_is_not_taken_for_data_loss(settings):
-    assert data_loss_message("Query deals [id = 1, runId = 2] terminated with exception: boom",
-                             settings.checkpoint_root) is None
+    assert data_loss_message("Query [id = 1, runId = 2] terminated with exception: boom",
+                             settings.checkpoint_root, {"1": "deals"}) is None
 
 
 def test_the_query_reads_on_once_its_checkpoint_is_reset(spark, settings, kafka_bootstrap, topic, tmp_path):
