@@ -25,7 +25,7 @@ from functools import partial, reduce
 from typing import Any
 
 from cassandra.query import PreparedStatement
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from pipeline import deal_transforms as dt
 from pipeline import schemas
@@ -105,14 +105,15 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
 
     merchants = {key[0] for key in stale_by_table["deals_by_merchant"]}  # (merchant_id, deal_id)
     merchants |= {record["merchant_id"] for record in rows.records(FRESH, "deals_by_merchant")}
-    deleted = sum(len(keys) for keys in stale_by_table.values()) + rank_merchants(tables, judged_df, merchants)
+    deleted = sum(len(keys) for keys in stale_by_table.values())
+    deleted += rank_merchants(tables, judged_df.sparkSession, merchants)
     lap("ranking")
     tables.execute(_upserts(tables, rows, ["deal_versions"], replacing_ids=stored_ids))
     lap("versions")
     return DriverWrite(len(fresh_ids), deleted)
 
 
-def rank_merchants(tables: SinkTables, any_df: DataFrame, merchants: set[int]) -> int:
+def rank_merchants(tables: SinkTables, spark: SparkSession, merchants: set[int]) -> int:
     """Recompute the ranking rows of `merchants` from deals_by_merchant (as `DealTablesSink` does
     through the connector); returns the stale ranking rows deleted."""
     if not merchants:
@@ -124,7 +125,7 @@ def rank_merchants(tables: SinkTables, any_df: DataFrame, merchants: set[int]) -
     old_keys = [dict(zip(rank_keys_schema.fieldNames(), row, strict=True))
                 for row in tables.read_keys("merchant_rank_keys", "merchant_id", merchant_ids, rank_keys_schema)]
     ranking_df = tr.to_merchants_by_category_rows(
-        rows_frame(any_df.sparkSession, merchant_deals, schemas.DEALS_BY_MERCHANT_SCHEMA))
+        rows_frame(spark, merchant_deals, schemas.DEALS_BY_MERCHANT_SCHEMA))
     rows = CollectedRows([tr.to_json_rows(ranking_df, FRESH, "merchants_by_category"),
                           tr.to_json_rows(tr.to_merchant_rank_keys_rows(ranking_df), FRESH, "merchant_rank_keys")])
     ranking = rows.records(FRESH, "merchants_by_category")

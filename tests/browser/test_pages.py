@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.activity_log import expected_cells
 from tests.browser.conftest import AXE, FLOOR, UiStack, require, screenshot
 from tests.conftest import keyspace_session
-from tests.review_log import cell_ratings
+from tests.review_log import adjusted, cell_ratings, latest_reviews, priors
 
 pytestmark = pytest.mark.integration
 PAGES = {  # name -> (path, a selector that is there once the page shows its data)
@@ -102,6 +102,33 @@ def test_the_deal_page_says_whether_the_discount_is_real_and_lists_the_other_sel
         (s["dealId"], f"${s['price']:.2f}") for s in want["sameOffer"]["sellers"]]
     browser.execute_script("document.getElementById('truth').scrollIntoView()")
     screenshot(browser, "deal-verdict")
+
+
+def test_the_deal_page_shows_its_rating_and_reviews_as_the_events_give_them(ui_stack: UiStack,
+                                                                           browser: WebDriver) -> None:
+    reviews = latest_reviews(ui_stack.produced)  # (deal, user) -> the latest review, verified or not
+    by_deal: dict[int, list[dict[str, Any]]] = {}
+    for (deal, _user), review in reviews.items():
+        by_deal.setdefault(deal, []).append(review)
+    # the deal with the most verified reviews (then the most reviews): the page has something to show
+    deal_id, its = max(by_deal.items(), key=lambda kv: (sum(r["verified"] for r in kv[1]), len(kv[1]), -kv[0]))
+    verified = [r["rating"] for r in its if r["verified"]]
+    browser.get(f"{ui_stack.base_url}/deal/{deal_id}")
+    wait_css(browser, "ol.reviews li")
+    rating = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=reviews] p").text
+    if verified:
+        prior = priors(ui_stack.produced).get(its[0]["category_slug"])
+        want = adjusted(len(verified), sum(verified), prior)
+        assert f"{want:.1f} / 5" in rating and f"from {len(verified)} verified" in rating, rating
+        assert " · ".join(f"{s}★ {verified.count(s)}" for s in range(1, 6)) in rating
+    else:
+        assert rating == "No verified-purchase review yet."
+    shown = [(li.find_element(By.CSS_SELECTOR, ".stars").get_attribute("aria-label"),
+              li.get_attribute("class")) for li in browser.find_elements(By.CSS_SELECTOR, "ol.reviews li")]
+    newest = sorted(its, key=lambda r: (r["occurred_at"], r["event_id"]), reverse=True)[:10]
+    assert sorted(shown) == sorted((f"{r['rating']} of 5 stars", "verified" if r["verified"] else "unverified")
+                                   for r in newest)
+    screenshot(browser, "deal-reviews")
 
 
 @pytest.mark.parametrize("sort", ["DEALS_SOLD", "HONESTY"])
