@@ -59,9 +59,12 @@ class Settings(BaseSettings):
         50_000, ge=1, description="records per micro-batch of the score query: a score batch costs about ten "
                                    "Spark jobs whatever its size, so a backlog is scored in few, large batches")
     sink_driver_max_keys: int = Field(
-        2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows, "
-                                              "holds a micro-batch and (deals) writes it from the Spark driver "
-                                              "instead of in Spark jobs")
+        2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
+                                              "and holds a micro-batch on the Spark driver instead of in Spark jobs")
+    sink_driver_max_rows: int = Field(
+        1000, ge=0, le=1_000_000, description="up to this many records, a deals micro-batch is written from the "
+                                              "Spark driver (pipeline/driver_sink.py), above through the connector: "
+                                              "here about 2.5 s + 6.7 ms per record against 7 s + 2.5 ms")
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)

@@ -96,8 +96,9 @@ class DealTablesSink:
         4. the merchant ranking, from the updated deals_by_merchant;
         5. `deal_versions` last, so a replay after a crash anywhere before finds the old keys again.
 
-        Steps 3 to 5 run from the driver for a batch of up to `sink_driver_max_keys` records
-        (`pipeline.driver_sink`), through the connector's Spark jobs for a larger one.
+        Steps 3 to 5 run from the driver for a batch of up to `sink_driver_max_rows` records (and no more
+        than `sink_driver_max_keys`, so its stored versions were read from the driver too;
+        `pipeline.driver_sink`), through the connector's Spark jobs for a larger one.
         """
         clock = RoundClock()
         judged_df = self._tables.hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
@@ -114,7 +115,7 @@ class DealTablesSink:
         # cheap to recompute, so `fresh` is not held (holding it would cost a Spark job of its own).
         stored_df = self._tables.read("deal_versions", latest_df.select("deal_id"), schemas.DEAL_VERSIONS_SCHEMA)
         stored_df = stored_df.transform(tr.with_sort_flags)
-        if stats["rows_in"] <= self.settings.sink_driver_max_keys:
+        if stats["rows_in"] <= min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys):
             clock.lap("stored")
             done = write_from_driver(self._tables, judged_df, clean_df, latest_df, stored_df,
                                      has_dead_letters=bool(stats["dead"]), lap=clock.lap)

@@ -14,7 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.activity_log import expected_cells
-from tests.browser.conftest import AXE, FLOOR, UiStack, require, screenshot
+from tests.browser.conftest import AXE, FLOOR, UiStack, require, screenshot, wait_for
 from tests.conftest import keyspace_session
 from tests.review_log import adjusted, cell_ratings, latest_reviews, priors
 
@@ -113,12 +113,21 @@ def test_the_deal_page_shows_its_rating_and_reviews_as_the_events_give_them(ui_s
     # the deal with the most verified reviews (then the most reviews): the page has something to show
     deal_id, its = max(by_deal.items(), key=lambda kv: (sum(r["verified"] for r in kv[1]), len(kv[1]), -kv[0]))
     verified = [r["rating"] for r in its if r["verified"]]
+    want = adjusted(len(verified), sum(verified), priors(ui_stack.produced).get(its[0]["category_slug"]))
+
+    def served() -> tuple[Any, ...]:
+        deal = ui_stack.query("query($id: ID!) { deal(id: $id) { rating { adjusted count } reviews(first: 10) "
+                              "{ nodes { id } } } }", {"id": str(deal_id)})["deal"]
+        return (deal["rating"] and (deal["rating"]["adjusted"], deal["rating"]["count"]), len(deal["reviews"]["nodes"]))
+
+    # The events query writes the purchase feed first, then the reviews, then the category priors: wait
+    # until the API serves what the events give, then look at the page.
+    wait_for(f"the rating and reviews of deal {deal_id}",
+             lambda: served() == ((want, len(verified)) if verified else None, min(10, len(its))))
     browser.get(f"{ui_stack.base_url}/deal/{deal_id}")
     wait_css(browser, "ol.reviews li")
     rating = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=reviews] p").text
     if verified:
-        prior = priors(ui_stack.produced).get(its[0]["category_slug"])
-        want = adjusted(len(verified), sum(verified), prior)
         assert f"{want:.1f} / 5" in rating and f"from {len(verified)} verified" in rating, rating
         assert " · ".join(f"{s}★ {verified.count(s)}" for s in range(1, 6)) in rating
     else:
