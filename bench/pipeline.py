@@ -20,6 +20,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -57,7 +58,8 @@ class Bench:
         self.quick = quick
         self.session = cassandra_cluster(settings).connect()
         apply_schema(self.session, settings)
-        self.spark = local_session(settings, app="bench-pipeline")
+        # FAIR, with each query in a pool of its own in the latency run, as the speed layer runs them
+        self.spark = local_session(settings, app="bench-pipeline", **{"spark.scheduler.mode": "FAIR"})
         self.run_id = f"{int(time.time())}"
 
     def truncate(self) -> None:
@@ -150,10 +152,14 @@ class Bench:
         self.truncate()
         # As the speed layer runs them: the deal tables, and the scores in a query of their own beside.
         sink = DealTablesSink(settings, scores=False)
+        pool = partial(self.spark.sparkContext.setLocalProperty, "spark.scheduler.pool")
+        pool("deals")
         query = start_deals_stream(self.spark, settings, checkpoint=f"{settings.checkpoint_root}/lat-{self.run_id}",
                                    sink=sink)
+        pool("scores")
         scores = start_scores_stream(self.spark, settings,
                                      checkpoint=f"{settings.checkpoint_root}/lat-scores-{self.run_id}")
+        pool("default")
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
         # The watcher runs in a process of its own: polling from this one would compete for the GIL
         # with the driver's own threads and measure itself.

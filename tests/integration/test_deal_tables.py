@@ -54,24 +54,29 @@ def test_versions_within_one_batch_keep_the_newest(run_deals_batch, cassandra_se
     assert_deal_tables_match(cassandra_session, raws + newer)
 
 
-@pytest.fixture()
-def run_deals_batch_in_spark(spark, settings, clean_tables):
-    """The same sink with its driver-side reads switched off: stored rows come by direct join."""
+#: The sink's other ways: stored rows by direct join (driver-side reads off), and the small batch's
+#: writes from the driver (pipeline/driver_sink.py, opt-in).
+OTHER_WAYS = {"direct-join-reads": {"sink_driver_max_keys": 0}, "driver-writes": {"sink_driver_max_rows": 1000}}
+
+
+@pytest.fixture(params=sorted(OTHER_WAYS))
+def run_deals_batch_other_way(request, spark, settings, clean_tables):
+    """The same sink, switched to one of its other ways."""
     from pipeline.schemas import RAW_RECORD_SCHEMA
     from pipeline.sink import DealTablesSink
     from tests.conftest import raw_records
 
-    sink = DealTablesSink(settings.model_copy(update={"sink_driver_max_keys": 0}))
+    sink = DealTablesSink(settings.model_copy(update=OTHER_WAYS[request.param]))
     yield lambda payloads, **kwargs: sink(spark.createDataFrame(raw_records(payloads, **kwargs),
                                                                 RAW_RECORD_SCHEMA), None)
     sink.close()
 
 
-def test_direct_join_reads_give_the_same_tables(run_deals_batch_in_spark, cassandra_session):
+def test_the_other_ways_give_the_same_tables(run_deals_batch_other_way, cassandra_session):
     raws = factories.deals(150, seed=18)
     newer = changed_versions(raws, seed=19)
-    run_deals_batch_in_spark(raws)
-    report = run_deals_batch_in_spark(newer, start_offset=1000)
-    run_deals_batch_in_spark(raws, start_offset=5000)  # late, older replay
+    run_deals_batch_other_way(raws)
+    report = run_deals_batch_other_way(newer, start_offset=1000)
+    run_deals_batch_other_way(raws, start_offset=5000)  # late, older replay
     assert report.stale_rows_deleted > 0
     assert_deal_tables_match(cassandra_session, raws + newer)
