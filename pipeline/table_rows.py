@@ -155,5 +155,6 @@ def to_json_rows(rows_df: DataFrame, kind: str, table: str) -> DataFrame:
 
     One SQL select (one call to the JVM, see `records.select_schema`); kind and table are code constants.
     """
-    options = ", ".join(f'"{key}", "{value}"' for key, value in CQL_JSON_OPTIONS.items())  # values hold '…' 
+    # double-quoted SQL strings: the timestamp format holds single quotes
+    options = ", ".join(f'"{key}", "{value}"' for key, value in CQL_JSON_OPTIONS.items())
     return rows_df.selectExpr(f"'{kind}' AS kind", f"'{table}' AS table", f"to_json(struct(*), map({options})) AS json")
