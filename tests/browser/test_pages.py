@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -128,7 +129,8 @@ def test_the_deal_page_shows_its_rating_and_reviews_as_the_events_give_them(ui_s
     wait_css(browser, "ol.reviews li")
     rating = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=reviews] p").text
     if verified:
-        assert f"{want:.1f} / 5" in rating and f"from {len(verified)} verified" in rating, rating
+        shown_as = Decimal(want).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)  # toFixed(1): exact value, half up
+        assert f"{shown_as} / 5" in rating and f"from {len(verified)} verified" in rating, rating
         assert " · ".join(f"{s}★ {verified.count(s)}" for s in range(1, 6)) in rating
     else:
         assert rating == "No verified-purchase review yet."
