@@ -17,10 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -28,14 +24,12 @@ from pathlib import Path
 import psutil
 
 from bench.report import bench_main, table
-from conf.settings import PROJECT_ROOT, Settings, load_settings
+from bench.whole_run import Run, apply_schema_once, stack_processes, text_of
+from conf.settings import load_settings
 
 log = logging.getLogger(__name__)
-EXSTREAMLY = str(Path(sys.executable).with_name("exstreamly"))
-READY_LINE = "Open GraphiQL at"
 #: Lines the sinks log per micro-batch end in "..., lag 1.23s" (deals) or "..., lag 1.23s" (activity).
 LAG = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ .*\blag (\d+(?:\.\d+)?)s")
-CRAWL_ROUND_DONE = "round done in"
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
@@ -50,13 +44,6 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return total
 
 
-def stack_processes(settings: Settings) -> list[psutil.Process]:
-    from conf.versions import load_versions
-    from stack.manager import status
-
-    return [psutil.Process(row.pid) for row in status(settings, load_versions()) if row.pid]
-
-
 def cpu_share(processes: list[psutil.Process], window_s: float) -> float:
     """Share of all cores the processes used over the next `window_s` seconds."""
     before = cpu_seconds(processes)
@@ -64,79 +51,14 @@ def cpu_share(processes: list[psutil.Process], window_s: float) -> float:
     return (cpu_seconds(processes) - before) / (window_s * (os.cpu_count() or 1))
 
 
-class Run:
-    """`exstreamly run` as a child process, its output followed on a thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.started = time.monotonic()
-        self.ready_at: float | None = None
-        self._crawler_log_start = len(_text(self.logs() / "crawler.log"))  # logs append across runs
-        self.proc = subprocess.Popen([EXSTREAMLY, "run"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        threading.Thread(target=self._follow, daemon=True).start()
-
-    def _follow(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            log.info("run: %s", line.rstrip())
-            if READY_LINE in line and self.ready_at is None:
-                self.ready_at = time.monotonic()
-
-    def wait_ready(self, timeout_s: float) -> float:
-        while self.ready_at is None:
-            if self.proc.poll() is not None or time.monotonic() - self.started > timeout_s:
-                raise RuntimeError(f"`exstreamly run` did not become ready; see {self.logs()}")
-            time.sleep(1)
-        return self.ready_at - self.started
-
-    def wait_first_crawl(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while CRAWL_ROUND_DONE not in _text(self.logs() / "crawler.log")[self._crawler_log_start:]:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the first full crawl did not end in time")
-            time.sleep(2)
-
-    def processes(self) -> list[psutil.Process]:
-        root = psutil.Process(self.proc.pid)
-        return [root, *root.children(recursive=True)]
-
-    def logs(self) -> Path:
-        return self.settings.runtime_dir / "logs"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)  # what Ctrl-C does: `run` stops its children
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-
-
-def _text(path: Path) -> str:
-    return path.read_text(errors="replace") if path.exists() else ""
-
-
 def lags_since(log_file: Path, since: datetime) -> list[float]:
     """Lags the speed layer's sinks logged at or after `since` (local time, as the log writes it)."""
     found = []
-    for line in _text(log_file).splitlines():
+    for line in text_of(log_file).splitlines():
         match = LAG.match(line)
         if match and datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S") >= since:
             found.append(float(match.group(2)))
     return found
-
-
-def apply_schema_once(settings: Settings) -> None:
-    """What `./dev run` does before `exstreamly run`."""
-    from conf.clients import cassandra_cluster
-    from stack.cql import apply_schema
-
-    cluster = cassandra_cluster(settings)
-    try:
-        apply_schema(cluster.connect(), settings)
-    finally:
-        cluster.shutdown()
 
 
 def run(quick: bool) -> dict[str, float]:
@@ -146,7 +68,7 @@ def run(quick: bool) -> dict[str, float]:
     settings = load_settings()
     up(settings, load_versions(), echo=log.info)
     apply_schema_once(settings)
-    stack = stack_processes(settings)
+    stack = list(stack_processes(settings).values())
     log.info("baseline: the idle stack…")
     idle_share = cpu_share(stack, 20 if quick else 60)
     node_run = Run(settings)

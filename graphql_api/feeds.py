@@ -57,7 +57,9 @@ class FeedHub:
         feed.subscribers += 1
         self.active += 1
         try:
-            seen = feed.version
+            # A subscriber joining a running feed gets its latest value at once, not a tick later
+            # (a tick may be a minute): version 0 means nothing was loaded yet.
+            seen = 0
             while True:
                 if feed.version == seen:
                     await feed.changed.wait()

@@ -101,6 +101,29 @@ def test_one_feed_serves_every_subscriber_of_the_same_arguments() -> None:
     assert loads <= 7 and all(len(r) == 5 for r in results)  # not 4 x 5 loads
 
 
+def test_a_subscriber_joining_a_running_feed_gets_its_latest_value_at_once() -> None:
+    async def run() -> tuple[list[int], float]:
+        hub, loads = FeedHub(max_subscriptions=10), 0
+
+        async def load() -> int:
+            nonlocal loads
+            loads += 1
+            return loads
+
+        first = hub.updates("k", load, 60.0)  # a tick a minute: the next value is far away
+        seen = [await anext(first)]
+        started = asyncio.get_running_loop().time()
+        second = hub.updates("k", load, 60.0)
+        seen.append(await asyncio.wait_for(anext(second), timeout=5))
+        waited = asyncio.get_running_loop().time() - started
+        await first.aclose()
+        await second.aclose()
+        return seen, waited
+
+    seen, waited = asyncio.run(run())
+    assert seen == [1, 1] and waited < 5  # the first load's value, shared, without a second read
+
+
 def test_the_ttl_cache_fetches_once_per_ttl_and_not_failures() -> None:
     now = [0.0]
     calls: list[str] = []
