@@ -202,19 +202,26 @@ async def open_loop(client: Client, mix: Mix, phase: Phase) -> Phase:
 
 
 def served_now(settings: Settings, api_url: str) -> Served:
+    """Categories and deal ids the API serves now (up to 100 deals from each of 12 categories)."""
     from graphql_api.auth import create_token
 
-    search = "query($c: String) { categories { slug children { slug } } deals(filter: {category: $c}, first: 100) " \
-             "{ edges { node { id } } } }"
-    body = httpx.post(api_url, json={"query": search}, timeout=30).json()
-    categories = [c["slug"] for top in body["data"]["categories"] for c in [top, *top["children"]]]
-    deal_ids = [e["node"]["id"] for e in body["data"]["deals"]["edges"]]
-    for slug in categories[:10]:
-        page = httpx.post(api_url, json={"query": search, "variables": {"c": slug}}, timeout=30).json()
-        deal_ids += [e["node"]["id"] for e in page["data"]["deals"]["edges"]]
+    def ask(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = httpx.post(api_url, json={"query": query, "variables": variables or {}}, timeout=30).json()
+        if body.get("errors"):
+            raise RuntimeError(f"the API refused the benchmark's setup query: {body['errors'][0]}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+    tops = ask("{ categories { slug children { slug } } }")["categories"]
+    categories = [c["slug"] for top in tops for c in [top, *top["children"]]]
+    deal_ids: set[str] = set()
+    for slug in categories[:12]:
+        page = ask("query($c: String) { deals(filter: {category: $c}, first: 100) { edges { node { id } } } }",
+                   {"c": slug})
+        deal_ids |= {e["node"]["id"] for e in page["deals"]["edges"]}
     if not deal_ids:
         raise RuntimeError("the API serves no deals: nothing to load it with")
-    return Served(sorted(set(deal_ids)), categories, create_token(settings, 1))
+    return Served(sorted(deal_ids), categories, create_token(settings, 1))
 
 
 async def phases(api_url: str, mix: Mix, plan: list[Phase], keep_going: Callable[[Phase], bool]) -> list[Phase]:

@@ -28,12 +28,12 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-import orjson
 import psutil
 
 from bench.report import RESULTS, bench_main, table
 from bench.whole_run import Run, stack_processes, start_whole_run, text_of
 from conf.settings import Settings, load_settings
+from streaming.progress import kafka_lag
 
 log = logging.getLogger(__name__)
 #: "2026-12-04 17:05:01,123 INFO ... batch 12: ... lag 1.20s, 3.45s (" (deals) or "... in 0.81s" (activity)
@@ -94,36 +94,6 @@ def speed_layer_queries(settings: Settings, since: float) -> list[Path]:
     wall_since = time.time() - (time.monotonic() - since)
     return sorted(d for d in root.iterdir() if (d / "commits").is_dir()
                   and any(f.stat().st_mtime >= wall_since for f in (d / "commits").iterdir()))
-
-
-def committed_offsets(query: Path) -> dict[str, dict[int, int]]:
-    """topic -> partition -> next offset, of the query's newest committed micro-batch."""
-    commits = [int(f.name) for f in (query / "commits").iterdir() if f.name.isdigit()]
-    if not commits:
-        return {}
-    lines = (query / "offsets" / str(max(commits))).read_text().splitlines()
-    offsets: dict[str, dict[int, int]] = {}
-    for line in lines[2:]:  # "v1", the batch metadata, then one line per source
-        for topic, partitions in orjson.loads(line).items():
-            offsets[topic] = {int(p): int(o) for p, o in partitions.items()}
-    return offsets
-
-
-def kafka_lag(settings: Settings, queries: list[Path]) -> dict[str, int]:
-    """Records each query has yet to read: the end offsets now minus its committed offsets."""
-    from kafka import TopicPartition
-
-    from conf.clients import kafka_consumer
-
-    committed = {q.name: committed_offsets(q) for q in queries}
-    consumer = kafka_consumer(settings, enable_auto_commit=False)
-    try:
-        wanted = [TopicPartition(t, p) for offsets in committed.values() for t, ps in offsets.items() for p in ps]
-        ends = consumer.end_offsets(wanted) if wanted else {}
-    finally:
-        consumer.close()
-    return {name: sum(max(0, ends[TopicPartition(t, p)] - o) for t, ps in offsets.items() for p, o in ps.items())
-            for name, offsets in committed.items() if offsets}
 
 
 def batch_seconds_between(log_file: Path, since: datetime, until: datetime) -> list[float]:

@@ -80,12 +80,25 @@ class Run:
         return self.settings.runtime_dir / "logs"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)  # what Ctrl-C does: `run` stops its children
+        """What Ctrl-C does (`run` stops its children, SIGKILL after 30 s); anything of the run still
+        there after that is killed here, so a benchmark never leaves a process behind."""
+        if self.proc.poll() is not None:
+            return
+        descendants = psutil.Process(self.proc.pid).children(recursive=True)
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            log.warning("`exstreamly run` did not stop in 90 s: killing it and its children")
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        _, alive = psutil.wait_procs(descendants, timeout=5)
+        for process in alive:
             try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                log.warning("left behind by `exstreamly run`, killed: %s", " ".join(process.cmdline())[:120])
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
 
 
 def text_of(path: Path) -> str:

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from cassandra.cluster import Cluster
-from cassandra.policies import DCAwareRoundRobinPolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
@@ -28,13 +28,18 @@ class KafkaUnavailable(RuntimeError):
 #: against a node that is busy compacting or starved of CPU, which on a 2-core box running Spark
 #: beside it happens; a sink or the API then fails where waiting a little would have answered.
 CASSANDRA_TIMEOUTS = {"connect_timeout": 15.0, "control_connection_timeout": 15.0}
+#: The driver's default reconnection waits double up to 10 minutes: after a Cassandra restart a sink or
+#: the API would keep answering "no host available" long after the node is back. Ten seconds at most.
+RECONNECT_MAX_S = 10.0
 
 
 def cassandra_cluster(settings: Settings, **options: Any) -> Cluster:
     """A driver `Cluster` for the configured node, speaking protocol v5 (Cassandra 5)."""
     return Cluster(
         [settings.cassandra_host], port=settings.cassandra_port, protocol_version=5,
-        load_balancing_policy=DCAwareRoundRobinPolicy(), **(CASSANDRA_TIMEOUTS | options),
+        load_balancing_policy=DCAwareRoundRobinPolicy(),
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=1.0, max_delay=RECONNECT_MAX_S),
+        **(CASSANDRA_TIMEOUTS | options),
     )
 
 

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     score_max_offsets_per_trigger: int = Field(
         50_000, ge=1, description="records per micro-batch of the score query: a score batch costs about ten "
                                    "Spark jobs whatever its size, so a backlog is scored in few, large batches")
+    sink_retry_s: float = Field(
+        600.0, ge=0, le=86_400, description="how long a micro-batch is retried while Cassandra is unreachable "
+                                            "(a restart, a pause) before its query stops; 0 stops at once")
     sink_driver_max_keys: int = Field(
         2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
                                               "and holds a micro-batch on the Spark driver instead of in Spark jobs")

@@ -42,6 +42,8 @@ class Children:
     log_dir: Path
     env: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: Jobs that end by themselves (the recommender's training): stopped with the rest, never "dead".
+    jobs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str]) -> Path:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -57,11 +59,13 @@ class Children:
                 raise ServiceStartError(f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log")
 
     def stop(self) -> None:
-        for proc in self.procs.values():
+        """SIGTERM to every process group at once, then SIGKILL to those still there after 30 s."""
+        everything = [*self.procs.values(), *self.jobs.values()]
+        for proc in everything:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
-        for proc in self.procs.values():
+        for proc in everything:
             while is_alive(proc.pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
             if proc.poll() is None:
@@ -173,6 +177,7 @@ class RecommendTraining:
                     self.proc = subprocess.Popen([SPARK_SUBMIT, "batch/recommend_job.py"], cwd=PROJECT_ROOT,
                                                  env=self.group.env, stdout=out, stderr=subprocess.STDOUT,
                                                  start_new_session=True)
+                self.group.jobs["recommend"] = self.proc  # stopped with the others, in parallel
                 self.echo(f"recommendations: training once on the activity so far (log {self.log_file})")
             return
         if self.proc.poll() is None:
@@ -183,11 +188,6 @@ class RecommendTraining:
             return
         picks = graphql_recommendations(self.api_url, self.settings)
         self.echo(f"GraphQL answers viewer {{ recommendations }}: {picks}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
 
 
 def graphql_recommendations(api_url: str, settings: Settings) -> list[str] | None:
@@ -303,6 +303,4 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
                 time.sleep(5)
         except KeyboardInterrupt:
             echo("stopping…")
-        finally:
-            training.stop()
     return 0

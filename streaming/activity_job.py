@@ -60,14 +60,15 @@ def start_activity_streams(spark: SparkSession, settings: Settings, *, available
     events_sink, windows_sink = ActivityEventsSink(settings), ActivityWindowsSink(settings)
     events = (
         read_topic(spark, settings, settings.topic_user_events)
-        .writeStream.foreachBatch(foreach_batch(events_sink))
+        .writeStream.foreachBatch(foreach_batch(events_sink, retry_for_s=settings.sink_retry_s))
         .option("checkpointLocation", f"{root}/activity-events")
         .queryName("activity-events")
         .trigger(**trigger).start()
     )
     windows = (
         activity_windows(read_topic(spark, settings, settings.topic_user_events), settings)
-        .writeStream.outputMode("update").foreachBatch(foreach_batch(windows_sink))
+        .writeStream.outputMode("update")
+        .foreachBatch(foreach_batch(windows_sink, retry_for_s=settings.sink_retry_s))
         .option("checkpointLocation", f"{root}/activity-windows-v{WINDOWS_STATE_VERSION}")
         .queryName("activity-windows")
         .trigger(**trigger).start()

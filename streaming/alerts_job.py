@@ -37,7 +37,7 @@ def start_alerts_stream(
     ensure_topics(settings, {settings.topic_deal_alerts: settings.deal_alerts_partitions})
     writer = (
         read_topic(spark, settings, settings.topic_deals_raw)
-        .writeStream.foreachBatch(foreach_batch(sink or alert_sink(settings)))
+        .writeStream.foreachBatch(foreach_batch(sink or alert_sink(settings), retry_for_s=settings.sink_retry_s))
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/alerts")
         .queryName("alerts")
     )

@@ -44,7 +44,8 @@ def start_deals_stream(
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     writer = (
         read_topic(spark, settings, settings.topic_deals_raw)
-        .writeStream.foreachBatch(foreach_batch(sink or deal_tables_sink(settings, scores=False)))
+        .writeStream.foreachBatch(foreach_batch(sink or deal_tables_sink(settings, scores=False),
+                                                 retry_for_s=settings.sink_retry_s))
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deals")
         .queryName("deals")
     )
@@ -59,7 +60,8 @@ def start_scores_stream(
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     writer = (
         read_topic(spark, settings, settings.topic_deals_raw, max_offsets=settings.score_max_offsets_per_trigger)
-        .writeStream.foreachBatch(foreach_batch((sink or DealScoreSink(settings)).from_raw))
+        .writeStream.foreachBatch(foreach_batch((sink or DealScoreSink(settings)).from_raw,
+                                                 retry_for_s=settings.sink_retry_s))
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deal-scores")
         .queryName("deal-scores")
     )

@@ -1,0 +1,99 @@
+"""Faults the suite injects into real processes: kill -9 and restart, or SIGSTOP for a while and
+SIGCONT, of the local stack's Kafka broker and Cassandra node and of the speed layer's Spark driver."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from conf.settings import PROJECT_ROOT, Settings
+from conf.versions import load_versions
+from stack.manager import status, up
+
+
+def service_pid(settings: Settings, name: str) -> int:
+    found = {row.name: row.pid for row in status(settings, load_versions())}
+    pid = found.get(name)
+    if pid is None:
+        raise AssertionError(f"{name} is not running: the fault suite needs the local stack up")
+    return pid
+
+
+def kill_and_restart_service(settings: Settings, name: str, down_s: float) -> None:
+    """kill -9 the service, leave it down `down_s`, start it again with the stack's own command."""
+    pid = service_pid(settings, name)
+    os.kill(pid, signal.SIGKILL)
+    try:
+        psutil.Process(pid).wait(timeout=30)
+    except psutil.NoSuchProcess:
+        pass
+    time.sleep(down_s)
+    up(settings, load_versions(), echo=lambda _line: None)
+
+
+def pause_service(settings: Settings, name: str, paused_s: float) -> None:
+    """SIGSTOP the service (a long GC pause, a frozen VM), SIGCONT after `paused_s`."""
+    pid = service_pid(settings, name)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(paused_s)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+@dataclass
+class SpeedLayer:
+    """The speed layer (every streaming query in one Spark application) as `exstreamly run` starts it."""
+
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SpeedLayer:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([str(PROJECT_ROOT / "spark-submit.sh"), "streaming/speed_layer.py"],
+                                         cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def kill_and_restart_driver(layer: SpeedLayer, down_s: float) -> None:
+    """kill -9 the Spark driver (JVM and Python), restart it from its checkpoints, as a supervisor would."""
+    layer.kill()
+    time.sleep(down_s)
+    layer.start()
+
+
+Fault = Callable[[Settings, SpeedLayer], None]
+
+FAULTS: dict[str, Fault] = {
+    "kafka-kill9": lambda s, _layer: kill_and_restart_service(s, "kafka", down_s=5),
+    "kafka-pause": lambda s, _layer: pause_service(s, "kafka", paused_s=20),
+    "cassandra-kill9": lambda s, _layer: kill_and_restart_service(s, "cassandra", down_s=5),
+    "cassandra-pause": lambda s, _layer: pause_service(s, "cassandra", paused_s=20),
+    "driver-kill9": lambda _s, layer: kill_and_restart_driver(layer, down_s=2),
+}
