@@ -38,8 +38,7 @@ def cassandra_cluster(settings: Settings, **options: Any) -> Cluster:
     return Cluster(
         [settings.cassandra_host], port=settings.cassandra_port, protocol_version=5,
         load_balancing_policy=DCAwareRoundRobinPolicy(),
-        reconnection_policy=ExponentialReconnectionPolicy(base_delay=1.0, max_delay=RECONNECT_MAX_S),
-        **(CASSANDRA_TIMEOUTS | options),
+        **(CASSANDRA_TIMEOUTS | {"reconnection_policy": ExponentialReconnectionPolicy(0.5, RECONNECT_MAX_S)} | options),
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from cassandra import ConsistencyLevel, DriverException, OperationTimedOut, RequestExecutionException
 from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
 from cassandra.connection import ConnectionException
-from cassandra.policies import ExponentialReconnectionPolicy
 from cassandra.query import PreparedStatement, dict_factory
 
 from conf.clients import cassandra_cluster
@@ -178,7 +177,7 @@ class Repository:
         return True
 
     def _connect(self) -> tuple[Cluster, Session, dict[str, PreparedStatement]]:
-        cluster = cassandra_cluster(self.settings, reconnection_policy=ExponentialReconnectionPolicy(0.5, 10.0))
+        cluster = cassandra_cluster(self.settings)  # reconnects within 10 s of a node's return
         try:
             session = cluster.connect()
             # cassandra_cluster sets a load balancing policy, which puts the driver in legacy (non-profile)
