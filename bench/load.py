@@ -22,7 +22,6 @@ Output: a table, bench/results/load.json (with the load phase's latency histogra
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from hdrh.histogram import HdrHistogram
 
 from bench.report import RESULTS, bench_main, table
@@ -57,7 +57,7 @@ def dashboard_documents() -> dict[str, str]:
     script = "import * as q from './dashboard/src/queries.js'; console.log(JSON.stringify(q));"
     out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=PROJECT_ROOT, check=True,
                          capture_output=True, text=True).stdout
-    documents: dict[str, str] = json.loads(out)
+    documents: dict[str, str] = orjson.loads(out)
     return documents
 
 
@@ -102,43 +102,49 @@ class Mix:
 
 
 class Client:
-    """HTTP/1.1 keep-alive to /graphql and graphql-transport-ws sockets, as the dashboard talks."""
+    """HTTP/1.1 keep-alive to /graphql and graphql-transport-ws sockets, as the dashboard talks.
+
+    aiohttp, not httpx: with hundreds of requests waiting on a slow server, httpx's pool spends its
+    time re-scanning the queue (quadratic), and the generator itself then falls behind its schedule.
+    """
 
     def __init__(self, api_url: str, token: str) -> None:
+        import aiohttp
+
         self.api_url, self.token = api_url, token
-        self.http = httpx.AsyncClient(timeout=TIMEOUT_S, limits=httpx.Limits(max_connections=512,
-                                                                             max_keepalive_connections=128))
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                          timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
+                                          json_serialize=lambda value: orjson.dumps(value).decode())
 
     async def send(self, name: str, document: str, variables: dict[str, Any]) -> str | None:
         """None when answered well, else what went wrong."""
         if document.lstrip().startswith("subscription"):
-            return await self.first_update(document, variables)
+            async with asyncio.timeout(TIMEOUT_S):
+                return await self.first_update(document, variables)
         headers = {"Authorization": f"Bearer {self.token}"} if name == "VIEWER" else {}
-        response = await self.http.post(self.api_url, json={"query": document, "variables": variables},
-                                        headers=headers)
-        if response.status_code != 200:
-            return f"HTTP {response.status_code}"
-        return "GraphQL errors" if response.json().get("errors") else None
+        async with self.http.post(self.api_url, json={"query": document, "variables": variables},
+                                  headers=headers) as response:
+            body = await response.read()
+        if response.status != 200:
+            return f"HTTP {response.status}"
+        return "GraphQL errors" if orjson.loads(body).get("errors") else None
 
     async def first_update(self, document: str, variables: dict[str, Any]) -> str | None:
-        from websockets.asyncio.client import connect
-        from websockets.typing import Subprotocol
-
-        url = self.api_url.replace("http://", "ws://", 1)
-        async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=TIMEOUT_S) as ws:
-            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-            if json.loads(await ws.recv()).get("type") != "connection_ack":
+        """Connect, subscribe, wait for the first update, complete: what opening the live page costs."""
+        async with self.http.ws_connect(self.api_url, protocols=("graphql-transport-ws",)) as ws:
+            await ws.send_str(orjson.dumps({"type": "connection_init", "payload": {}}).decode())
+            if orjson.loads(await ws.receive_str()).get("type") != "connection_ack":
                 return "no connection_ack"
-            await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                      "payload": {"query": document, "variables": variables}}))
-            message = json.loads(await ws.recv())
-            await ws.send(json.dumps({"id": "1", "type": "complete"}))
+            await ws.send_str(orjson.dumps({"id": "1", "type": "subscribe",
+                                            "payload": {"query": document, "variables": variables}}).decode())
+            message = orjson.loads(await ws.receive_str())
+            await ws.send_str(orjson.dumps({"id": "1", "type": "complete"}).decode())
             if message.get("type") != "next" or message["payload"].get("errors"):
                 return f"subscription answered {message.get('type')}"
         return None
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
 
 # -- the open loop --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,10 @@ def local_stack() -> Iterator[None]:
         down(settings, versions, echo=log.info)
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def write_results(name: str, metrics: Mapping[str, float]) -> Path:
     """Write `bench/results/<name>.json` (flat metric -> number)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -60,8 +65,11 @@ def bench_main(name: str, doc: str | None, quick_help: str, run: Callable[[bool]
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=quick_help)
     args = parser.parse_args()
+    # SIGTERM (a `timeout`, a CI runner) stops a benchmark as Ctrl-C does: its `finally` blocks stop
+    # whatever it started (the stack, `exstreamly run`), instead of leaving them running.
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("cassandra", "kafka", "py4j"):
+    for noisy in ("cassandra", "kafka", "py4j", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     with local_stack():
         metrics = run(args.quick)

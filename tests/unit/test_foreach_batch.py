@@ -21,8 +21,9 @@ def test_a_batch_that_met_an_unreachable_cassandra_runs_again_until_it_passes(mo
     monkeypatch.setattr("time.sleep", lambda _s: None)  # tenacity's waits
     sink = FlakySink([NoHostAvailable("down", {}), RuntimeError(
         "py4j.protocol.Py4JJavaError: java.io.IOException: Failed to open native connection to Cassandra")])
-    foreach_batch(sink, retry_for_s=60)(None, 7)  # type: ignore[arg-type]
-    assert sink.calls == 3
+    prepared: list[object] = []
+    foreach_batch(sink, retry_for_s=60, before_retry=prepared.append)("the batch", 7)  # type: ignore[arg-type]
+    assert sink.calls == 3 and prepared == ["the batch", "the batch"]  # fresh sessions before each retry
 
 
 def test_any_other_error_ends_the_batch_at_once() -> None:
