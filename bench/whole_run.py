@@ -80,12 +80,14 @@ class Run:
         return self.settings.runtime_dir / "logs"
 
     def stop(self) -> None:
-        """What Ctrl-C does (`run` stops its children, SIGKILL after 30 s); anything of the run still
-        there after that is killed here, so a benchmark never leaves a process behind."""
+        """What a service manager does: SIGTERM (`run` stops its children, SIGKILL after 30 s). Not
+        SIGINT: a benchmark started in the background (`... &`) hands its children an ignored SIGINT, and
+        Python then never raises KeyboardInterrupt. Anything of the run still there is killed here, so a
+        benchmark never leaves a process behind."""
         if self.proc.poll() is not None:
             return
         descendants = psutil.Process(self.proc.pid).children(recursive=True)
-        os.killpg(self.proc.pid, signal.SIGINT)
+        os.killpg(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=90)
         except subprocess.TimeoutExpired:
