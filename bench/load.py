@@ -162,6 +162,7 @@ class Phase:
     errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     late_starts: int = 0  # requests the generator itself started over 10 ms after they were due
+    load_average_1m: float = 0.0  # the machine's, as the phase ended
 
     def percentile_ms(self, q: float) -> float:
         return self.histogram.get_value_at_percentile(q) / 1000
@@ -201,6 +202,7 @@ async def open_loop(client: Client, mix: Mix, phase: Phase) -> Phase:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         phase.sent += 1
+    phase.load_average_1m = os.getloadavg()[0]
     if tasks:
         await asyncio.wait(tasks)
     log.info("%.0f req/s for %.0f s: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms, errors %d (%s)%s",
@@ -305,7 +307,8 @@ def metrics(load: Phase, steps: list[Phase], idle: Phase, max_rate: float) -> di
         "idle_p50_ms": idle.percentile_ms(50), "idle_p99_ms": idle.percentile_ms(99),
         "idle_error_rate": idle.error_rate,
         "load_p99_over_idle_p99": load.percentile_ms(99) / idle.percentile_ms(99),
-        "max_rate_within_bounds": max_rate, "load_average_1m": os.getloadavg()[0],
+        "max_rate_within_bounds": max_rate, "load_average_1m": load.load_average_1m,
+        "idle_load_average_1m": idle.load_average_1m,
     }
     for bound in HIST_BOUNDS_MS:
         out[f"load_hist_le_{bound}_ms"] = sum(c for v, c in _counts(load.histogram) if v <= bound * 1000)

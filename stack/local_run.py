@@ -178,9 +178,8 @@ class RecommendTraining:
             if lake_has_events(self.settings):
                 with self.log_file.open("ab") as out:
                     self.proc = subprocess.Popen([*BATCH_PRIORITY, SPARK_SUBMIT, "batch/recommend_job.py"],
-                                                 cwd=PROJECT_ROOT,
-                                                 env=self.group.env, stdout=out, stderr=subprocess.STDOUT,
-                                                 start_new_session=True)
+                                                 cwd=PROJECT_ROOT, env=self.group.env, stdout=out,
+                                                 stderr=subprocess.STDOUT, start_new_session=True)
                 self.group.jobs["recommend"] = self.proc  # stopped with the others, in parallel
                 self.echo(f"recommendations: training once on the activity so far (log {self.log_file})")
             return
