@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     sink_retry_s: float = Field(
         600.0, ge=0, le=86_400, description="how long a micro-batch is retried while Cassandra is unreachable "
                                             "(a restart, a pause) before its query stops; 0 stops at once")
+    stream_stall_exit_s: float = Field(
+        900.0, ge=0, le=86_400, description="a job whose query spends longer than this in one micro-batch exits "
+                                            "(status 75) so that its supervisor restarts it from its checkpoints "
+                                            "(streaming/watchdog.py); 0: never")
     sink_driver_max_keys: int = Field(
         2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
                                               "and holds a micro-batch on the Spark driver instead of in Spark jobs")

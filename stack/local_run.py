@@ -28,6 +28,7 @@ from conf.clients import cassandra_cluster, ensure_topics, kafka_cluster_id
 from conf.settings import PROJECT_ROOT, Settings
 from stack.errors import ServiceStartError
 from stack.process import is_alive
+from streaming.watchdog import EXIT_STALLED
 
 log = logging.getLogger(__name__)
 EXSTREAMLY = [str(Path(sys.executable).with_name("exstreamly"))]
@@ -44,22 +45,33 @@ class Children:
 
     log_dir: Path
     env: dict[str, str]
+    echo: Callable[[str], None] = print
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    argvs: dict[str, list[str]] = field(default_factory=dict)
+    #: Children started again when they exit with this status: the speed layer's watchdog stops a hung
+    #: job with it (streaming/watchdog.py), and a restart from the checkpoints is exact.
+    restart_on: dict[str, int] = field(default_factory=dict)
     #: Jobs that end by themselves (the recommender's training): stopped with the rest, never "dead".
     jobs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str]) -> Path:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_file = self.log_dir / f"{name}.log"
+        self.argvs[name] = argv
         with log_file.open("ab") as out:
             self.procs[name] = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=self.env, stdout=out,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
         return log_file
 
     def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise ServiceStartError(f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log")
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                continue
+            if self.restart_on.get(name) == proc.returncode:
+                self.echo(f"{name} exited with {proc.returncode} (stalled): restarting it from its checkpoints "
+                          f"(log {self.start(name, self.argvs[name])})")
+                continue
+            raise ServiceStartError(f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log")
 
     def stop(self) -> None:
         """SIGTERM to every process group at once, then SIGKILL to those still there after 30 s."""
@@ -85,11 +97,11 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 @contextmanager
-def children(settings: Settings) -> Iterator[Children]:
+def children(settings: Settings, echo: Callable[[str], None] = print) -> Iterator[Children]:
     """The run's children, stopped however the run ends: an error, Ctrl-C, SIGTERM or SIGHUP. Each child
     has its own session (so a terminal's signals reach only us), so stopping them is our job."""
     env = {**os.environ, "EXS_DEALS_API_URL": f"http://{settings.simulator_host}:{settings.simulator_port}/v2"}
-    group = Children(settings.runtime_dir / "logs", env)
+    group = Children(settings.runtime_dir / "logs", env, echo)
     previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
     try:
         yield group
@@ -267,7 +279,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
     sim_url = f"http://{settings.simulator_host}:{settings.simulator_port}/v2"
     api_url = f"http://{settings.api_host}:{settings.api_port}/graphql"
     started = time.time()
-    with children(settings) as group:
+    with children(settings, echo) as group:
         echo(f"simulator: {sim_url} (log {group.start('simulator', [*EXSTREAMLY, 'simulate'])})")
         wait_for("the simulator", lambda: httpx.get(f"{sim_url}/categories",
                  params={"api_key": settings.deals_api_key.get_secret_value()}, timeout=2).is_success, group, 60)
@@ -276,6 +288,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         # One Spark application for the archive, deal and activity queries: on one machine a driver
         # per job costs more CPU than the queries themselves (streaming/speed_layer.py).
         speed_log = group.start("speed_layer", [SPARK_SUBMIT, "streaming/speed_layer.py"])
+        group.restart_on["speed_layer"] = EXIT_STALLED
         echo(f"spark speed layer (archive, deals, scores, alerts, activity queries): submitted (log {speed_log})")
         crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])
         echo(f"crawler: full crawl, then incremental every 60s (log {crawler_log})")

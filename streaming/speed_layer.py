@@ -27,6 +27,7 @@ from streaming.alerts_job import start_alerts_stream
 from streaming.archive_job import start_archive
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.deals_job import start_deals_stream, start_scores_stream
+from streaming.watchdog import exit_when_stalled
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     spark, settings = job_session("exstreamly-speed-layer", **{"spark.scheduler.mode": "FAIR"}), load_settings()
     queries = start_speed_layer(spark, settings)
     log.info("speed layer running: %s", ", ".join(q.name for q in queries))
+    exit_when_stalled(queries, settings.stream_stall_exit_s)
     with stop_clearly_on_data_loss(settings.checkpoint_root, queries):
         spark.streams.awaitAnyTermination()
 

@@ -15,6 +15,7 @@ import psutil
 from conf.settings import PROJECT_ROOT, Settings
 from conf.versions import load_versions
 from stack.manager import status, up
+from streaming.watchdog import EXIT_STALLED
 
 
 def service_pid(settings: Settings, name: str) -> int:
@@ -62,7 +63,14 @@ class SpeedLayer:
                                          start_new_session=True)
         return self
 
+    restarts: int = 0
+
     def running(self) -> bool:
+        """Whether the layer runs, after restarting it if its watchdog stopped it (what `exstreamly run`,
+        YARN or a service manager do on EXIT_STALLED): a supervisor, not a manual step."""
+        if self.proc is not None and self.proc.poll() == EXIT_STALLED:
+            self.restarts += 1
+            self.start()
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:

@@ -39,7 +39,9 @@ def fault_settings(settings: Settings, tmp_path: Path) -> Settings:
 def layer_env(s: Settings) -> dict[str, str]:
     return {**os.environ, "EXS_KEYSPACE": s.keyspace, "EXS_TOPIC_DEALS_RAW": s.topic_deals_raw,
             "EXS_TOPIC_USER_EVENTS": s.topic_user_events, "EXS_CHECKPOINT_URI": s.checkpoint_uri,
-            "EXS_LAKE_URI": s.lake_uri}  # the production trigger, not the suite's fast one
+            "EXS_LAKE_URI": s.lake_uri,  # the production trigger, not the suite's fast one
+            # a hung micro-batch stops the layer after this long, and SpeedLayer.running() restarts it
+            "EXS_STREAM_STALL_EXIT_S": "150"}
 
 
 def checkpoints(s: Settings) -> list[Path]:
@@ -119,6 +121,7 @@ def test_after_the_fault_every_store_holds_exactly_what_was_acknowledged(case, s
                "lake deals": checker.lake(s.lake_dir(s.topic_deals_raw), acked.deal_positions),
                "lake events": checker.lake(s.lake_dir(s.topic_user_events), acked.event_positions)}
     write_result(s, case, {"fault_s": round(fault_s, 1), "recovery_s": round(recovery_s, 1),
+                           "restarts_after_a_stall": layer.restarts,
                            "refused_by_broker": len(acked.refused),
                            "tallies": {name: t.as_dict() for name, t in tallies.items()}})
     assert acked.refused == [], acked.refused[:3]
