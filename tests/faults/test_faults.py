@@ -73,24 +73,8 @@ def write_result(s: Settings, case: str, result: dict[str, object]) -> None:
     (out / f"{case}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
-#: Cases that do not reach 0/0/0 with no manual step, with the reason (README, "The fault suite").
-BOUNDS = {
-    "cassandra-kill9": (
-        "the speed layer hangs: the spark-cassandra-connector refreshes the table schema before each write, and "
-        "the Java driver's Session.refreshSchema() called while its connection is lost never returns (no "
-        "timeout; scylladb/java-driver#343). A restart of the driver once Cassandra is back recovers exactly "
-        "(the driver-kill9 case)"),
-}
-
-
-def marks(name: str) -> list[pytest.MarkDecorator]:
-    found = [] if name in QUICK else [pytest.mark.faults_full]
-    if name in BOUNDS:
-        found.append(pytest.mark.xfail(reason=BOUNDS[name], strict=False))
-    return found
-
-
-@pytest.mark.parametrize("case", [pytest.param(name, marks=marks(name)) for name in FAULTS])
+@pytest.mark.parametrize("case", [pytest.param(name, marks=() if name in QUICK else pytest.mark.faults_full)
+                                  for name in FAULTS])
 def test_after_the_fault_every_store_holds_exactly_what_was_acknowledged(case, settings, kafka_bootstrap,
                                                                           clean_tables, tmp_path):
     s = fault_settings(settings, tmp_path)
