@@ -31,6 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,7 @@ class Mix:
     served: Served
     rng: random.Random = field(default_factory=lambda: random.Random(17))
 
+    @cached_property
     def entries(self) -> list[tuple[str, float, Callable[[], dict[str, Any]]]]:
         s, r = self.served, self.rng
         return [
@@ -98,9 +100,12 @@ class Mix:
             ("TRENDING_LIVE", 5, lambda: {"window": "TEN_SECONDS"}),
         ]
 
+    @cached_property
+    def _weights(self) -> list[float]:
+        return [w for _, w, _ in self.entries]
+
     def draw(self) -> tuple[str, dict[str, Any]]:
-        entries = self.entries()
-        name, _, variables = self.rng.choices(entries, weights=[w for _, w, _ in entries])[0]
+        name, _, variables = self.rng.choices(self.entries, weights=self._weights)[0]
         return name, variables()
 
 
