@@ -12,6 +12,7 @@ from graphql_api.cli import api, token
 from ingest.activity.cli import activity
 from ingest.cli import crawl, fetcher, plan, simulate
 from stack.errors import StackError
+from stack.manager import Profile
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,34 +29,57 @@ def main(verbose: bool) -> None:
 
 @main.group()
 def stack() -> None:
-    """Local single-machine Kafka (KRaft) + Cassandra, started from Maven Central jars on JDK 17."""
+    """The local stack: Kafka (KRaft) + Cassandra from Maven Central jars on JDK 17.
+
+    `--profile cluster` runs every distributed engine instead (stack/cluster.py): HDFS and YARN, a Spark
+    standalone master with two workers, three Kafka nodes and a three-node Cassandra ring.
+    """
+
+
+PROFILE = click.option("--profile", type=click.Choice(["local", "cluster"]), default="local", show_default=True,
+                       help="local: one Kafka and one Cassandra; cluster: HDFS, YARN, Spark standalone, "
+                            "3 Kafka nodes, 3 Cassandra nodes")
 
 
 @stack.command("up")
-def stack_up() -> None:
-    """Start Kafka and Cassandra (a no-op for those already running) and wait until they answer."""
+@PROFILE
+def stack_up(profile: Profile) -> None:
+    """Start the profile's services (a no-op for those already running) and wait until they answer."""
     from stack.manager import up
 
-    _run_stack(lambda s, v: up(s, v, echo=click.echo))
+    _run_stack(lambda s, v: up(s, v, echo=click.echo, profile=profile))
+    if profile == "cluster":
+        click.echo('Point jobs and clients at it: eval "$(exstreamly stack env --profile cluster)"')
 
 
 @stack.command("down")
-def stack_down() -> None:
-    """Stop the stack's own Kafka and Cassandra processes (by PID file)."""
+@PROFILE
+def stack_down(profile: Profile) -> None:
+    """Stop the profile's own processes (by PID file)."""
     from stack.manager import down
 
-    _run_stack(lambda s, v: down(s, v, echo=click.echo))
+    _run_stack(lambda s, v: down(s, v, echo=click.echo, profile=profile))
 
 
 @stack.command("status")
-def stack_status() -> None:
+@PROFILE
+def stack_status(profile: Profile) -> None:
     """Show each service's PID and whether it answers; exit 1 unless all answer."""
     from stack.manager import status
 
-    rows = status(load_settings(), load_versions())
+    rows = status(load_settings(), load_versions(), profile)
     for row in rows:
-        click.echo(f"{row.name:10s} pid={row.pid or '-':<8} {'ready ' + row.answer if row.answer else 'DOWN'}")
+        click.echo(f"{row.name:22s} pid={row.pid or '-':<8} {'ready ' + row.answer if row.answer else 'DOWN'}")
     sys.exit(0 if all(r.is_ready for r in rows) else 1)
+
+
+@stack.command("env")
+@PROFILE
+def stack_env(profile: Profile) -> None:
+    """Print `export` lines pointing jobs and clients at the profile: eval "$(exstreamly stack env …)"."""
+    from stack.cluster import cluster_env, export_lines
+
+    click.echo(export_lines(cluster_env(load_settings()) if profile == "cluster" else {}), nl=False)
 
 
 @main.group()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from stack.manager import Profile
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -18,24 +20,24 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def local_stack() -> Iterator[None]:
-    """Kafka and Cassandra for a benchmark: the running stack if it answers, else one started here
+def local_stack(profile: Profile = "local") -> Iterator[None]:
+    """The stack's profile for a benchmark: the running one if it answers, else one started here
     (from the same Maven Central artifacts as `exstreamly stack up`) and stopped again afterwards."""
     from conf.settings import load_settings
     from conf.versions import load_versions
     from stack.manager import down, status, up
 
     settings, versions = load_settings(), load_versions()
-    if all(s.is_ready for s in status(settings, versions)):
+    if all(s.is_ready for s in status(settings, versions, profile)):
         yield
         return
-    log.info("the local stack is not running: starting it for this benchmark")
-    up(settings, versions, echo=log.info)
+    log.info("the %s stack is not running: starting it for this benchmark", profile)
+    up(settings, versions, echo=log.info, profile=profile)
     try:
         yield
     finally:
         log.info("stopping the stack this benchmark started")
-        down(settings, versions, echo=log.info)
+        down(settings, versions, echo=log.info, profile=profile)
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -60,7 +62,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def bench_main(name: str, doc: str | None, quick_help: str, run: Callable[[bool], dict[str, float]],
-               report: Callable[[dict[str, float]], str]) -> None:
+               report: Callable[[dict[str, float]], str], profile: Profile = "local") -> None:
     """`python -m bench.<name> [--quick]`: run, print the report, write `bench/results/<name>.json`."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=quick_help)
@@ -71,7 +73,7 @@ def bench_main(name: str, doc: str | None, quick_help: str, run: Callable[[bool]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("cassandra", "kafka", "py4j", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    with local_stack():
+    with local_stack(profile):
         metrics = run(args.quick)
     print(report(metrics))
     print(f"results: {write_results(name, metrics)}")

@@ -34,11 +34,11 @@ RECONNECT_MAX_S = 10.0
 
 
 def cassandra_cluster(settings: Settings, **options: Any) -> Cluster:
-    """A driver `Cluster` for the configured node, speaking protocol v5 (Cassandra 5)."""
+    """A driver `Cluster` for the configured node(s), speaking protocol v5 (Cassandra 5)."""
     return Cluster(
-        [settings.cassandra_host], port=settings.cassandra_port, protocol_version=5,
-        load_balancing_policy=DCAwareRoundRobinPolicy(),
-        **(CASSANDRA_TIMEOUTS | {"reconnection_policy": ExponentialReconnectionPolicy(0.5, RECONNECT_MAX_S)} | options),
+        settings.cassandra_hosts, port=settings.cassandra_port, protocol_version=5,
+        **(CASSANDRA_TIMEOUTS | {"load_balancing_policy": DCAwareRoundRobinPolicy(),
+                                 "reconnection_policy": ExponentialReconnectionPolicy(0.5, RECONNECT_MAX_S)} | options),
     )
 
 
@@ -71,11 +71,12 @@ def kafka_admin(settings: Settings, client_id: str = "exstreamly-admin") -> Kafk
 
 
 def ensure_topics(settings: Settings, partitions: dict[str, int]) -> None:
-    """Create the topics that do not exist yet (replication 1 on the single local broker)."""
+    """Create the topics that do not exist yet, with the configured replication (1 on a single broker)."""
     admin = kafka_admin(settings)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, n, 1) for name, n in partitions.items() if name not in existing]
+        replicas = settings.kafka_replication_factor
+        missing = [NewTopic(name, n, replicas) for name, n in partitions.items() if name not in existing]
         if missing:
             admin.create_topics(missing)
             log.info("created topics %s", ", ".join(t.name for t in missing))

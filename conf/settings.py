@@ -32,13 +32,18 @@ class Settings(BaseSettings):
     kafka_port: int = Field(9092, ge=1, le=65535)
     kafka_controller_port: int = Field(9093, ge=1, le=65535)
     kafka_heap: str = "512m"
+    kafka_bootstrap_servers: str = Field(
+        "", description="comma-separated brokers of a Kafka cluster; default kafka_host:kafka_port")
+    kafka_replication_factor: int = Field(1, ge=1, le=16, description="replicas of each topic the platform creates")
 
-    cassandra_host: str = "127.0.0.1"
+    cassandra_host: str = Field("127.0.0.1", description="a Cassandra node, or comma-separated nodes of a ring")
     cassandra_port: int = Field(9042, ge=1, le=65535)
     cassandra_storage_port: int = Field(7000, ge=1, le=65535)
     cassandra_heap: str = "1G"
     keyspace: str = Field("exstreamly", pattern=r"^[a-z][a-z0-9_]{0,47}$")
     replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cassandra_write_consistency: Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"] = Field(
+        "LOCAL_ONE", description="consistency of the Spark jobs' Cassandra writes (LOCAL_QUORUM on a ring)")
 
     topic_deals_raw: str = "deals_raw"
     topic_deal_pages: str = "deal_pages"
@@ -47,6 +52,9 @@ class Settings(BaseSettings):
     lake_uri: str = Field("", description="data lake root (hdfs://… or file://…); default under runtime_dir")
     checkpoint_uri: str = Field("", description="streaming checkpoints root; default under runtime_dir")
     spark_master: str = "local[*]"
+    spark_yarn_archive: str = Field(
+        "", description="hdfs:// URI of a zip of Spark's jars (spark.yarn.archive): YARN submits then upload "
+                        "nothing; empty: each submit uploads pyspark's jars")
     max_offsets_per_trigger: int = Field(20_000, ge=1)
     trigger_seconds: float = Field(0.5, gt=0)
     kafka_fail_on_data_loss: bool = Field(
@@ -255,7 +263,11 @@ class Settings(BaseSettings):
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        return self.kafka_bootstrap_servers or f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def cassandra_hosts(self) -> list[str]:
+        return [host.strip() for host in self.cassandra_host.split(",") if host.strip()]
 
     @property
     def lake_root(self) -> str:

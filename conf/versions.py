@@ -16,6 +16,7 @@ class Versions:
     log4j: str
     scala_binary: str
     spark: str
+    hadoop: str
     spark_cassandra_connector: str
     maven_dependency_plugin: str
 
@@ -53,6 +54,7 @@ def load_versions() -> Versions:
         log4j=pairs["LOG4J_VERSION"],
         scala_binary=pairs["SCALA_BINARY"],
         spark=pairs["SPARK_VERSION"],
+        hadoop=pairs["HADOOP_VERSION"],
         spark_cassandra_connector=pairs["SPARK_CASSANDRA_CONNECTOR"],
         maven_dependency_plugin=pairs["MAVEN_DEPENDENCY_PLUGIN"],
     )

@@ -5,12 +5,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from conf.settings import Settings
 from conf.versions import Versions
 from stack.errors import ServiceStartError
 from stack.process import is_alive, read_pid, spawn, terminate
-from stack.services import Cassandra, Kafka, Service
+from stack.services import Cassandra, JvmService, Kafka
+
+#: `local`: one Kafka and one Cassandra (the default); `cluster`: stack/cluster.py
+Profile = Literal["local", "cluster"]
 
 log = logging.getLogger(__name__)
 PROBE_INTERVAL_S = 1.0
@@ -28,16 +32,28 @@ class ServiceStatus:
         return self.answer is not None
 
 
-def services(settings: Settings, versions: Versions) -> list[Service]:
+def services(settings: Settings, versions: Versions, profile: Profile = "local") -> list[JvmService]:
+    if profile == "cluster":
+        from stack.cluster import cluster_services
+
+        return cluster_services(settings, versions)
     # Cassandra first: it is the slowest to come up, so it gets a head start.
     return [Cassandra(settings, versions), Kafka(settings, versions)]
 
 
-def _pid(service: Service) -> int | None:
+def startup_timeout_s(settings: Settings, profile: Profile) -> float:
+    if profile == "cluster":
+        from stack.cluster import ClusterLayout
+
+        return max(settings.startup_timeout_s, ClusterLayout.of(settings).startup_timeout_s)
+    return settings.startup_timeout_s
+
+
+def _pid(service: JvmService) -> int | None:
     return read_pid(service.dirs.pidfile, marker=str(service.dirs.home))
 
 
-def _try_probe(service: Service) -> str | None:
+def _try_probe(service: JvmService) -> str | None:
     # The drivers log every refused connection at ERROR; while waiting for a start that is noise.
     quiet = [logging.getLogger(name) for name in ("cassandra", "kafka")]
     levels = [logger.level for logger in quiet]
@@ -52,19 +68,21 @@ def _try_probe(service: Service) -> str | None:
             logger.setLevel(level)
 
 
-def status(settings: Settings, versions: Versions) -> list[ServiceStatus]:
+def status(settings: Settings, versions: Versions, profile: Profile = "local") -> list[ServiceStatus]:
     result = []
-    for service in services(settings, versions):
+    for service in services(settings, versions, profile):
         pid = _pid(service)
         result.append(ServiceStatus(service.name, pid, _try_probe(service) if pid else None))
     return result
 
 
-def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print) -> list[ServiceStatus]:
+def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print,
+       profile: Profile = "local") -> list[ServiceStatus]:
     """Start every service that is not running, then wait until each really answers."""
-    started: dict[str, tuple[Service, int, float]] = {}
+    started: dict[str, tuple[JvmService, int, float]] = {}
     ready: list[ServiceStatus] = []
-    for service in services(settings, versions):
+    timeout_s = startup_timeout_s(settings, profile)
+    for service in services(settings, versions, profile):
         pid = _pid(service)
         if pid is not None:
             echo(f"{service.name}: already running (pid {pid})")
@@ -72,18 +90,22 @@ def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = 
             continue
         t0 = time.monotonic()
         argv = service.command()
-        pid = spawn(argv, pidfile=service.dirs.pidfile, stdout_log=service.dirs.console_log)
+        pid = spawn(argv, pidfile=service.dirs.pidfile, stdout_log=service.dirs.console_log, env=service.env())
         echo(f"{service.name}: starting (pid {pid}), log {service.main_log}")
         started[service.name] = (service, pid, t0)
     for name, (service, pid, t0) in started.items():
-        answer = _wait_ready(service, pid, settings.startup_timeout_s - (time.monotonic() - t0))
+        answer = _wait_ready(service, pid, timeout_s - (time.monotonic() - t0))
         took = time.monotonic() - t0
         echo(f"{name}: ready in {took:.1f}s ({answer})")
         ready.append(ServiceStatus(name, pid, answer, took))
+    if profile == "cluster":
+        from stack.cluster import publish_spark_archive
+
+        echo(f"Spark's jars for YARN: {publish_spark_archive(settings)}")
     return ready
 
 
-def _wait_ready(service: Service, pid: int, timeout_s: float) -> str:
+def _wait_ready(service: JvmService, pid: int, timeout_s: float) -> str:
     deadline = time.monotonic() + max(timeout_s, 5.0)
     while time.monotonic() < deadline:
         if not is_alive(pid):
@@ -95,7 +117,7 @@ def _wait_ready(service: Service, pid: int, timeout_s: float) -> str:
     raise ServiceStartError(_failure(service, f"did not answer within {timeout_s:.0f}s (pid {pid})"))
 
 
-def _failure(service: Service, what: str) -> str:
+def _failure(service: JvmService, what: str) -> str:
     tails = []
     for path in (service.main_log, service.dirs.console_log):
         if path.exists():
@@ -104,9 +126,10 @@ def _failure(service: Service, what: str) -> str:
     return f"{service.name} {what}; see {service.main_log}\n" + "\n".join(tails)
 
 
-def down(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print) -> None:
-    """Stop only our own processes, found by PID file; Kafka first so it can leave cleanly."""
-    for service in reversed(services(settings, versions)):
+def down(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print,
+         profile: Profile = "local") -> None:
+    """Stop only our own processes, found by PID file, in the reverse order of `up` (Kafka before Cassandra)."""
+    for service in reversed(services(settings, versions, profile)):
         pid = _pid(service)
         if pid is None:
             echo(f"{service.name}: not running")

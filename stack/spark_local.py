@@ -39,7 +39,9 @@ def local_session(settings: Settings, *, master: str = "local[2]", app: str = "e
         **spark_package_conf(settings, versions),
         "spark.cassandra.connection.host": settings.cassandra_host,
         "spark.cassandra.connection.port": str(settings.cassandra_port),
+        "spark.cassandra.output.consistency.level": settings.cassandra_write_consistency,
         "spark.ui.enabled": "false",
+        **({"spark.yarn.archive": settings.spark_yarn_archive} if settings.spark_yarn_archive else {}),
         **extra_conf,
     }
     builder = SparkSession.builder.master(master).appName(app)

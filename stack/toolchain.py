@@ -1,6 +1,7 @@
 """Find JDK 17 and resolve each service's classpath from Maven Central into the runtime cache."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ def maven_properties(versions: Versions, repository_url: str) -> dict[str, dict[
         "cassandra": {"cassandra.version": versions.cassandra, "exs.repository.url": repository_url},
         "kafka": {"kafka.version": versions.kafka, "log4j.version": versions.log4j,
                   "exs.repository.url": repository_url},
+        "hadoop": {"hadoop.version": versions.hadoop, "exs.repository.url": repository_url},
     }
 
 
@@ -41,7 +43,10 @@ def resolve_classpath(service: str, lib_dir: Path, versions: Versions, *, local_
     `~/.m2`: a new clone resolves everything itself, so the fresh-machine path is the one always taken.
     """
     props = maven_properties(versions, repository_url)[service]
-    stamp = ",".join(f"{k}={v}" for k, v in sorted(props.items()))
+    pom = MAVEN_DIR / service / "pom.xml"
+    # the POM's digest too: an edited dependency list resolves again in every clone that ran before
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
+    stamp = ",".join(f"{k}={v}" for k, v in sorted(props.items())) + f",pom={digest}"
     marker = lib_dir / ".resolved"
     if marker.exists() and marker.read_text() == stamp:
         return lib_dir
@@ -52,7 +57,7 @@ def resolve_classpath(service: str, lib_dir: Path, versions: Versions, *, local_
     shutil.rmtree(staging, ignore_errors=True)
     log.info("resolving %s jars from Maven Central (%s)", service, stamp)
     cmd = [
-        mvn, "-q", "-B", "-f", str(MAVEN_DIR / service / "pom.xml"), f"-Dmaven.repo.local={local_repo}",
+        mvn, "-q", "-B", "-f", str(pom), f"-Dmaven.repo.local={local_repo}",
         f"{versions.maven_dependency_plugin}:copy-dependencies",
         "-DincludeScope=runtime", f"-DoutputDirectory={staging}",
         *(f"-D{k}={v}" for k, v in props.items()),

@@ -8,6 +8,7 @@ query has durably processed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -21,10 +22,18 @@ Offsets = dict[str, dict[int, int]]
 
 def committed_offsets(checkpoint: Path) -> Offsets:
     """The offsets the query's newest committed micro-batch ended at (empty before its first commit)."""
-    commits = [int(f.name) for f in (checkpoint / "commits").glob("*") if f.name.isdigit()]
-    if not commits:
-        return {}
-    lines = (checkpoint / "offsets" / str(max(commits))).read_text().splitlines()
+    batch = newest_batch(f.name for f in (checkpoint / "commits").glob("*"))
+    return {} if batch is None else batch_offsets((checkpoint / "offsets" / str(batch)).read_text())
+
+
+def newest_batch(commit_file_names: Iterable[str]) -> int | None:
+    """The newest committed micro-batch, from the names in `commits/` (Hadoop's `.crc` files aside)."""
+    return max((int(name) for name in commit_file_names if name.isdigit()), default=None)
+
+
+def batch_offsets(offset_log_text: str) -> Offsets:
+    """The Kafka offsets one `offsets/<batch>` file records."""
+    lines = offset_log_text.splitlines()
     offsets: Offsets = {}
     for line in lines[2:]:  # "v1", the batch's metadata, then one line per source
         for topic, partitions in orjson.loads(line).items():

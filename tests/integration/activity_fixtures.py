@@ -13,13 +13,13 @@ from tests.activity_log import LoggedEvent
 EPOCH_MS = 1000
 
 
-def create_topic_without_time_retention(bootstrap: str, topic: str, partitions: int = 4) -> None:
+def create_topic_without_time_retention(bootstrap: str, topic: str, partitions: int = 4, replicas: int = 1) -> None:
     """The log's records carry receipt times months in the past; under the broker's time retention a
     retention check could delete them before the stream reads them, so this topic keeps them."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         if topic not in admin.list_topics():
-            admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={"retention.ms": "-1"})])
+            admin.create_topics([NewTopic(topic, partitions, replicas, topic_configs={"retention.ms": "-1"})])
     except TopicAlreadyExistsError:
         pass
     finally:
