@@ -185,8 +185,10 @@ def streamed(request: pytest.FixtureRequest, cluster_profile: Settings, tmp_path
                **checker.sorted_tables(session, acked.deals),
                "price_history_by_deal": checker.price_history(session, acked.deals),
                "purchases_by_minute": checker.purchases(session, acked.events),
-               "lake deals": checker.lake(lake[s.topic_deals_raw].as_uri(), acked.deal_positions),
-               "lake events": checker.lake(lake[s.topic_user_events].as_uri(), acked.event_positions)}
+               "lake deals": checker.lake(s.lake_dir(s.topic_deals_raw), acked.deal_positions,
+                                          local_copy=lake[s.topic_deals_raw]),
+               "lake events": checker.lake(s.lake_dir(s.topic_user_events), acked.event_positions,
+                                           local_copy=lake[s.topic_user_events])}
     evidence = {
         "stream_master": stream_master, "stream_wall_s": round(stream_s, 1), "caught_up_after_kills_s":
         round(caught_up_s, 1), "killed_during_stream": killed, "yarn_applications": yarn_application_ids(layer.log),
@@ -231,9 +233,18 @@ def test_the_batch_job_over_the_hdfs_lake_writes_what_the_stream_wrote(streamed:
         **streamed.evidence, "batch_master": streamed.batch_master, "batch_wall_s": round(batch_s, 1),
         "killed_during_batch": killed, "batch_yarn_applications": yarn_application_ids(log)})
     try:
-        assert snapshot(session) == snapshot(streamed.session)
+        assert deal_tables(session, s) == deal_tables(streamed.session, s)
     finally:
         session.cluster.shutdown()
+
+
+def deal_tables(session: Any, s: Settings) -> dict[str, set[tuple[Any, ...]]]:
+    """Every table the deals jobs write, whole; of the dead letters, those of the deals topic (the stream's
+    activity query writes the user events' own there, and the deals batch job does not read events)."""
+    tables = snapshot(session)
+    tables["dead_letters_by_day"] = {row for row in tables["dead_letters_by_day"]
+                                     if ("source", s.topic_deals_raw) in row}
+    return tables
 
 
 def kill_worker_once_the_job_runs_on_both(base: Settings, layout: ClusterLayout, job: subprocess.Popen[bytes]) -> str:

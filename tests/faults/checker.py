@@ -79,25 +79,27 @@ def purchases(session: Any, acked: list[LoggedEvent]) -> Tally:
     return Tally(len(want), len(got), lost=len(want - got), stale=len(got - want))
 
 
-def lake(lake_dir: str, acked: set[Position]) -> Tally:
-    """Positions in the committed archive files of one topic against the acknowledged ones."""
-    found = Counter(lake_positions(Path(urlparse(lake_dir).path)))
+def lake(lake_dir: str, acked: set[Position], *, local_copy: Path | None = None) -> Tally:
+    """Positions in the committed archive files of one topic against the acknowledged ones; `local_copy`:
+    the lake directory copied from a remote file system (HDFS), read in its place."""
+    found = Counter(lake_positions(Path(urlparse(lake_dir).path), local_copy))
     return Tally(len(acked), sum(found.values()), lost=len(acked - found.keys()),
                  duplicated=sum(n - 1 for n in found.values() if n > 1), unexpected=len(found.keys() - acked))
 
 
-def lake_positions(root: Path) -> list[Position]:
+def lake_positions(root: Path, local_copy: Path | None = None) -> list[Position]:
     positions: list[Position] = []
-    for path in committed_files(root):
+    for path in committed_files(root, local_copy):
         table = pq.read_table(path, columns=["partition", "offset"])
         positions += zip(table.column("partition").to_pylist(), table.column("offset").to_pylist(), strict=True)
     return positions
 
 
-def committed_files(root: Path) -> list[Path]:
+def committed_files(root: Path, local_copy: Path | None = None) -> list[Path]:
     """The files the file sink's log (`_spark_metadata/<batch>[.compact]`) adds and does not delete:
-    files of a micro-batch killed before its commit are left on disk but are not part of the output."""
-    log_dir = root / "_spark_metadata"
+    files of a micro-batch killed before its commit are left on disk but are not part of the output.
+    The log names files by their full path under `root`; with `local_copy` they are read from there."""
+    log_dir = (local_copy or root) / "_spark_metadata"
     if not log_dir.is_dir():
         return []
     entries = sorted((f for f in log_dir.iterdir() if f.name[0].isdigit()),  # not Hadoop's .crc files
@@ -112,4 +114,6 @@ def committed_files(root: Path) -> list[Path]:
                 added.add(path)
             else:
                 added.discard(path)
-    return [Path(p) for p in sorted(added)]
+    if local_copy is None:
+        return [Path(p) for p in sorted(added)]
+    return [local_copy / Path(p).relative_to(root) for p in sorted(added)]
