@@ -165,3 +165,12 @@ def run_deals_batch(spark: Any, settings: Settings, clean_tables: Any) -> Callab
 
     yield run
     sink.close()
+
+
+def deselect_marked(config: pytest.Config, items: list[pytest.Item], marker: str) -> None:
+    """Deselect (reported as such, never skipped) the items carrying `marker`: a suite's slow cases that
+    run only when asked for (EXS_FAULTS=full, EXS_CLUSTER=full)."""
+    deselected = [item for item in items if item.get_closest_marker(marker)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]

@@ -15,17 +15,14 @@ import pytest
 from conf.settings import Settings, load_settings
 from conf.versions import load_versions
 from stack.manager import down, status, up
+from tests.conftest import deselect_marked
 
 FULL = os.environ.get("EXS_CLUSTER", "").lower() == "full"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if FULL:
-        return
-    deselected = [item for item in items if item.get_closest_marker("cluster_full")]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item not in deselected]
+    if not FULL:
+        deselect_marked(config, items, "cluster_full")
 
 
 @pytest.fixture(scope="session")

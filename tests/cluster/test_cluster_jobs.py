@@ -31,10 +31,10 @@ from stack.cluster import ClusterLayout, cluster_env
 from stack.cql import apply_schema
 from stack.hadoop import get_json
 from stack.manager import status, up
-from streaming.progress import end_offsets, records_behind
+from streaming.progress import Offsets, end_offsets
 from tests.cluster import hdfs
 from tests.faults import checker
-from tests.faults.faults import SpeedLayer
+from tests.faults.faults import SpeedLayer, wait_until_caught_up
 from tests.faults.workload import Acked, Workload, deal_payloads, user_events
 from tests.integration.activity_fixtures import create_topic_without_time_retention
 from tests.integration.tables import snapshot
@@ -126,19 +126,9 @@ def wait_for_line(layer: SpeedLayer, text: str, timeout_s: float) -> None:
         time.sleep(1)
 
 
-def wait_until_caught_up(fs: Any, s: Settings, layer: SpeedLayer, timeout_s: float) -> float:
-    """Until every query's newest committed micro-batch (on HDFS) reached the topics' end offsets."""
-    ends = end_offsets(s, [s.topic_deals_raw, s.topic_user_events])
+def committed_on_hdfs(fs: Any, s: Settings) -> list[Offsets]:
     names = [*QUERIES, f"archive-{s.topic_deals_raw}", f"archive-{s.topic_user_events}"]
-    started, left = time.monotonic(), None
-    while time.monotonic() - started < timeout_s:
-        assert layer.running(), f"the speed layer stopped; see {layer.log}"
-        committed = [hdfs.committed_offsets(fs, f"{s.checkpoint_root}/{name}") for name in names]
-        left = sum(records_behind(c, ends) for c in committed) if all(committed) else None
-        if left == 0:
-            return time.monotonic() - started
-        time.sleep(3)
-    raise AssertionError(f"the queries were {left} records behind after {timeout_s:.0f}s; see {layer.log}")
+    return [hdfs.committed_offsets(fs, f"{s.checkpoint_root}/{name}") for name in names]
 
 
 def write_evidence(base: Settings, case: str, evidence: dict[str, Any]) -> None:
@@ -170,7 +160,9 @@ def streamed(request: pytest.FixtureRequest, cluster_profile: Settings, tmp_path
         for name in killed:
             kill_node(base, name)
         workload.join(300)
-        caught_up_s = wait_until_caught_up(fs, s, layer, CONVERGE_S)
+        caught_up_s = wait_until_caught_up(layer, lambda: committed_on_hdfs(fs, s),
+                                           end_offsets(s, [s.topic_deals_raw, s.topic_user_events]), CONVERGE_S,
+                                           poll_s=3)
     finally:
         layer.stop()
     stream_s = time.monotonic() - t0

@@ -7,13 +7,11 @@ import os
 
 import pytest
 
+from tests.conftest import deselect_marked
+
 FULL = os.environ.get("EXS_FAULTS", "").lower() == "full"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if FULL:
-        return
-    deselected = [item for item in items if item.get_closest_marker("faults_full")]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if item not in deselected]
+    if not FULL:
+        deselect_marked(config, items, "faults_full")

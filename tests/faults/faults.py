@@ -15,6 +15,7 @@ import psutil
 from conf.settings import PROJECT_ROOT, Settings
 from conf.versions import load_versions
 from stack.manager import status, up
+from streaming.progress import Offsets, records_behind
 from streaming.watchdog import EXIT_STALLED
 
 
@@ -105,3 +106,24 @@ FAULTS: dict[str, Fault] = {
     "cassandra-pause": lambda s, _layer: pause_service(s, "cassandra", paused_s=20),
     "driver-kill9": lambda _s, layer: kill_and_restart_driver(layer, down_s=2),
 }
+
+
+def records_left(committed: list[Offsets], ends: Offsets) -> int | None:
+    """Records some query has yet to commit up to `ends`; None before every query has committed once."""
+    if not committed or not all(committed):
+        return None
+    return sum(records_behind(c, ends) for c in committed)
+
+
+def wait_until_caught_up(layer: SpeedLayer, committed: Callable[[], list[Offsets]], ends: Offsets,
+                         timeout_s: float, poll_s: float = 1.0) -> float:
+    """Seconds until every query's newest committed micro-batch (`committed()`, one entry per query)
+    reached `ends`; the layer must keep running (restarted by `running()` after a stall exit)."""
+    started, left = time.monotonic(), None
+    while time.monotonic() - started < timeout_s:
+        assert layer.running(), f"the speed layer stopped (no manual step may restart it); see {layer.log}"
+        left = records_left(committed(), ends)
+        if left == 0:
+            return time.monotonic() - started
+        time.sleep(poll_s)
+    raise AssertionError(f"the queries were {left} records behind after {timeout_s:.0f}s; see {layer.log}")

@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 import pytest
 
 from conf.settings import Settings
-from streaming.progress import committed_offsets, end_offsets, records_behind
+from streaming.progress import Offsets, committed_offsets, end_offsets
 from tests.faults import checker
-from tests.faults.faults import FAULTS, SpeedLayer
+from tests.faults.faults import FAULTS, SpeedLayer, wait_until_caught_up
 from tests.faults.workload import Workload, deal_payloads, user_events
 from tests.integration.activity_fixtures import create_topic_without_time_retention
 
@@ -49,22 +49,8 @@ def checkpoints(s: Settings) -> list[Path]:
     return [root / q for q in (*QUERIES, f"archive-{s.topic_deals_raw}", f"archive-{s.topic_user_events}")]
 
 
-def behind(s: Settings, ends: dict[str, dict[int, int]]) -> int | None:
-    """Records some query has yet to commit up to `ends`; None before every query has committed once."""
-    committed = [committed_offsets(c) for c in checkpoints(s) if (c / "commits").is_dir()]
-    if len(committed) < len(checkpoints(s)) or not all(committed):
-        return None
-    return sum(records_behind(c, ends) for c in committed)
-
-
-def wait_until_caught_up(s: Settings, layer: SpeedLayer, ends: dict[str, dict[int, int]], timeout_s: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        assert layer.running(), f"the speed layer stopped (no manual step may restart it); see {layer.log}"
-        if behind(s, ends) == 0:
-            return time.monotonic() - started
-        time.sleep(1)
-    raise AssertionError(f"the queries were {behind(s, ends)} records behind after {timeout_s:.0f}s; see {layer.log}")
+def committed(s: Settings) -> list[Offsets]:
+    return [committed_offsets(c) if (c / "commits").is_dir() else {} for c in checkpoints(s)]
 
 
 def write_result(s: Settings, case: str, result: dict[str, object]) -> None:
@@ -91,10 +77,11 @@ def test_after_the_fault_every_store_holds_exactly_what_was_acknowledged(case, s
         fault_started = time.monotonic()
         FAULTS[case](s, layer)
         fault_s = time.monotonic() - fault_started
-        recovery_s = wait_until_caught_up(s, layer, end_offsets(s, [s.topic_deals_raw, s.topic_user_events]),
-                                          CONVERGE_S)
+        recovery_s = wait_until_caught_up(layer, lambda: committed(s),
+                                          end_offsets(s, [s.topic_deals_raw, s.topic_user_events]), CONVERGE_S)
         workload.join(300)
-        wait_until_caught_up(s, layer, end_offsets(s, [s.topic_deals_raw, s.topic_user_events]), CONVERGE_S)
+        wait_until_caught_up(layer, lambda: committed(s), end_offsets(s, [s.topic_deals_raw, s.topic_user_events]),
+                             CONVERGE_S)
     finally:
         layer.stop()
     acked = workload.acked
