@@ -97,7 +97,7 @@ class HadoopLayout:
                 "yarn.nodemanager.localizer.address": f"{h}:{self.localizer_port}",
                 "yarn.nodemanager.webapp.address": f"{h}:{self.nm_http_port}",
                 "yarn.nodemanager.local-dirs": str(data / "nm-local"),
-                "yarn.nodemanager.log-dirs": str(self.home / "nodemanager" / "logs" / "containers"),
+                "yarn.nodemanager.log-dirs": str(self.home / "yarn-nodemanager" / "logs" / "containers"),
                 "yarn.nodemanager.resource.memory-mb": str(self.nm_memory_mb),
                 "yarn.nodemanager.resource.cpu-vcores": str(self.nm_vcores),
                 "yarn.scheduler.minimum-allocation-mb": "128",
