@@ -33,7 +33,7 @@ class ServiceStatus:
 
 
 def services(settings: Settings, versions: Versions, profile: Profile = "local") -> list[JvmService]:
-    if profile == "cluster":
+    if profile == "cluster":  # imported on use: the cluster profile loads pyspark and Hadoop's layout
         from stack.cluster import cluster_services
 
         return cluster_services(settings, versions)

@@ -190,6 +190,7 @@ def streamed(request: pytest.FixtureRequest, cluster_profile: Settings, tmp_path
         "acknowledged": {"deals": len(acked.deals), "events": len(acked.events)},
         "tallies": {name: t.as_dict() for name, t in tallies.items()},
     }
+    write_evidence(base, f"{stream_master}-then-{batch_master}", evidence)  # completed by the batch test
     yield Streamed(base, s, session, acked, batch_master, tallies, evidence)
     session.cluster.shutdown()
 
