@@ -60,7 +60,8 @@ SUBMIT_CONF=()
 if [[ "$DEPLOY_MODE" == "cluster" ]]; then
   while IFS='=' read -r name _; do
     SUBMIT_CONF+=(--conf "spark.yarn.appMasterEnv.$name=${!name}")
-  done < <(env | grep -E '^EXS_[A-Z0-9_]+=' || true)
+  # The jobs read no credential; none goes into the application's configuration (and its UI).
+  done < <(env | grep -E '^EXS_[A-Z0-9_]+=' | grep -vE '^EXS_([A-Z0-9]+_)*(SECRET|KEY|TOKEN|PASSWORD)[_=]' || true)
   SUBMIT_CONF+=(--conf "spark.yarn.appMasterEnv.PYSPARK_PYTHON=$PYSPARK_PYTHON")
 fi
 # On YARN, Spark's jars come from this archive on HDFS instead of being uploaded by every submit.
