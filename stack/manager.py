@@ -82,11 +82,13 @@ def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = 
     started: dict[str, tuple[JvmService, int, float]] = {}
     ready: list[ServiceStatus] = []
     timeout_s = startup_timeout_s(settings, profile)
+    running_before: set[str] = set()
     for service in services(settings, versions, profile):
         pid = _pid(service)
         if pid is not None:
             echo(f"{service.name}: already running (pid {pid})")
             started[service.name] = (service, pid, time.monotonic())
+            running_before.add(service.name)
             continue
         t0 = time.monotonic()
         argv = service.command()
@@ -95,6 +97,10 @@ def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = 
         started[service.name] = (service, pid, t0)
     for name, (service, pid, t0) in started.items():
         answer = _wait_ready(service, pid, timeout_s - (time.monotonic() - t0))
+        if name in running_before:
+            echo(f"{name}: ready ({answer})")
+            ready.append(ServiceStatus(name, pid, answer))
+            continue
         took = time.monotonic() - t0
         echo(f"{name}: ready in {took:.1f}s ({answer})")
         ready.append(ServiceStatus(name, pid, answer, took))
