@@ -30,15 +30,13 @@ log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_scale"
 
 
-def cluster_settings(base: Settings, run: str) -> Settings:
+def bench_settings(base: Settings, run: str) -> Settings:
     """The profile's settings (`exstreamly stack env --profile cluster`), a bench keyspace and lake."""
-    from conf.settings import load_settings
-    from stack.cluster import ClusterLayout, cluster_env
+    from stack.cluster import ClusterLayout, cluster_settings
 
-    profile = {k.removeprefix("EXS_").lower(): v for k, v in cluster_env(base).items() if k.startswith("EXS_")}
     fs = ClusterLayout.of(base).hadoop.default_fs
-    return load_settings(**{**profile, "keyspace": KEYSPACE, "lake_uri": f"{fs}/exstreamly-bench/{run}/lake",
-                            "checkpoint_uri": f"{fs}/exstreamly-bench/{run}/checkpoints"})
+    return cluster_settings(base, keyspace=KEYSPACE, lake_uri=f"{fs}/exstreamly-bench/{run}/lake",
+                            checkpoint_uri=f"{fs}/exstreamly-bench/{run}/checkpoints")
 
 
 class Scale:
@@ -48,7 +46,7 @@ class Scale:
         from stack.cql import apply_schema
 
         self.run_id = f"{int(time.time())}"
-        self.settings = cluster_settings(base, self.run_id)
+        self.settings = bench_settings(base, self.run_id)
         self.layout = ClusterLayout.of(base)
         # the Hadoop client of the driver's JVM finds HDFS and YARN here, as spark-submit's does; executors
         # run this interpreter (PySpark reads PYSPARK_PYTHON from the environment, as spark-submit.sh sets it)

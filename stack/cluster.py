@@ -15,10 +15,11 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyspark
 
-from conf.settings import Settings
+from conf.settings import Settings, load_settings
 from conf.versions import Versions
 from stack.hadoop import HadoopLayout, hadoop_daemons, hdfs_exists, hdfs_put
 from stack.services import Cassandra, CassandraNode, JvmService, Kafka, KafkaNode
@@ -70,6 +71,10 @@ class ClusterLayout:
         return [f"127.0.0.{self.cassandra_first_address + i}" for i in range(self.cassandra_nodes)]
 
     @property
+    def kafka_replicas(self) -> int:
+        return min(3, self.kafka_nodes)
+
+    @property
     def replication(self) -> str:
         # SimpleSnitch puts every node in datacenter1
         return f"{{'class': 'NetworkTopologyStrategy', 'datacenter1': {min(3, self.cassandra_nodes)}}}"
@@ -93,7 +98,7 @@ def kafka_nodes(settings: Settings, versions: Versions, layout: ClusterLayout) -
     return [Kafka(settings, versions, name=f"kafka-{i + 1}", home=layout.home / f"kafka-{i + 1}",
                   heap=layout.kafka_heap, cluster_id=cluster_id,
                   node=KafkaNode(layout.host, layout.kafka_port + i, layout.kafka_controller_port + i, node_id=i + 1,
-                                 voters=layout.kafka_voters, replicas=min(3, layout.kafka_nodes)))
+                                 voters=layout.kafka_voters, replicas=layout.kafka_replicas))
             for i in range(layout.kafka_nodes)]
 
 
@@ -124,7 +129,7 @@ def cluster_env(settings: Settings) -> dict[str, str]:
         "HADOOP_CONF_DIR": str(layout.hadoop.conf_dir),
         "YARN_CONF_DIR": str(layout.hadoop.conf_dir),
         "EXS_KAFKA_BOOTSTRAP_SERVERS": layout.kafka_bootstrap,
-        "EXS_KAFKA_REPLICATION_FACTOR": str(min(3, layout.kafka_nodes)),
+        "EXS_KAFKA_REPLICATION_FACTOR": str(layout.kafka_replicas),
         "EXS_CASSANDRA_HOST": ",".join(layout.cassandra_hosts),
         "EXS_REPLICATION": layout.replication,
         "EXS_CASSANDRA_WRITE_CONSISTENCY": "LOCAL_QUORUM",
@@ -147,6 +152,12 @@ def publish_spark_archive(settings: Settings) -> str:
         hdfs_put(layout.hadoop, local, path)
         local.unlink()
     return f"{layout.hadoop.default_fs}{path}"
+
+
+def cluster_settings(settings: Settings, **overrides: Any) -> Settings:
+    """Settings that point at the profile, as a shell that ran `stack env --profile cluster` reads them."""
+    profile = {k.removeprefix("EXS_").lower(): v for k, v in cluster_env(settings).items() if k.startswith("EXS_")}
+    return load_settings(**{"runtime_dir": settings.runtime_dir, **profile, **overrides})
 
 
 def export_lines(env: dict[str, str]) -> str:

@@ -25,9 +25,9 @@ import pytest
 from cassandra import ConsistencyLevel
 
 from conf.clients import cassandra_cluster
-from conf.settings import PROJECT_ROOT, Settings, load_settings
+from conf.settings import PROJECT_ROOT, Settings
 from conf.versions import load_versions
-from stack.cluster import ClusterLayout, cluster_env
+from stack.cluster import ClusterLayout, cluster_env, cluster_settings
 from stack.cql import apply_schema
 from stack.hadoop import get_json
 from stack.manager import status, up
@@ -59,11 +59,9 @@ def submit_args(master: str, layout: ClusterLayout) -> list[str]:
 def run_settings(base: Settings, role: str, run: str) -> Settings:
     """Settings of the profile (what `exstreamly stack env --profile cluster` exports) for one test run."""
     fs = ClusterLayout.of(base).hadoop.default_fs
-    profile = {k.removeprefix("EXS_").lower(): v for k, v in cluster_env(base).items() if k.startswith("EXS_")}
-    return load_settings(**{**profile, "keyspace": f"exs_test_cluster_{role}",
-                            "topic_deals_raw": f"cluster_deals_{run}", "topic_user_events": f"cluster_events_{run}",
-                            "lake_uri": f"{fs}/exstreamly-tests/{run}/lake",
-                            "checkpoint_uri": f"{fs}/exstreamly-tests/{run}/checkpoints"})
+    return cluster_settings(base, keyspace=f"exs_test_cluster_{role}", topic_deals_raw=f"cluster_deals_{run}",
+                            topic_user_events=f"cluster_events_{run}", lake_uri=f"{fs}/exstreamly-tests/{run}/lake",
+                            checkpoint_uri=f"{fs}/exstreamly-tests/{run}/checkpoints")
 
 
 def job_env(base: Settings, s: Settings) -> dict[str, str]:

@@ -7,7 +7,15 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conf.settings import load_settings
-from stack.cluster import MIN_TOKEN, ClusterLayout, cassandra_nodes, cluster_env, export_lines, kafka_nodes
+from stack.cluster import (
+    MIN_TOKEN,
+    ClusterLayout,
+    cassandra_nodes,
+    cluster_env,
+    cluster_settings,
+    export_lines,
+    kafka_nodes,
+)
 from stack.cql import schema_statements
 from stack.hadoop import HadoopLayout, site_xml
 from stack.services import KafkaNode
@@ -26,6 +34,8 @@ def test_the_exported_environment_is_valid_settings_that_point_at_every_node(bas
     assert s.cassandra_hosts == [f"127.0.0.{2 + i}" for i in range(layout.cassandra_nodes)]
     assert s.lake_root.startswith("hdfs://127.0.0.1:8020/") and s.checkpoint_root.startswith("hdfs://")
     assert s.kafka_replication_factor == 3 and s.cassandra_write_consistency == "LOCAL_QUORUM"
+    as_a_shell_reads_it = s.model_copy(update={"keyspace": "k", "runtime_dir": base.runtime_dir})
+    assert cluster_settings(base, keyspace="k") == as_a_shell_reads_it
     keyspace_ddl = schema_statements(s)[0]
     assert "'class': 'NetworkTopologyStrategy', 'datacenter1': 3" in keyspace_ddl
 
