@@ -6,7 +6,8 @@ Output: recommendations_by_user (the location-aware blend's top EXS_RECOMMEND_TO
         bought, at most EXS_RECOMMEND_PER_MERCHANT per merchant, a reason each) and
         popular_deals_by_area, both under this training's time; the ALS model and the grid's
         validation scores under `<lake>/models/als/<time>/` (an HDFS-compatible path).
-Run:    ./spark-submit.sh batch/recommend_job.py [--path <lake dir>]
+Run:    ./spark-submit.sh batch/recommend_job.py [--path <lake dir>] [--now <ISO time>]
+        (--now trains as of that time: a rerun of a past training, or a reproducible one)
 """
 from __future__ import annotations
 
@@ -68,13 +69,25 @@ def run_recommend_batch(spark: SparkSession, settings: Settings, path: str | Non
                            trained.seconds)
 
 
+def utc_time(text: str) -> datetime:
+    """An ISO 8601 time for --now; without an offset it is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (e.g. 2026-12-05T01:00:00Z)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", help="lake directory to read (default <lake>/user_events)")
+    parser.add_argument("--now", type=utc_time, help="train as of this time, e.g. 2026-12-05T01:00:00Z "
+                        "(default: now); interaction ages, deal expiry and the stored training time are "
+                        "measured from it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spark = job_session("exstreamly-recommend")
-    report = run_recommend_batch(spark, load_settings(), args.path)
+    report = run_recommend_batch(spark, load_settings(), args.path, now=args.now)
     log.info("recommendations trained: %s", report)
     spark.stop()
 

@@ -6,7 +6,10 @@ Run: `.venv/bin/python -m bench.scale [--quick]`.
 
 1. Batch deals/s (lake on HDFS -> the batch layer's transforms and sink, scores included) with 1 and
    with 2 standalone workers (one core each), and with 1 and 2 YARN executors; ratio 2 : 1.
-2. How the batch cost grows with the catalog: seconds for each catalog size on 2 workers, and deals/s.
+2. How the batch cost grows with the catalog: seconds for each catalog size on 2 workers, and deals/s,
+   with the time of each of the sink's rounds for the largest size; and the same for the batch layer's
+   deal transforms alone (every deal table's rows computed from the lake and dropped by Spark's noop
+   sink), up to 1M deals: what the batch costs when Cassandra is not the limit.
 3. Streaming max sustained deals/s: a backlog drained by the deals query (Kafka -> every deal table)
    on 1 and 2 workers, and with 2 and 4 Kafka partitions on 2 workers. A drain at the product's
    maxOffsetsPerTrigger is the most the query sustains: above that rate it falls behind.
@@ -28,6 +31,7 @@ from conf.settings import Settings
 
 log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_scale"
+LAKE_SLICE = 100_000  # deals per createDataFrame call when a lake is written: the driver holds one slice
 
 
 def bench_settings(base: Settings, run: str) -> Settings:
@@ -93,17 +97,49 @@ class Scale:
         from tests.conftest import raw_records
 
         path = f"{self.settings.lake_dir('deals_raw')}-{deals}"
-        rows = raw_records(catalog_deals(deals, seed=deals), topic="deals_raw")
-        self.spark.createDataFrame(rows, RAW_RECORD_SCHEMA).repartition(8).write.mode("overwrite").parquet(path)
+        catalog = catalog_deals(deals, seed=deals)
+        for start in range(0, deals, LAKE_SLICE):
+            rows = raw_records(catalog[start:start + LAKE_SLICE], topic="deals_raw", start_offset=start)
+            self.spark.createDataFrame(rows, RAW_RECORD_SCHEMA).repartition(8).write \
+                .mode("append" if start else "overwrite").parquet(path)
         return path
 
-    def batch_seconds(self, path: str) -> float:
+    def batch(self, path: str) -> tuple[float, Any]:
+        """Wall seconds of the batch job's work over the lake at `path` into empty tables, and its report
+        (`pipeline.sink.BatchReport`: the seconds of each round)."""
         from batch.deals_job import run_deals_batch
 
         self.truncate()
         started = time.perf_counter()
-        run_deals_batch(self.spark, self.settings, path)
-        return time.perf_counter() - started
+        report = run_deals_batch(self.spark, self.settings, path)
+        return time.perf_counter() - started, report
+
+    def batch_seconds(self, path: str) -> float:
+        return self.batch(path)[0]
+
+    def transforms_seconds(self, path: str) -> float:
+        """The batch layer's deal transforms without the sink: the rows of every deal table, computed from
+        the lake as the sink computes them (the same held frames) and dropped by Spark's noop sink."""
+        from batch.deals_job import read_lake
+        from pipeline import deal_transforms as dt
+        from pipeline import table_rows as tr
+
+        started = time.perf_counter()
+        judged_df = read_lake(self.spark, path).transform(dt.parse_deal_records) \
+            .transform(dt.with_rejection_reason).localCheckpoint()
+        clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
+        latest_df = clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags).localCheckpoint()
+        by_merchant = {table.name: table for table in tr.SORTED_DEAL_TABLES}["deals_by_merchant"]
+        tables = [tr.to_deals_by_id_rows(latest_df), tr.to_deal_versions_rows(latest_df),
+                  *(tr.to_sorted_table_rows(latest_df, table) for table in tr.SORTED_DEAL_TABLES),
+                  tr.to_merchants_by_category_rows(tr.to_sorted_table_rows(latest_df, by_merchant)),
+                  dt.to_price_history_rows(clean_df), dt.to_dead_letter_rows(judged_df)]
+        for rows_df in tables:
+            rows_df.write.format("noop").mode("overwrite").save()
+        seconds = time.perf_counter() - started
+        judged_df.unpersist()
+        latest_df.unpersist()
+        return seconds
 
     def drain_seconds(self, deals: list[dict[str, Any]], partitions: int) -> float:
         """Seconds for the deals query to drain a backlog of `deals` from a topic of `partitions`."""
@@ -134,22 +170,32 @@ def run(quick: bool) -> dict[str, float]:
     base = load_settings()
     scale = Scale(base)
     main_size = 4000 if quick else 20_000
-    # 1M deals would take hours on this machine's two cores: the README extrapolates it from these
-    sizes = (2000, 4000, 10_000) if quick else (10_000, 40_000, 100_000)
+    # The whole batch at 1M deals would take hours on this machine's two cores (its Cassandra writes at RF 3):
+    # the README extrapolates it from the largest size's rounds; the transforms alone do run at 1M.
+    sizes = (2000, 4000, 10_000) if quick else (10_000, 100_000)
+    transform_sizes = sizes if quick else (*sizes, 1_000_000)
     stream_size = 3000 if quick else 20_000
     m: dict[str, float] = {"batch_deals": main_size, "stream_backlog_deals": stream_size}
+    lakes: dict[int, str] = {}
     try:
         # Standalone first: a later context in this JVM keeps the connector jars that the first one's launch
         # resolved (spark.jars), which a YARN launch would have handed to YARN's cache only.
         scale.use("standalone", 2)
-        lakes = {n: scale.write_lake(n) for n in sorted({main_size, *sizes})}
+        for n in sorted({main_size, *sizes, *transform_sizes}):
+            log.info("writing a lake of %d deals to HDFS…", n)
+            lakes[n] = scale.write_lake(n)
         m["lake_on_hdfs"] = float(all(p.startswith("hdfs://") for p in lakes.values()))
         # each worker count's first batch runs on new executors, as the 1-worker one below does
         m["batch_deals_per_s_2_workers"] = main_size / scale.batch_seconds(lakes[main_size])
         for size in sizes:
             log.info("batch, %d deals, 2 workers…", size)
-            m[f"batch_s_{size}_deals"] = scale.batch_seconds(lakes[size])
+            m[f"batch_s_{size}_deals"], report = scale.batch(lakes[size])
             m[f"batch_deals_per_s_{size}_deals"] = size / m[f"batch_s_{size}_deals"]
+        m |= {f"batch_round_s_{name}_{sizes[-1]}_deals": seconds for name, seconds in report.rounds}
+        for size in transform_sizes:
+            log.info("deal transforms without the sink, %d deals, 2 workers…", size)
+            m[f"transforms_s_{size}_deals"] = scale.transforms_seconds(lakes[size])
+            m[f"transforms_deals_per_s_{size}_deals"] = size / m[f"transforms_s_{size}_deals"]
         backlog = catalog_deals(stream_size, seed=3)
         for partitions in (2, 4):
             log.info("stream drain, %d partitions, 2 workers…", partitions)
@@ -195,15 +241,33 @@ def report(m: dict[str, float]) -> str:
         rows.append(("batch, YARN", f"{m['batch_deals_per_s_yarn_2_executors']:,.0f} deals/s on 2 executors",
                      f"standalone 2 workers {m['batch_deals_per_s_2_workers']:,.0f} deals/s",
                      f"{m['batch_deals_per_s_yarn_2_executors'] / m['batch_deals_per_s_2_workers']:.2f}x"))
-    sizes = sorted(int(k.split("_")[2]) for k in m if k.startswith("batch_s_") and k.endswith("_deals"))
-    growth = [(f"{n:,} deals", f"{m[f'batch_s_{n}_deals']:,.1f} s", f"{m[f'batch_deals_per_s_{n}_deals']:,.0f} deals/s",
-               f"{m[f'batch_s_{n}_deals'] / m[f'batch_s_{sizes[0]}_deals']:.2f}x the time of {sizes[0]:,}")
-              for n in sizes]
+    largest = max(_sizes(m, "batch"))
+    rounds = [(name, f"{m[key]:,.1f} s", f"{m[key] / m[f'batch_s_{largest}_deals']:.0%}")
+              for key in m if key.startswith("batch_round_s_")
+              for name in [key.removeprefix("batch_round_s_").removesuffix(f"_{largest}_deals")]]
     ran = (f"ran on YARN: {bool(m['ran_on_yarn'])}, on standalone: {bool(m['ran_on_standalone'])}, "
            f"lake on HDFS: {bool(m['lake_on_hdfs'])}; load average {m['load_avg_1m']:.1f}")
     return (table(("measure", "value", "baseline (same run)", "ratio"), rows)
-            + "\n\nbatch cost by catalog size (2 standalone workers):\n"
-            + table(("catalog", "batch time", "rate", "growth"), growth) + "\n\n" + ran)
+            + "\n\nbatch cost by catalog size (2 standalone workers):\n" + table(GROWTH_COLUMNS, growth(m, "batch"))
+            + f"\n\nwhere the {largest:,}-deal batch's time went (the sink's rounds):\n"
+            + table(("round", "time", "share"), rounds)
+            + "\n\nthe deal transforms alone (noop sink), by catalog size:\n"
+            + table(GROWTH_COLUMNS, growth(m, "transforms")) + "\n\n" + ran)
+
+
+GROWTH_COLUMNS = ("catalog", "time", "rate", "growth")
+
+
+def _sizes(m: dict[str, float], what: str) -> list[int]:
+    return sorted(int(k.split("_")[2]) for k in m if k.startswith(f"{what}_s_") and k.endswith("_deals"))
+
+
+def growth(m: dict[str, float], what: str) -> list[tuple[str, ...]]:
+    """Rows of time and rate by catalog size for `what` ("batch" or "transforms"), against the smallest."""
+    sizes = _sizes(m, what)
+    return [(f"{n:,} deals", f"{m[f'{what}_s_{n}_deals']:,.1f} s", f"{m[f'{what}_deals_per_s_{n}_deals']:,.0f} deals/s",
+             f"{m[f'{what}_s_{n}_deals'] / m[f'{what}_s_{sizes[0]}_deals']:.2f}x the time of {sizes[0]:,}")
+            for n in sizes]
 
 
 def main() -> None:

@@ -33,10 +33,13 @@ from stack.hadoop import get_json
 from stack.manager import status, up
 from streaming.progress import Offsets, end_offsets
 from tests.cluster import hdfs
+from tests.conftest import raw_records
 from tests.faults import checker
 from tests.faults.faults import SpeedLayer, wait_until_caught_up
 from tests.faults.workload import Acked, Workload, deal_payloads, user_events
+from tests.integration import recommend_fixtures as world
 from tests.integration.activity_fixtures import create_topic_without_time_retention
+from tests.integration.activity_fixtures import snapshot as activity_snapshot
 from tests.integration.tables import snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -116,6 +119,11 @@ class Streamed:
     tallies: dict[str, checker.Tally]
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    def record(self, found: dict[str, Any]) -> None:
+        """Add to this case's evidence file (each test adds what its jobs showed)."""
+        self.evidence.update(found)
+        write_evidence(self.base, f"{self.evidence['stream_master']}-then-{self.batch_master}", self.evidence)
+
 
 def wait_for_line(layer: SpeedLayer, text: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
@@ -188,8 +196,9 @@ def streamed(request: pytest.FixtureRequest, cluster_profile: Settings, tmp_path
         "acknowledged": {"deals": len(acked.deals), "events": len(acked.events)},
         "tallies": {name: t.as_dict() for name, t in tallies.items()},
     }
-    write_evidence(base, f"{stream_master}-then-{batch_master}", evidence)  # completed by the batch test
-    yield Streamed(base, s, session, acked, batch_master, tallies, evidence)
+    done = Streamed(base, s, session, acked, batch_master, tallies)
+    done.record(evidence)  # the batch tests add theirs
+    yield done
     session.cluster.shutdown()
 
 
@@ -199,34 +208,99 @@ def test_the_stream_on_the_cluster_stores_exactly_what_was_acknowledged(streamed
     assert not wrong, wrong
 
 
-def test_the_batch_job_over_the_hdfs_lake_writes_what_the_stream_wrote(streamed: Streamed, tmp_path: Path) -> None:
-    base, streamed_s = streamed.base, streamed.settings
-    layout = ClusterLayout.of(base)
-    s = streamed_s.model_copy(update={"keyspace": "exs_test_cluster_batch"})
-    session = fresh_keyspace(s)
-    log = tmp_path / "batch.log"
-    argv = [str(PROJECT_ROOT / "spark-submit.sh"), *submit_args(streamed.batch_master, layout), "batch/deals_job.py"]
-    t0 = time.monotonic()
+def start_job(streamed: Streamed, s: Settings, argv: list[str], log: Path,
+              extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`./spark-submit.sh <the batch master's options> <argv>` with the profile's settings for `s`."""
+    options = submit_args(streamed.batch_master, ClusterLayout.of(streamed.base))
     with log.open("wb") as out:
-        job = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=job_env(base, s), stdout=out, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    killed = []
+        return subprocess.Popen([str(PROJECT_ROOT / "spark-submit.sh"), *options, *argv], cwd=PROJECT_ROOT,
+                                env={**job_env(streamed.base, s), **(extra_env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def finish_job(job: subprocess.Popen[bytes], log: Path, timeout_s: float = 900) -> None:
     try:
-        if streamed.batch_master == "standalone":
-            killed = [kill_worker_once_the_job_runs_on_both(base, layout, job)]
-        assert job.wait(timeout=900) == 0, f"the batch job failed; see {log}\n{log.read_text()[-3000:]}"
+        assert job.wait(timeout=timeout_s) == 0, f"the job failed; see {log}\n{log.read_text()[-3000:]}"
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
+
+
+def run_job(streamed: Streamed, s: Settings, argv: list[str], log: Path, name: str,
+            extra_env: dict[str, str] | None = None) -> None:
+    """Run a batch job to its end on the batch master and add its wall time and YARN ids to the evidence."""
+    t0 = time.monotonic()
+    finish_job(start_job(streamed, s, argv, log, extra_env), log)
+    streamed.record({f"{name}_wall_s": round(time.monotonic() - t0, 1), f"{name}_yarn_applications":
+                     yarn_application_ids(log)})
+
+
+def test_the_batch_job_over_the_hdfs_lake_writes_what_the_stream_wrote(streamed: Streamed, tmp_path: Path) -> None:
+    base = streamed.base
+    s = streamed.settings.model_copy(update={"keyspace": "exs_test_cluster_batch"})
+    session = fresh_keyspace(s)
+    log = tmp_path / "batch.log"
+    t0 = time.monotonic()
+    job = start_job(streamed, s, ["batch/deals_job.py"], log)
+    killed = []
+    try:
+        if streamed.batch_master == "standalone":
+            killed = [kill_worker_once_the_job_runs_on_both(base, ClusterLayout.of(base), job)]
+    finally:
+        finish_job(job, log)
     batch_s = time.monotonic() - t0
     up(base, load_versions(), profile="cluster", echo=lambda _line: None)  # the killed worker comes back
-    write_evidence(base, f"{streamed.evidence['stream_master']}-then-{streamed.batch_master}", {
-        **streamed.evidence, "batch_master": streamed.batch_master, "batch_wall_s": round(batch_s, 1),
-        "killed_during_batch": killed, "batch_yarn_applications": yarn_application_ids(log)})
+    streamed.record({"batch_master": streamed.batch_master, "batch_wall_s": round(batch_s, 1),
+                     "killed_during_batch": killed, "batch_yarn_applications": yarn_application_ids(log)})
     try:
         assert deal_tables(session, s) == deal_tables(streamed.session, s)
     finally:
         session.cluster.shutdown()
+
+
+def test_the_activity_batch_over_the_hdfs_lake_writes_what_the_stream_wrote(streamed: Streamed,
+                                                                             tmp_path: Path) -> None:
+    s = streamed.settings.model_copy(update={"keyspace": "exs_test_cluster_activity"})
+    session = fresh_keyspace(s)
+    run_job(streamed, s, ["batch/activity_job.py"], tmp_path / "activity.log", "activity_batch")
+    try:
+        assert activity_tables(session, s) == activity_tables(streamed.session, streamed.settings)
+    finally:
+        session.cluster.shutdown()
+
+
+def test_the_recommender_trains_on_the_cluster_from_an_hdfs_lake(streamed: Streamed, tmp_path: Path) -> None:
+    """The recommendation world of the integration tests: its deals in the ring, its events in an HDFS
+    lake; the training's tables must hold what the world's plain-Python checks expect."""
+    s = streamed.settings.model_copy(update={"keyspace": "exs_test_cluster_recommend", **world.SETTINGS})
+    session = fresh_keyspace(s)
+    fs = hdfs.webhdfs(ClusterLayout.of(streamed.base).hadoop)
+    world.seed_deals(session, s.keyspace)
+    lake = f"{s.lake_root}/recommend-world/user_events"
+    hdfs.put_raw_records(fs, raw_records(world.events(), topic="user_events"), lake)
+    overrides = {f"EXS_{name.upper()}": json.dumps(value) if isinstance(value, tuple) else str(value)
+                 for name, value in world.SETTINGS.items()}
+    run_job(streamed, s, ["batch/recommend_job.py", "--path", lake, "--now", world.NOW.isoformat()],
+            tmp_path / "recommend.log", "recommend", overrides)
+    model = f"{urlparse(s.model_dir('als')).path}/{world.NOW.strftime('%Y%m%dT%H%M%SZ')}"
+    streamed.record({"recommend_model_on_hdfs": model})
+    try:
+        world.assert_area_popularity(session, s.recommend_half_life_days)
+        world.assert_diverse_lists(session)
+        world.assert_local_first(session)
+        assert fs.exists(f"{model}/model/metadata") and fs.exists(f"{model}/grid")
+    finally:
+        session.cluster.shutdown()
+
+
+def activity_tables(session: Any, s: Settings) -> dict[str, set[tuple[Any, ...]]]:
+    """Every activity table, whole; of the dead letters, those of the events topic (the deals query
+    writes the deals' own there)."""
+    tables = activity_snapshot(session, s.keyspace)
+    tables["dead"] = {tuple(row) for row in session.execute(
+        f"SELECT day, received_at, dead_letter_id, source, reason, raw_payload FROM {s.keyspace}.dead_letters_by_day")
+        if row.source == s.topic_user_events}
+    return tables
 
 
 def deal_tables(session: Any, s: Settings) -> dict[str, set[tuple[Any, ...]]]:

@@ -7,7 +7,7 @@ are popular but expired, and user 1 bought the most popular one.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,10 @@ EXPIRED = (5_000_001, 5_000_002)
 NYC_USERS, LA_USERS = list(range(1, 9)), list(range(11, 15))
 BOUGHT_BY_1 = 5_000_003
 SLUGS = ("yoga", "spa", "restaurants")
+TOP_N, PER_MERCHANT = 6, 1
+#: The training's settings for this world (a tiny ALS grid): what the tests and the cluster run use.
+SETTINGS = {"recommend_top_n": TOP_N, "recommend_per_merchant": PER_MERCHANT, "recommend_als_ranks": (2, 3),
+            "recommend_als_reg_params": (0.1,), "recommend_als_iterations": 3, "recommend_candidates": 50}
 
 
 def _deal(deal_id: int, place: tuple[float, float] | None, merchant_id: int, rng: random.Random) -> dict[str, Any]:
@@ -126,3 +130,47 @@ def expected_popular(payloads: list[dict[str, Any]], log: list[dict[str, Any]], 
                 ranked.append((deal, value))
         result[area] = ranked[:top_n]
     return result
+
+
+# -- what a training over this world must have stored (the integration and cluster tests' checks) -----
+
+def stored(session: Any, user: int) -> list[Any]:
+    """`user`'s newest stored list (rows of recommendations_by_user of one training), best first."""
+    rows = list(session.execute("SELECT * FROM recommendations_by_user WHERE user_id = %s", (user,)))
+    return [r for r in rows if r.trained_at == rows[0].trained_at] if rows else []
+
+
+def assert_area_popularity(session: Any, half_life_days: float) -> None:
+    """popular_deals_by_area equals the plain-Python count over the world's events."""
+    import pytest
+
+    want = expected_popular(deal_payloads(), events(), half_life_s=half_life_days * 86_400, top_n=TOP_N,
+                            per_merchant=PER_MERCHANT)
+    for area, ranked in want.items():
+        rows = list(session.execute("SELECT rank, deal_id, score FROM popular_deals_by_area WHERE area = %s", (area,)))
+        assert [(r.rank, r.deal_id) for r in rows] == [(i + 1, d) for i, (d, _) in enumerate(ranked)]
+        assert [r.score for r in rows] == pytest.approx([score for _, score in ranked])
+
+
+def assert_diverse_lists(session: Any) -> None:
+    """Every user has a ranked list of at most TOP_N deals, none expired or bought, at most PER_MERCHANT
+    of a merchant, each with a reason and the user's home."""
+    merchant_of = {p["id"]: p["merchant"]["id"] for p in deal_payloads()}
+    for user in NYC_USERS + LA_USERS:
+        rows = stored(session, user)
+        assert rows, f"user {user} has no list"
+        assert [r.rank for r in rows] == list(range(1, len(rows) + 1)) and len(rows) <= TOP_N
+        assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
+        deals = {r.deal_id for r in rows}
+        assert not deals & set(EXPIRED)
+        assert max(Counter(merchant_of[d] for d in deals).values()) <= PER_MERCHANT
+        home = NYC if user in NYC_USERS else LA
+        assert (rows[0].home_latitude, rows[0].home_longitude) == home
+        assert all(r.reason for r in rows)
+    assert BOUGHT_BY_1 not in {r.deal_id for r in stored(session, 1)}
+
+
+def assert_local_first(session: Any) -> None:
+    """Angelenos' top three are Los Angeles deals."""
+    for user in LA_USERS:
+        assert {r.deal_id for r in stored(session, user)[:3]} <= set(LA_DEALS)

@@ -6,7 +6,6 @@ computations over it, or from reading Cassandra directly — never from the code
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,9 +22,9 @@ from pipeline.definitions import AREA_PRECISION
 from tests.conftest import RECOMMEND_TEST_KEYSPACE, keyspace_session, raw_records, truncate_keyspace
 from tests.integration import recommend_fixtures as world
 from tests.integration.api_client import data, gql
+from tests.integration.recommend_fixtures import TOP_N, stored
 
 pytestmark = pytest.mark.integration
-TOP_N, PER_MERCHANT = 6, 1
 VIEWER = "query($first: Int!) { viewer { recommendations(first: $first) { score reason deal { id price } } } }"
 NEAR = ("query($lat: Float!, $lon: Float!) { recommendations(near: {lat: $lat, lon: $lon, radiusKm: 25}, "
         "first: 10) { score reason deal { id } } }")
@@ -33,10 +32,7 @@ NEAR = ("query($lat: Float!, $lon: Float!) { recommendations(near: {lat: $lat, l
 
 @pytest.fixture(scope="module")
 def rec_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={
-        "keyspace": RECOMMEND_TEST_KEYSPACE, "recommend_top_n": TOP_N, "recommend_per_merchant": PER_MERCHANT,
-        "recommend_als_ranks": (2, 3), "recommend_als_reg_params": (0.1,), "recommend_als_iterations": 3,
-        "recommend_candidates": 50})
+    return settings.model_copy(update={"keyspace": RECOMMEND_TEST_KEYSPACE, **world.SETTINGS})
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +61,6 @@ def client(rec_settings: Settings, trained: Any) -> Iterator[TestClient]:
         yield test_client
 
 
-def stored(session: Any, user: int) -> list[Any]:
-    rows = list(session.execute("SELECT * FROM recommendations_by_user WHERE user_id = %s", (user,)))
-    return [r for r in rows if r.trained_at == rows[0].trained_at] if rows else []
-
-
 def bearer(settings: Settings, user: int) -> dict[str, str]:
     return {"authorization": f"Bearer {create_token(settings, user)}"}
 
@@ -85,34 +76,15 @@ def viewer_list(client: TestClient, settings: Settings, user: int, first: int = 
 # -- the job --------------------------------------------------------------------------------------------
 
 def test_area_popularity_equals_the_plain_python_count(trained: Any, session: Any, rec_settings: Settings) -> None:
-    want = world.expected_popular(world.deal_payloads(), world.events(),
-                                  half_life_s=rec_settings.recommend_half_life_days * 86_400, top_n=TOP_N,
-                                  per_merchant=PER_MERCHANT)
-    for area, ranked in want.items():
-        rows = list(session.execute("SELECT rank, deal_id, score FROM popular_deals_by_area WHERE area = %s", (area,)))
-        assert [(r.rank, r.deal_id) for r in rows] == [(i + 1, d) for i, (d, _) in enumerate(ranked)]
-        assert [r.score for r in rows] == pytest.approx([score for _, score in ranked])
+    world.assert_area_popularity(session, rec_settings.recommend_half_life_days)
 
 
 def test_every_user_gets_a_diverse_list_without_bought_or_expired_deals(trained: Any, session: Any) -> None:
-    merchant_of = {p["id"]: p["merchant"]["id"] for p in world.deal_payloads()}
-    for user in world.NYC_USERS + world.LA_USERS:
-        rows = stored(session, user)
-        assert rows, f"user {user} has no list"
-        assert [r.rank for r in rows] == list(range(1, len(rows) + 1)) and len(rows) <= TOP_N
-        assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
-        deals = {r.deal_id for r in rows}
-        assert not deals & set(world.EXPIRED)
-        assert max(Counter(merchant_of[d] for d in deals).values()) <= PER_MERCHANT
-        home = world.NYC if user in world.NYC_USERS else world.LA
-        assert (rows[0].home_latitude, rows[0].home_longitude) == home
-        assert all(r.reason for r in rows)
-    assert world.BOUGHT_BY_1 not in {r.deal_id for r in stored(session, 1)}
+    world.assert_diverse_lists(session)
 
 
 def test_angelenos_are_recommended_los_angeles_deals_first(trained: Any, session: Any) -> None:
-    for user in world.LA_USERS:
-        assert {r.deal_id for r in stored(session, user)[:3]} <= set(world.LA_DEALS)
+    world.assert_local_first(session)
 
 
 def test_the_model_and_the_grid_are_saved_under_the_lake(trained: Any) -> None:
