@@ -5,7 +5,7 @@ weights table, distances with pipeline.cells.haversine_km (the pure-Python defin
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -184,3 +184,22 @@ def test_reasons_name_what_the_user_did(spark: Any) -> None:
                        "new in yoga", "popular with people like you"} | {f"because you looked at Deal {110 + u}"
                                                                           for u in (1, 2, 3, 4)}
     assert any(r.startswith("because you looked at") for r in reasons)
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("2026-12-05T01:00:00Z", datetime(2026, 12, 5, 1, tzinfo=UTC)),
+    ("2026-12-05T02:00:00+01:00", datetime(2026, 12, 5, 1, tzinfo=UTC)),
+    ("2026-12-05T01:00:00", datetime(2026, 12, 5, 1, tzinfo=UTC)),  # no offset: UTC, not the machine's zone
+])
+def test_the_training_time_option_reads_iso_times_as_utc(text: str, want: datetime) -> None:
+    from batch.recommend_job import utc_time
+
+    assert utc_time(text) == want and utc_time(text).tzinfo == UTC
+
+
+def test_a_training_time_that_is_not_iso_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from batch.recommend_job import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--now", "yesterday"])
+    assert stopped.value.code == 2 and "not an ISO 8601 time: 'yesterday'" in capsys.readouterr().err
