@@ -164,6 +164,17 @@ class Scale:
         self.session.cluster.shutdown()
 
 
+def batch_growth(scale: Scale, lakes: dict[int, str], sizes: tuple[int, ...]) -> dict[str, float]:
+    """Seconds and deals/s of the whole batch for each catalog size (into empty tables), and the seconds
+    of each of the sink's rounds for the largest."""
+    m: dict[str, float] = {}
+    for size in sizes:
+        log.info("batch, %d deals, 2 workers…", size)
+        m[f"batch_s_{size}_deals"], report = scale.batch(lakes[size])
+        m[f"batch_deals_per_s_{size}_deals"] = size / m[f"batch_s_{size}_deals"]
+    return m | {f"batch_round_s_{name}_{sizes[-1]}_deals": seconds for name, seconds in report.rounds}
+
+
 def run(quick: bool) -> dict[str, float]:
     from conf.settings import load_settings
 
@@ -187,11 +198,7 @@ def run(quick: bool) -> dict[str, float]:
         m["lake_on_hdfs"] = float(all(p.startswith("hdfs://") for p in lakes.values()))
         # each worker count's first batch runs on new executors, as the 1-worker one below does
         m["batch_deals_per_s_2_workers"] = main_size / scale.batch_seconds(lakes[main_size])
-        for size in sizes:
-            log.info("batch, %d deals, 2 workers…", size)
-            m[f"batch_s_{size}_deals"], report = scale.batch(lakes[size])
-            m[f"batch_deals_per_s_{size}_deals"] = size / m[f"batch_s_{size}_deals"]
-        m |= {f"batch_round_s_{name}_{sizes[-1]}_deals": seconds for name, seconds in report.rounds}
+        m |= batch_growth(scale, lakes, sizes)
         for size in transform_sizes:
             log.info("deal transforms without the sink, %d deals, 2 workers…", size)
             m[f"transforms_s_{size}_deals"] = scale.transforms_seconds(lakes[size])
@@ -241,18 +248,22 @@ def report(m: dict[str, float]) -> str:
         rows.append(("batch, YARN", f"{m['batch_deals_per_s_yarn_2_executors']:,.0f} deals/s on 2 executors",
                      f"standalone 2 workers {m['batch_deals_per_s_2_workers']:,.0f} deals/s",
                      f"{m['batch_deals_per_s_yarn_2_executors'] / m['batch_deals_per_s_2_workers']:.2f}x"))
+    ran = (f"ran on YARN: {bool(m['ran_on_yarn'])}, on standalone: {bool(m['ran_on_standalone'])}, "
+           f"lake on HDFS: {bool(m['lake_on_hdfs'])}; load average {m['load_avg_1m']:.1f}")
+    return (table(("measure", "value", "baseline (same run)", "ratio"), rows) + "\n\n" + growth_report(m)
+            + "\n\nthe deal transforms alone (noop sink), by catalog size:\n"
+            + table(GROWTH_COLUMNS, growth(m, "transforms")) + "\n\n" + ran)
+
+
+def growth_report(m: dict[str, float]) -> str:
+    """The batch's time by catalog size and where the largest one's time went."""
     largest = max(_sizes(m, "batch"))
     rounds = [(name, f"{m[key]:,.1f} s", f"{m[key] / m[f'batch_s_{largest}_deals']:.0%}")
               for key in m if key.startswith("batch_round_s_")
               for name in [key.removeprefix("batch_round_s_").removesuffix(f"_{largest}_deals")]]
-    ran = (f"ran on YARN: {bool(m['ran_on_yarn'])}, on standalone: {bool(m['ran_on_standalone'])}, "
-           f"lake on HDFS: {bool(m['lake_on_hdfs'])}; load average {m['load_avg_1m']:.1f}")
-    return (table(("measure", "value", "baseline (same run)", "ratio"), rows)
-            + "\n\nbatch cost by catalog size (2 standalone workers):\n" + table(GROWTH_COLUMNS, growth(m, "batch"))
+    return ("batch cost by catalog size (2 standalone workers):\n" + table(GROWTH_COLUMNS, growth(m, "batch"))
             + f"\n\nwhere the {largest:,}-deal batch's time went (the sink's rounds):\n"
-            + table(("round", "time", "share"), rounds)
-            + "\n\nthe deal transforms alone (noop sink), by catalog size:\n"
-            + table(GROWTH_COLUMNS, growth(m, "transforms")) + "\n\n" + ran)
+            + table(("round", "time", "share"), rounds))
 
 
 GROWTH_COLUMNS = ("catalog", "time", "rate", "growth")
