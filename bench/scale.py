@@ -9,7 +9,8 @@ Run: `.venv/bin/python -m bench.scale [--quick]`.
 2. How the batch cost grows with the catalog: seconds for each catalog size on 2 workers, and deals/s,
    with the time of each of the sink's rounds for the largest size; and the same for the batch layer's
    deal transforms alone (every deal table's rows computed from the lake and dropped by Spark's noop
-   sink), up to 1M deals: what the batch costs when Cassandra is not the limit.
+   sink), up to 1M deals: what the batch costs when Cassandra is not the limit. (The whole batch at 1M
+   deals takes over an hour here: `bench.scale_catalog`.)
 3. Streaming max sustained deals/s: a backlog drained by the deals query (Kafka -> every deal table)
    on 1 and 2 workers, and with 2 and 4 Kafka partitions on 2 workers. A drain at the product's
    maxOffsetsPerTrigger is the most the query sustains: above that rate it falls behind.

@@ -1,7 +1,8 @@
 """The end-to-end equalities on a real cluster: the speed layer on one cluster manager, with the lake and
 its checkpoints on HDFS, a Kafka broker and a Cassandra node killed (-9) mid-run, stores exactly what the
-three-broker Kafka acknowledged; then the batch job over the HDFS lake, on the other cluster manager and
-with a Spark worker killed mid-job, writes the same tables as the stream.
+three-broker Kafka acknowledged; then, on the other cluster manager, the deals batch job over the HDFS
+lake (a Spark worker killed mid-job on standalone) and the activity batch job write the same tables as
+the stream, and the recommender trains on an HDFS lake to what the recommendation world's checks expect.
 
 Each case records its evidence (YARN application ids, HDFS paths, node counts, wall times) in
 `.runtime/cluster-tests/<case>.json`.
@@ -219,18 +220,24 @@ def start_job(streamed: Streamed, s: Settings, argv: list[str], log: Path,
 
 
 def finish_job(job: subprocess.Popen[bytes], log: Path, timeout_s: float = 900) -> None:
-    try:
-        assert job.wait(timeout=timeout_s) == 0, f"the job failed; see {log}\n{log.read_text()[-3000:]}"
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
+    assert job.wait(timeout=timeout_s) == 0, f"the job failed; see {log}\n{log.read_text()[-3000:]}"
+
+
+def stop_job(job: subprocess.Popen[bytes]) -> None:
+    """A job still running when its test ends (failed or timed out) goes with its whole process group."""
+    if job.poll() is None:
+        os.killpg(job.pid, signal.SIGKILL)
 
 
 def run_job(streamed: Streamed, s: Settings, argv: list[str], log: Path, name: str,
             extra_env: dict[str, str] | None = None) -> None:
     """Run a batch job to its end on the batch master and add its wall time and YARN ids to the evidence."""
     t0 = time.monotonic()
-    finish_job(start_job(streamed, s, argv, log, extra_env), log)
+    job = start_job(streamed, s, argv, log, extra_env)
+    try:
+        finish_job(job, log)
+    finally:
+        stop_job(job)
     streamed.record({f"{name}_wall_s": round(time.monotonic() - t0, 1), f"{name}_yarn_applications":
                      yarn_application_ids(log)})
 
@@ -246,8 +253,9 @@ def test_the_batch_job_over_the_hdfs_lake_writes_what_the_stream_wrote(streamed:
     try:
         if streamed.batch_master == "standalone":
             killed = [kill_worker_once_the_job_runs_on_both(base, ClusterLayout.of(base), job)]
-    finally:
         finish_job(job, log)
+    finally:
+        stop_job(job)
     batch_s = time.monotonic() - t0
     up(base, load_versions(), profile="cluster", echo=lambda _line: None)  # the killed worker comes back
     streamed.record({"batch_master": streamed.batch_master, "batch_wall_s": round(batch_s, 1),
@@ -260,6 +268,7 @@ def test_the_batch_job_over_the_hdfs_lake_writes_what_the_stream_wrote(streamed:
 
 def test_the_activity_batch_over_the_hdfs_lake_writes_what_the_stream_wrote(streamed: Streamed,
                                                                              tmp_path: Path) -> None:
+    """The user events the speed layer archived (through the kills) give the batch the stream's tables."""
     s = streamed.settings.model_copy(update={"keyspace": "exs_test_cluster_activity"})
     session = fresh_keyspace(s)
     run_job(streamed, s, ["batch/activity_job.py"], tmp_path / "activity.log", "activity_batch")

@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from pipeline.cells import geohash
 from pipeline.definitions import AREA_PRECISION, INTERACTION_CONFIDENCE
 
@@ -142,8 +144,6 @@ def stored(session: Any, user: int) -> list[Any]:
 
 def assert_area_popularity(session: Any, half_life_days: float) -> None:
     """popular_deals_by_area equals the plain-Python count over the world's events."""
-    import pytest
-
     want = expected_popular(deal_payloads(), events(), half_life_s=half_life_days * 86_400, top_n=TOP_N,
                             per_merchant=PER_MERCHANT)
     for area, ranked in want.items():
