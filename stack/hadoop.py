@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import httpx
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from conf.settings import Settings
 from conf.versions import Versions
@@ -25,6 +26,9 @@ JDK17_OPENS = tuple(f"--add-opens=java.base/{pkg}=ALL-UNNAMED" for pkg in (
     "java.lang", "java.lang.reflect", "java.io", "java.net", "java.nio", "java.util", "java.util.concurrent",
     "sun.nio.ch", "sun.net.dns", "sun.net.util", "sun.security.x509"))
 PROBE_TIMEOUT_S = 3.0
+#: A WebHDFS request once the daemons are up: a NameNode that just started (or replays its edits after an
+#: unclean stop) can take many seconds to answer its first requests on a loaded machine.
+WEBHDFS_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -235,10 +239,12 @@ def hadoop_daemons(settings: Settings, versions: Versions, layout: HadoopLayout)
     return [cls(settings, versions, layout) for cls in (NameNode, DataNode, ResourceManager, NodeManager)]
 
 
+@retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(3),
+       wait=wait_exponential(multiplier=2, max=10), reraise=True)
 def hdfs_exists(layout: HadoopLayout, path: str) -> bool:
-    """Whether `path` exists on the profile's HDFS (WebHDFS GETFILESTATUS)."""
+    """Whether `path` exists on the profile's HDFS (WebHDFS GETFILESTATUS; a timeout is tried again)."""
     response = httpx.get(f"{layout.namenode_http}/webhdfs/v1{path}", params={"op": "GETFILESTATUS"},
-                         timeout=PROBE_TIMEOUT_S)
+                         timeout=WEBHDFS_TIMEOUT_S)
     if response.status_code == 404:
         return False
     response.raise_for_status()
@@ -248,7 +254,7 @@ def hdfs_exists(layout: HadoopLayout, path: str) -> bool:
 def hdfs_put(layout: HadoopLayout, local: Path, path: str) -> None:
     """Upload a local file to HDFS over WebHDFS: the NameNode redirects the write to a DataNode."""
     params = {"op": "CREATE", "overwrite": "true", "user.name": "exstreamly"}
-    where = httpx.put(f"{layout.namenode_http}/webhdfs/v1{path}", params=params, timeout=30)
+    where = httpx.put(f"{layout.namenode_http}/webhdfs/v1{path}", params=params, timeout=WEBHDFS_TIMEOUT_S)
     if where.status_code != 307:
         raise ServiceStartError(f"HDFS refused to create {path}: {where.status_code} {where.text[:500]}")
     with local.open("rb") as data:
