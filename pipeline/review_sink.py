@@ -17,21 +17,16 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
-from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_concurrently
+from pipeline.cassandra_io import SinkTables, run_concurrently
 from pipeline.driver_rows import rows_frame
 
 log = logging.getLogger(__name__)
-DELETE_CONCURRENCY = 64
 #: Feed tables and the primary key of a row in each (deletes of replaced reviews bind these columns).
 FEED_KEYS = {"review_feed_by_deal": ("deal_id", "occurred_at", "user_id"),
              "review_feed_by_merchant": ("merchant_id", "occurred_at", "deal_id", "user_id")}
@@ -42,34 +37,29 @@ class ReviewSink:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._session: Session | None = None
-        self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
-        self._deletes: dict[str, PreparedStatement] = {}
-        self._held: list[DataFrame] = []
+        self._tables = SinkTables(settings)
 
     def __call__(self, events_df: DataFrame, batch_id: int | None = None) -> dict[str, int]:
         """Write; returns rows written per kind (purchases, reviews changed, deals rated)."""
         try:
             return self._write(events_df, batch_id)
         finally:
-            for held_df in self._held:
-                held_df.unpersist()
-            self._held.clear()
+            self._tables.release()
 
     def _write(self, events_df: DataFrame, batch_id: int | None) -> dict[str, int]:
         batch_df, _ = self._hold(events_df.filter(F.col("event_type").isin("review", "purchase")))
         purchases_df, reviews_df = rt.to_purchase_rows(batch_df), rt.to_review_rows(batch_df)
         touched_df = purchases_df.select("deal_id").union(reviews_df.select("deal_id")).distinct()
         stored_df, stored_purchases_df = run_concurrently([
-            lambda: self._read("reviews_by_deal", touched_df, rs.REVIEWS_BY_DEAL_SCHEMA),
-            lambda: self._read("purchases_by_deal", touched_df, rs.PURCHASES_BY_DEAL_SCHEMA),
+            lambda: self._tables.read("reviews_by_deal", touched_df, rs.REVIEWS_BY_DEAL_SCHEMA),
+            lambda: self._tables.read("purchases_by_deal", touched_df, rs.PURCHASES_BY_DEAL_SCHEMA),
         ])
         judged_df = rt.judge_reviews(rt.latest_reviews(reviews_df.unionByName(stored_df)),
                                      purchases_df.unionByName(stored_purchases_df))
         flagged_df, _ = self._hold(rt.flag_changed_reviews(judged_df, stored_df))
         changed_df, changed = self._hold(rt.changed_reviews(flagged_df))
         counts = {"reviews": changed, "deals": 0}
-        writes: list[Callable[[], object]] = [partial(self._append, purchases_df, "purchases_by_deal")]
+        writes: list[Callable[[], object]] = [partial(self._tables.append, purchases_df, "purchases_by_deal")]
         if changed:
             rated_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
             deal_ratings_df, counts["deals"] = self._hold(rated_df)
@@ -77,19 +67,20 @@ class ReviewSink:
         run_concurrently(writes)
         if changed:
             self._refresh_aggregates(deal_ratings_df)
-            self._append(changed_df, "reviews_by_deal")
+            self._tables.append(changed_df, "reviews_by_deal")
         log.info("batch %s: %d reviews changed, %d deals rated", batch_id, counts["reviews"], counts["deals"])
         return counts
 
     def _round_one(self, changed_df: DataFrame, replaced_df: DataFrame,
                    deal_ratings_df: DataFrame) -> list[Callable[[], object]]:
+        append = self._tables.append
         return [
-            partial(self._append, rt.to_feed_by_deal_rows(changed_df), "review_feed_by_deal"),
-            partial(self._append, rt.to_feed_by_merchant_rows(changed_df), "review_feed_by_merchant"),
+            partial(append, rt.to_feed_by_deal_rows(changed_df), "review_feed_by_deal"),
+            partial(append, rt.to_feed_by_merchant_rows(changed_df), "review_feed_by_merchant"),
             partial(self._delete_replaced, replaced_df),
-            partial(self._append, deal_ratings_df, "ratings_by_deal"),
-            partial(self._append, rt.to_deal_ratings_by_category_rows(deal_ratings_df), "deal_ratings_by_category"),
-            partial(self._append, rt.to_deal_ratings_by_merchant_rows(deal_ratings_df), "deal_ratings_by_merchant"),
+            partial(append, deal_ratings_df, "ratings_by_deal"),
+            partial(append, rt.to_deal_ratings_by_category_rows(deal_ratings_df), "deal_ratings_by_category"),
+            partial(append, rt.to_deal_ratings_by_merchant_rows(deal_ratings_df), "deal_ratings_by_merchant"),
         ]
 
     def _refresh_aggregates(self, deal_ratings_df: DataFrame) -> None:
@@ -98,16 +89,16 @@ class ReviewSink:
         categories_df = listed_df.select("category_slug").distinct()
         merchants_df = deal_ratings_df.select("merchant_id").distinct().dropna()
         by_category_df, by_merchant_df = run_concurrently([
-            lambda: self._read("deal_ratings_by_category", categories_df, rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA),
-            lambda: self._read("deal_ratings_by_merchant", merchants_df, rs.DEAL_RATINGS_BY_MERCHANT_SCHEMA),
+            lambda: self._tables.read("deal_ratings_by_category", categories_df, rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA),
+            lambda: self._tables.read("deal_ratings_by_merchant", merchants_df, rs.DEAL_RATINGS_BY_MERCHANT_SCHEMA),
         ])
         touched_df = listed_df.select("category_slug", "merchant_id").distinct()
         in_category_df = rt.to_merchant_ratings_by_category_rows(by_category_df).join(
             touched_df, on=["category_slug", "merchant_id"], how="left_semi")
         run_concurrently([
-            partial(self._append, rt.to_rating_prior_rows(by_category_df), "rating_priors_by_category"),
-            partial(self._append, in_category_df, "merchant_ratings_by_category"),
-            partial(self._append, rt.to_ratings_by_merchant_rows(by_merchant_df), "ratings_by_merchant"),
+            partial(self._tables.append, rt.to_rating_prior_rows(by_category_df), "rating_priors_by_category"),
+            partial(self._tables.append, in_category_df, "merchant_ratings_by_category"),
+            partial(self._tables.append, rt.to_ratings_by_merchant_rows(by_merchant_df), "ratings_by_merchant"),
         ])
 
     def _delete_replaced(self, replaced_df: DataFrame) -> int:
@@ -116,7 +107,7 @@ class ReviewSink:
         deleted = 0
         for table, keys in FEED_KEYS.items():
             values = [tuple(row[k] for k in keys) for row in rows if all(row[k] is not None for k in keys)]
-            deleted += self._delete(table, keys, values)
+            deleted += self._tables.delete(table, keys, values)
         return deleted
 
     # -- I/O helpers ---------------------------------------------------------------------------
@@ -130,39 +121,8 @@ class ReviewSink:
         rows = df.limit(self.settings.sink_driver_max_keys + 1).collect()
         if len(rows) <= self.settings.sink_driver_max_keys:
             return rows_frame(df.sparkSession, rows, df.schema), len(rows)
-        held_df = df.localCheckpoint(eager=True)
-        self._held.append(held_df)
+        held_df = self._tables.hold(df)
         return held_df, held_df.count()
 
-    def _checkpoint(self, df: DataFrame) -> DataFrame:
-        held_df = df.localCheckpoint(eager=True)
-        self._held.append(held_df)
-        return held_df
-
-    def _read(self, table: str, keys_df: DataFrame, schema: StructType) -> DataFrame:
-        return self._reader.read(keys_df, table, schema, self._checkpoint)
-
-    def _append(self, df: DataFrame, table: str) -> None:
-        append_rows(df, keyspace=self.settings.keyspace, table=table)
-
-    def _delete(self, table: str, keys: tuple[str, ...], rows: list[tuple[object, ...]]) -> int:
-        if not rows:
-            return 0
-        if table not in self._deletes:
-            # Table and column names are code constants; values are always bound, never formatted in.
-            where = " AND ".join(f"{key} = ?" for key in keys)
-            self._deletes[table] = self._driver_session().prepare(
-                f"DELETE FROM {self.settings.keyspace}.{table} WHERE {where}")
-        results = execute_concurrent_with_args(self._driver_session(), self._deletes[table], rows,
-                                               concurrency=DELETE_CONCURRENCY, raise_on_first_error=True)
-        return sum(1 for ok, _ in results if ok)
-
-    def _driver_session(self) -> Session:
-        if self._session is None:
-            self._session = connect_sink_session(self.settings)
-        return self._session
-
     def close(self) -> None:
-        if self._session is not None:
-            self._session.cluster.shutdown()
-            self._session = None
+        self._tables.close()
