@@ -32,8 +32,8 @@ def local_stack(profile: Profile = "local") -> Iterator[None]:
         yield
         return
     log.info("the %s stack is not running: starting it for this benchmark", profile)
-    up(settings, versions, echo=log.info, profile=profile)
-    try:
+    try:  # a start that fails half-way (one service never ready) still stops what it started
+        up(settings, versions, echo=log.info, profile=profile)
         yield
     finally:
         log.info("stopping the stack this benchmark started")
