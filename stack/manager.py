@@ -78,12 +78,22 @@ def status(settings: Settings, versions: Versions, profile: Profile = "local") -
 
 def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print,
        profile: Profile = "local") -> list[ServiceStatus]:
-    """Start every service that is not running, then wait until each really answers."""
+    """Start every service of the profile that is not running, then wait until each really answers."""
+    ready = start_services(services(settings, versions, profile), startup_timeout_s(settings, profile), echo=echo)
+    if profile == "cluster":
+        from stack.cluster import publish_spark_archive
+
+        echo(f"Spark's jars for YARN: {publish_spark_archive(settings)}")
+    return ready
+
+
+def start_services(to_start: list[JvmService], timeout_s: float, *,
+                   echo: Callable[[str], None] = print) -> list[ServiceStatus]:
+    """Start each service that is not running (in order), then wait until each really answers."""
     started: dict[str, tuple[JvmService, int, float]] = {}
     ready: list[ServiceStatus] = []
-    timeout_s = startup_timeout_s(settings, profile)
     running_before: set[str] = set()
-    for service in services(settings, versions, profile):
+    for service in to_start:
         pid = _pid(service)
         if pid is not None:
             echo(f"{service.name}: already running (pid {pid})")
@@ -104,10 +114,6 @@ def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = 
         took = time.monotonic() - t0
         echo(f"{name}: ready in {took:.1f}s ({answer})")
         ready.append(ServiceStatus(name, pid, answer, took))
-    if profile == "cluster":
-        from stack.cluster import publish_spark_archive
-
-        echo(f"Spark's jars for YARN: {publish_spark_archive(settings)}")
     return ready
 
 
@@ -135,7 +141,12 @@ def _failure(service: JvmService, what: str) -> str:
 def down(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = print,
          profile: Profile = "local") -> None:
     """Stop only our own processes, found by PID file, in the reverse order of `up` (Kafka before Cassandra)."""
-    for service in reversed(services(settings, versions, profile)):
+    stop_services(services(settings, versions, profile), echo=echo)
+
+
+def stop_services(to_stop: list[JvmService], *, echo: Callable[[str], None] = print) -> None:
+    """Stop each service that runs, found by its PID file, in the reverse order of `to_stop`."""
+    for service in reversed(to_stop):
         pid = _pid(service)
         if pid is None:
             echo(f"{service.name}: not running")

@@ -128,6 +128,8 @@ class KafkaNode:
     node_id: int = 1
     voters: str = ""  # "1@host:port,2@host:port,…"; empty: a standalone quorum of this node
     replicas: int = 1
+    #: the port clients are told to connect to, when it is not `port` (a broker behind a proxy or NAT)
+    advertised_port: int = 0
 
     @classmethod
     def single(cls, settings: Settings) -> KafkaNode:
@@ -211,7 +213,8 @@ class Kafka(JvmService):
         d, n = self.dirs, self.node
         java = self._prepare()
         props = render("server.properties", d.conf / "server.properties", host=n.host, port=n.port,
-                       controller_port=n.controller_port, node_id=n.node_id, quorum=n.quorum,
+                       advertised_port=n.advertised_port or n.port, controller_port=n.controller_port,
+                       node_id=n.node_id, quorum=n.quorum,
                        replicas=n.replicas, min_isr=n.min_isr, data=d.data)
         log4j = render("log4j2.properties", d.conf / "log4j2.properties")
         tools_log4j = render("tools-log4j2.properties", d.conf / "tools-log4j2.properties")

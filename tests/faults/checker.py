@@ -11,6 +11,7 @@ each difference counted as lost, duplicated or stale (Jepsen-style: a count per 
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from urllib.parse import urlparse
 import orjson
 import pyarrow.parquet as pq
 
+from conf.settings import Settings
 from tests import expected
 from tests.activity_log import LoggedEvent, expected_purchases
 from tests.faults.workload import Position
@@ -117,3 +119,10 @@ def committed_files(root: Path, local_copy: Path | None = None) -> list[Path]:
     if local_copy is None:
         return [Path(p) for p in sorted(added)]
     return [local_copy / Path(p).relative_to(root) for p in sorted(added)]
+
+
+def write_result(s: Settings, case: str, result: dict[str, object]) -> None:
+    """A case's tally and recovery time, at `.runtime/faults/<case>.json` (the README's table comes from there)."""
+    out = s.runtime_dir / "faults"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{case}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,5 +1,6 @@
 """Faults the suite injects into real processes: kill -9 and restart, or SIGSTOP for a while and
-SIGCONT, of the local stack's Kafka broker and Cassandra node and of the speed layer's Spark driver."""
+SIGCONT, of the local stack's Kafka broker and Cassandra node and of the speed layer's Spark driver; and
+into the network between the speed layer and Kafka or Cassandra, through a fault proxy."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import psutil
 
@@ -17,6 +19,7 @@ from conf.versions import load_versions
 from stack.manager import status, up
 from streaming.progress import Offsets, records_behind
 from streaming.watchdog import EXIT_STALLED
+from tests.faults.proxy import Impairment, TcpFaultProxy
 
 
 def service_pid(settings: Settings, name: str) -> int:
@@ -39,14 +42,18 @@ def kill_and_restart_service(settings: Settings, name: str, down_s: float) -> No
     up(settings, load_versions(), echo=lambda _line: None)
 
 
-def pause_service(settings: Settings, name: str, paused_s: float) -> None:
-    """SIGSTOP the service (a long GC pause, a frozen VM), SIGCONT after `paused_s`."""
-    pid = service_pid(settings, name)
-    os.kill(pid, signal.SIGSTOP)
+def freeze(pid: int, paused_s: float, *, group: bool = False) -> None:
+    """SIGSTOP the process (or its process group), SIGCONT after `paused_s`: a long GC pause, a frozen VM."""
+    send = os.killpg if group else os.kill
+    send(pid, signal.SIGSTOP)
     try:
         time.sleep(paused_s)
     finally:
-        os.kill(pid, signal.SIGCONT)
+        send(pid, signal.SIGCONT)
+
+
+def pause_service(settings: Settings, name: str, paused_s: float) -> None:
+    freeze(service_pid(settings, name), paused_s)
 
 
 @dataclass
@@ -105,6 +112,41 @@ FAULTS: dict[str, Fault] = {
     "cassandra-kill9": lambda s, _layer: kill_and_restart_service(s, "cassandra", down_s=5),
     "cassandra-pause": lambda s, _layer: pause_service(s, "cassandra", paused_s=20),
     "driver-kill9": lambda _s, layer: kill_and_restart_driver(layer, down_s=2),
+    "driver-pause": lambda _s, layer: pause_driver(layer, paused_s=20),
+}
+
+
+def pause_driver(layer: SpeedLayer, paused_s: float) -> None:
+    """Freeze every process of the speed layer (its JVM and Python workers) for `paused_s`."""
+    assert layer.proc is not None
+    freeze(layer.proc.pid, paused_s, group=True)
+
+
+@dataclass(frozen=True)
+class NetworkFault:
+    """The link between the speed layer and `link` impaired for `lasts_s`, then healed."""
+
+    link: Literal["kafka", "cassandra"]
+    impairment: Impairment
+    lasts_s: float
+
+    def strike(self, proxy: TcpFaultProxy) -> None:
+        proxy.impair(self.impairment)
+        try:
+            time.sleep(self.lasts_s)
+        finally:
+            proxy.heal()
+
+
+#: Longer than the clients' 30 s request timeouts where that matters: a blackhole outlives the requests
+#: caught in it, so their retries are part of what is tested.
+NETWORK_FAULTS: dict[str, NetworkFault] = {
+    "kafka-latency": NetworkFault("kafka", Impairment(delay_s=0.25), lasts_s=45),
+    "kafka-bandwidth": NetworkFault("kafka", Impairment(bytes_per_s=32 * 1024), lasts_s=45),
+    "kafka-blackhole": NetworkFault("kafka", Impairment(blackhole=True), lasts_s=45),
+    "cassandra-latency": NetworkFault("cassandra", Impairment(delay_s=0.25), lasts_s=45),
+    "cassandra-bandwidth": NetworkFault("cassandra", Impairment(bytes_per_s=32 * 1024), lasts_s=45),
+    "cassandra-blackhole": NetworkFault("cassandra", Impairment(blackhole=True), lasts_s=45),
 }
 
 
