@@ -25,19 +25,19 @@ from tests.faults.faults import freeze
 from tests.integration.ingest_fixtures import crawl_settings, ingest_process, landed, plan_lag, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.faults_full]
-#: 40 ms a page and 2 threads a process: long enough to strike mid-crawl
-SIM = SimConfig(seed=17, deals=20_000, latency_s=0.04)
-STRIKE_AT_RECORDS = 4_000
+#: 300 ms a page and one page in flight a process: the crawl outlasts a pause (about 30 s for 200 pages)
+SIM = SimConfig(seed=17, deals=20_000, latency_s=0.3)
+STRIKE_AT_RECORDS = 2_000
 PAUSE_S = 20  # twice the fetchers' 10 s group session: the group gives a paused member's work away
 
 
 def crawler(crawl: Settings, log: Path) -> subprocess.Popen[bytes]:
     """The planner: plans one full round, publishes it and fetches with the group until it is drained."""
-    return ingest_process(crawl, log, "crawl", "--threads", "2")
+    return ingest_process(crawl, log, "crawl", "--threads", "1")
 
 
 def fetcher(crawl: Settings, log: Path) -> subprocess.Popen[bytes]:
-    return ingest_process(crawl, log, "fetcher", "--threads", "2")
+    return ingest_process(crawl, log, "fetcher", "--threads", "1")
 
 
 def kill9_and_restart(proc: subprocess.Popen[bytes], restart: Callable[[], subprocess.Popen[bytes]]
@@ -75,6 +75,7 @@ def test_after_a_crawl_fault_deals_raw_holds_every_live_deal(case, settings, kaf
             assert planner.wait(300) == 0, log.read_text()[-3000:]  # the round ends once the group drained
             recovery_s = time.monotonic() - recovered
             assert plan_lag(crawl) == 0
+            assert helper.poll() is None, f"the fetcher stopped: {log.read_text()[-3000:]}"  # nobody restarts it
         finally:
             for proc in (planner, helper):
                 proc.send_signal(signal.SIGTERM)
