@@ -23,7 +23,7 @@ from tests.integration.activity_fixtures import create_topic_without_time_retent
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 #: Cases CI runs every time; the others run with EXS_FAULTS=full (tests/faults/conftest.py).
-QUICK = ("kafka-kill9",)
+QUICK = ("kafka-kill9", "kafka-blackhole")
 DEALS, UPDATES, EVENTS, RATE_PER_S = 2000, 400, 2000, 60.0
 #: The speed layer's queries, by checkpoint directory (streaming/speed_layer.py).
 QUERIES = ("deals", "deal-scores", "alerts", "activity-events", "activity-windows-v2")
