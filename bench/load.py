@@ -283,11 +283,13 @@ def run(quick: bool) -> dict[str, float]:
         log.info("serving %d deals in %d categories; warming up", len(mix.served.deal_ids), len(mix.served.categories))
         asyncio.run(phases(api_url, mix, [Phase(10, 30)], lambda _: True))
         (load,) = asyncio.run(phases(api_url, mix, [Phase(LOAD_RATE, load_s)], lambda _: True))
+        whole_run.ensure_running("the load phase")
         if load.meets(None):  # up until a rate misses the bounds
             steps = asyncio.run(phases(api_url, mix, [Phase(r, step_s) for r in STEP_UP], lambda p: p.meets(None)))
         else:  # down until a rate meets them
             steps = asyncio.run(phases(api_url, mix, [Phase(r, step_s) for r in STEP_DOWN],
                                        lambda p: not p.meets(None)))
+        whole_run.ensure_running("the steps")
     finally:
         whole_run.stop()
     api = api_alone(settings)

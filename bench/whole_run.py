@@ -51,6 +51,12 @@ class Run:
             time.sleep(1)
         return self.ready_at - self.started
 
+    def ensure_running(self, during: str) -> None:
+        """A figure measured after the run stopped would be of something else: fail instead."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"`exstreamly run` stopped (status {self.proc.returncode}) during {during}; "
+                               f"the figures would not be of the platform running; see {self.logs()}")
+
     def wait_first_crawl(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while CRAWL_ROUND_DONE not in text_of(self.logs() / "crawler.log")[self._crawler_log_start:]:

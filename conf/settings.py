@@ -84,6 +84,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_workers: int = Field(
+        2, ge=1, le=64, description="uvicorn worker processes of `exstreamly api` (one Python process uses one core "
+                                    "at most); each keeps its own answer cache and subscription cap")
     api_profile: Literal["dev", "production"] = Field(
         "dev", description="production turns GraphiQL and introspection off"
     )

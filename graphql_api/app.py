@@ -81,6 +81,13 @@ class DealsGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
 
+def app_from_environment() -> Starlette:
+    """The API application for the settings of the environment: what each uvicorn worker process builds."""
+    from conf.settings import load_settings
+
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings) -> Starlette:
     """The API application for `settings` (read once by the caller)."""
     repository = Repository(settings)

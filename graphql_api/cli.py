@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,20 +36,21 @@ def schema_sdl() -> str:
 @click.option("--port", type=int, default=None, help="Port to bind [default: EXS_API_PORT, 8000].")
 @click.pass_context
 def api(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the GraphQL API (GraphiQL at /graphql in the dev profile) with one uvicorn worker."""
+    """Serve the GraphQL API (GraphiQL at /graphql in the dev profile) with EXS_API_WORKERS uvicorn workers."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
 
-    from graphql_api.app import create_app
-
-    # --host goes through the settings, so a public interface without EXS_API_PROFILE means production
-    settings = load_settings(**({"api_host": host} if host else {}))
-    host, port = settings.api_host, port or settings.api_port
+    # --host and --port go through the environment: every worker process reads its settings from there,
+    # and a public interface without EXS_API_PROFILE then means production in each of them
+    os.environ.update({"EXS_API_HOST": host} if host else {})
+    os.environ.update({"EXS_API_PORT": str(port)} if port else {})
+    settings = load_settings()
+    host, port = settings.api_host, settings.api_port
     click.echo(f"GraphQL API on http://{host}:{port}/graphql (profile {settings.api_profile}, "
-               f"keyspace {settings.keyspace}); health at /healthz")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False,
-                **server_options(settings))
+               f"keyspace {settings.keyspace}, {settings.api_workers} workers); health at /healthz")
+    uvicorn.run("graphql_api.app:app_from_environment", factory=True, workers=settings.api_workers, host=host,
+                port=port, log_level="info", access_log=False, **server_options(settings))
 
 
 @api.command("export-schema")
