@@ -27,7 +27,7 @@ import httpx
 from conf.clients import cassandra_cluster, ensure_topics, kafka_cluster_id
 from conf.settings import PROJECT_ROOT, Settings
 from stack.errors import ServiceStartError
-from stack.process import is_alive
+from stack.process import is_alive, lower_session_priority
 from streaming.watchdog import EXIT_STALLED
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,22 @@ SPARK_SUBMIT = str(PROJECT_ROOT / "spark-submit.sh")
 POLL_S = 1.0
 #: The one training of the recommender runs at a lower CPU priority: on two cores it is a batch job
 #: beside the API and the streams, and a shopper's request should not wait behind it (bench.load).
-BATCH_PRIORITY = ["nice", "-n", "15"]
+BATCH_NICE = 15
 #: The speed layer runs below the API and the stores too (nice 10: about a tenth of the API's share of a
 #: busy core). With spare CPU it gets all of it; when a burst of requests wants the cores, shoppers are
 #: answered first and the stream catches up from Kafka afterwards, losing nothing (bench.load).
-STREAM_PRIORITY = ["nice", "-n", "10"]
+STREAM_NICE = 10
+
+
+def start_in_session(argv: list[str], env: dict[str, str], log_file: Path, nice: int = 0) -> subprocess.Popen[bytes]:
+    """`argv` in a process group and session of its own (stopped as a whole), `nice` below the others."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as out:
+        proc = subprocess.Popen(["nice", "-n", str(nice), *argv] if nice else argv, cwd=PROJECT_ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    if nice:
+        lower_session_priority(proc.pid, nice)
+    return proc
 
 
 @dataclass
@@ -52,19 +63,17 @@ class Children:
     echo: Callable[[str], None] = print
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     argvs: dict[str, list[str]] = field(default_factory=dict)
+    nice: dict[str, int] = field(default_factory=dict)
     #: Children started again when they exit with this status: the speed layer's watchdog stops a hung
     #: job with it (streaming/watchdog.py), and a restart from the checkpoints is exact.
     restart_on: dict[str, int] = field(default_factory=dict)
     #: Jobs that end by themselves (the recommender's training): stopped with the rest, never "dead".
     jobs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str, argv: list[str]) -> Path:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+    def start(self, name: str, argv: list[str], nice: int = 0) -> Path:
         log_file = self.log_dir / f"{name}.log"
-        self.argvs[name] = argv
-        with log_file.open("ab") as out:
-            self.procs[name] = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=self.env, stdout=out,
-                                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.argvs[name], self.nice[name] = argv, nice
+        self.procs[name] = start_in_session(argv, self.env, log_file, nice)
         return log_file
 
     def check_alive(self) -> None:
@@ -73,7 +82,7 @@ class Children:
                 continue
             if self.restart_on.get(name) == proc.returncode:
                 self.echo(f"{name} exited with {proc.returncode} (stalled): restarting it from its checkpoints "
-                          f"(log {self.start(name, self.argvs[name])})")
+                          f"(log {self.start(name, self.argvs[name], self.nice[name])})")
                 continue
             raise ServiceStartError(f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log")
 
@@ -192,10 +201,8 @@ class RecommendTraining:
             return
         if self.proc is None:
             if lake_has_events(self.settings):
-                with self.log_file.open("ab") as out:
-                    self.proc = subprocess.Popen([*BATCH_PRIORITY, SPARK_SUBMIT, "batch/recommend_job.py"],
-                                                 cwd=PROJECT_ROOT, env=self.group.env, stdout=out,
-                                                 stderr=subprocess.STDOUT, start_new_session=True)
+                self.proc = start_in_session([SPARK_SUBMIT, "batch/recommend_job.py"], self.group.env, self.log_file,
+                                             BATCH_NICE)
                 self.group.jobs["recommend"] = self.proc  # stopped with the others, in parallel
                 self.echo(f"recommendations: training once on the activity so far (log {self.log_file})")
             return
@@ -296,7 +303,7 @@ def run(settings: Settings, *, until_ready: bool, echo: Callable[[str], None]) -
         checkpoints_for_this_kafka(settings, echo)
         # One Spark application for the archive, deal and activity queries: on one machine a driver
         # per job costs more CPU than the queries themselves (streaming/speed_layer.py).
-        speed_log = group.start("speed_layer", [*STREAM_PRIORITY, SPARK_SUBMIT, "streaming/speed_layer.py"])
+        speed_log = group.start("speed_layer", [SPARK_SUBMIT, "streaming/speed_layer.py"], STREAM_NICE)
         group.restart_on["speed_layer"] = EXIT_STALLED
         echo(f"spark speed layer (archive, deals, scores, alerts, activity queries): submitted (log {speed_log})")
         crawler_log = group.start("crawler", [*EXSTREAMLY, "crawl", "--every", "60"])

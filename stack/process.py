@@ -62,3 +62,17 @@ def terminate(pid: int, *, grace_s: float = 30.0) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def lower_session_priority(pid: int, nice: int) -> None:
+    """Rank a process that leads its own session (`start_new_session`) `nice` below the others, as a whole.
+
+    With kernel.sched_autogroup_enabled (the default of desktop and many server kernels) Linux shares
+    the CPU between sessions first, and a process's own nice value only ranks it inside its session;
+    the session's nice, /proc/<pid>/autogroup, is what ranks it against the API or Cassandra. Without
+    autogroups the file is absent or has no effect, and the process's own nice value does the work.
+    """
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError:
+        pass
