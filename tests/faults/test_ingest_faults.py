@@ -14,15 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from conf.clients import delete_topics, ensure_topics
+from conf.clients import ensure_topics
 from conf.settings import Settings
 from ingest.kafka_io import ingest_topics
-from ingest.readback import read_deals
 from ingest.simulator import ManualClock, SimConfig, Simulator, SimulatorServer
 from ingest.simulator.config import SQOOT_2016
 from tests.faults.checker import write_result
 from tests.faults.faults import freeze
-from tests.integration.ingest_fixtures import crawl_settings, ingest_process, landed, plan_lag, wait_until
+from tests.integration.ingest_fixtures import (
+    crawl_settings,
+    ingest_process,
+    landed,
+    plan_lag,
+    read_and_drop,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.faults_full]
 #: 300 ms a page and one page in flight a process: the crawl outlasts a pause (about 30 s for 200 pages)
@@ -82,10 +88,7 @@ def test_after_a_crawl_fault_deals_raw_holds_every_live_deal(case, settings, kaf
             for proc in (planner, helper):
                 proc.wait(60)
         live = sim.live_at(sim.now())
-    try:
-        stored = read_deals(crawl)
-    finally:
-        delete_topics(crawl, [crawl.topic_deals_raw, crawl.topic_deal_pages])
+    stored = read_and_drop(crawl)
     lost, extra = live - stored.by_id.keys(), stored.by_id.keys() - live
     write_result(settings, case, {
         "fault_s": round(fault_s, 1), "recovery_s": round(recovery_s, 1),  # here: until the round ended

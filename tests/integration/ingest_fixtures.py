@@ -13,7 +13,9 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from conf.clients import delete_topics
 from conf.settings import Settings
+from ingest.readback import Landed, read_deals
 
 EXSTREAMLY = Path(sys.executable).with_name("exstreamly")
 
@@ -38,6 +40,14 @@ def ingest_process(settings: Settings, log_path: Path, *args: str) -> subprocess
     }
     with log_path.open("ab") as log:
         return subprocess.Popen([str(EXSTREAMLY), *args], env=env, stdout=log, stderr=log)
+
+
+def read_and_drop(crawl: Settings) -> Landed:
+    """Every deal record the crawl landed in deals_raw; then the crawl's topics are deleted."""
+    try:
+        return read_deals(crawl)
+    finally:
+        delete_topics(crawl, [crawl.topic_deals_raw, crawl.topic_deal_pages])
 
 
 def landed(settings: Settings) -> int:

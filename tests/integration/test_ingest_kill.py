@@ -12,15 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from conf.clients import delete_topics, ensure_topics
+from conf.clients import ensure_topics
 from conf.settings import Settings
 from ingest.client import DealsClient
 from ingest.kafka_io import ingest_topics, make_producer
 from ingest.planner import make_plan, publish_plan
-from ingest.readback import read_deals
 from ingest.simulator import ManualClock, SimConfig, Simulator, SimulatorServer
 from ingest.simulator.config import SQOOT_2016
-from tests.integration.ingest_fixtures import crawl_settings, ingest_process, landed, plan_lag, wait_until
+from tests.integration.ingest_fixtures import (
+    crawl_settings,
+    ingest_process,
+    landed,
+    plan_lag,
+    read_and_drop,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -58,10 +64,7 @@ def test_kill_9_a_fetcher_mid_crawl_and_restart_loses_no_deal(
             survivor.wait(60)
 
         live = sim.live_at(sim.now())
-    try:
-        stored = read_deals(crawl)
-    finally:
-        delete_topics(crawl, [crawl.topic_deals_raw, crawl.topic_deal_pages])
+    stored = read_and_drop(crawl)
     missing = live - stored.by_id.keys()
     assert not missing, f"{len(missing)} of {len(live)} live deals missing, e.g. {sorted(missing)[:5]}"
     assert stored.by_id.keys() == live  # and nothing that was not live
