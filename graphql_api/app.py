@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from conf.settings import Settings
+from conf.settings import Settings, load_settings
 from graphql_api.auth import viewer_of
 from graphql_api.body_limit import BodyLimit
 from graphql_api.context import CategoryCounts, Context, category_counts
@@ -83,8 +83,6 @@ class DealsGraphQL(GraphQL[Context, None]):
 
 def app_from_environment() -> Starlette:
     """The API application for the settings of the environment: what each uvicorn worker process builds."""
-    from conf.settings import load_settings
-
     return create_app(load_settings())
 
 

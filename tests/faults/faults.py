@@ -104,6 +104,12 @@ def kill_and_restart_driver(layer: SpeedLayer, down_s: float) -> None:
     layer.start()
 
 
+def pause_driver(layer: SpeedLayer, paused_s: float) -> None:
+    """Freeze every process of the speed layer (its JVM and Python workers) for `paused_s`."""
+    assert layer.proc is not None
+    freeze(layer.proc.pid, paused_s, group=True)
+
+
 Fault = Callable[[Settings, SpeedLayer], None]
 
 FAULTS: dict[str, Fault] = {
@@ -114,12 +120,6 @@ FAULTS: dict[str, Fault] = {
     "driver-kill9": lambda _s, layer: kill_and_restart_driver(layer, down_s=2),
     "driver-pause": lambda _s, layer: pause_driver(layer, paused_s=20),
 }
-
-
-def pause_driver(layer: SpeedLayer, paused_s: float) -> None:
-    """Freeze every process of the speed layer (its JVM and Python workers) for `paused_s`."""
-    assert layer.proc is not None
-    freeze(layer.proc.pid, paused_s, group=True)
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,9 @@ def run_case(case: str, s: Settings, strike: Callable[[SpeedLayer], None], clean
                "lake deals": checker.lake(s.lake_dir(s.topic_deals_raw), acked.deal_positions),
                "lake events": checker.lake(s.lake_dir(s.topic_user_events), acked.event_positions)}
     checker.write_result(s, case, {"fault_s": round(fault_s, 1), "recovery_s": round(recovery_s, 1),
-                           "restarts_after_a_stall": layer.restarts,
-                           "refused_by_broker": len(acked.refused),
-                           "tallies": {name: t.as_dict() for name, t in tallies.items()}})
+                                   "restarts_after_a_stall": layer.restarts,
+                                   "refused_by_broker": len(acked.refused),
+                                   "tallies": {name: t.as_dict() for name, t in tallies.items()}})
     assert acked.refused == [], acked.refused[:3]
     assert len(acked.deals) == DEALS + UPDATES and acked.events
     wrong = {name: t.as_dict() for name, t in tallies.items() if not t.exact}
