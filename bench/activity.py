@@ -7,8 +7,9 @@ In one local[2] Spark session, on keyspace `exs_bench_activity` and fresh topics
    micro-batch floor every latency below is compared with;
 2. throughput: N simulated events (the activity model over synthetic deals) produced first, then both
    activity queries (events + windows, the real job) drain them with availableNow; events/s, with the
-   review aggregates (issue 18) and without them (EXS_ACTIVITY_REVIEWS=false), alternated with-without-
-   without-with over the same topic (review tables emptied before each run with them);
+   review aggregates (issue 18) and without them (EXS_ACTIVITY_REVIEWS=false), after a warm-up drain,
+   alternated with-without-without-with over the same topic (review tables emptied before each run
+   with them); the events are a running site's mix (views, clicks, purchases, reviews);
 3. latency: the real job running at its trigger while background events flow, plus the API as a
    subprocess; each probe view is produced and timed until `trending(ONE_HOUR)` shows it, and each
    probe review (by a user whose purchase was sent first) until `deal(id) { rating }` counts it.
@@ -26,13 +27,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from bench.report import local_stack, table, write_results
 from conf.settings import Settings, load_settings
+from ingest.activity.behaviour import iso_millis
 
 log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_activity"
@@ -40,6 +42,7 @@ PROBE_CATEGORY = "skydiving"
 TREND_QUERY = "{ trending(window: ONE_HOUR, first: 100) { slug views } }"
 PROBE_DEAL, PROBE_USERS = 999_999, 900_000
 PROBE_TIMEOUT_S = 120.0
+WARM_UP_S = 300  # simulated: the longest follow-up (a review, up to ~5 min after its view) is flowing
 RATING_QUERY = f'{{ deal(id: "{PROBE_DEAL}") {{ rating {{ count }} }} }}'
 REVIEW_TABLES = ("purchases_by_deal", "reviews_by_deal", "review_feed_by_deal", "review_feed_by_merchant",
                  "ratings_by_deal", "deal_ratings_by_category", "deal_ratings_by_merchant", "ratings_by_merchant",
@@ -61,7 +64,15 @@ def measure_floor(spark: Any, settings: Settings, seconds: float, work: str) -> 
     return [p["durationMs"]["triggerExecution"] for p in query.recentProgress[2:]]
 
 
-def synthetic_events(count: int, seed: int) -> list[dict[str, Any]]:
+def synthetic_events(count: int, seed: int, per_second: int = 100) -> list[dict[str, Any]]:
+    """`count` events of the activity model, in the order it sends them.
+
+    The model's clock moves one second per `per_second` events, so the funnel's follow-ups (a click
+    seconds after a view, a purchase after a click, a review minutes after a purchase) come due as
+    they do in a live run; the first `WARM_UP_S` simulated seconds are dropped, so the mix is a
+    running site's (every stage of the funnel flowing), not a cold start's (views only).
+    Producers stamp each event with the real time it is sent, order kept.
+    """
     from ingest.activity.behaviour import ActivityModel, LiveDeal
     from ingest.activity.population import make_users
     from pipeline.taxonomy import CHILDREN
@@ -70,10 +81,12 @@ def synthetic_events(count: int, seed: int) -> list[dict[str, Any]]:
                       10.0 + i % 40, 0.5, 40.7 + (i % 7) * 0.3, -74.0 + (i % 5) * 0.4) for i in range(500)]
     deals = [d for d in deals if d.category_slug != PROBE_CATEGORY]
     model = ActivityModel(make_users(2000, seed), deals, seed=seed)
+    start, warm_up = datetime.now(UTC), WARM_UP_S * per_second
     events: list[dict[str, Any]] = []
-    while len(events) < count:
-        events += model.next_events(datetime.now(UTC), min(1000, count - len(events)))
-    return events
+    while len(events) < warm_up + count:
+        simulated = start + timedelta(seconds=len(events) // per_second)
+        events += model.next_events(simulated, min(per_second, warm_up + count - len(events)))
+    return events[warm_up:]
 
 
 def produce(settings: Settings, events: list[dict[str, Any]]) -> None:
@@ -83,7 +96,7 @@ def produce(settings: Settings, events: list[dict[str, Any]]) -> None:
     producer = make_producer(settings, client_id="bench-activity", linger_ms=5)
     try:
         for event in events:
-            key, value = encode(event)
+            key, value = encode({**event, "occurred_at": iso_millis(datetime.now(UTC))})
             producer.send(settings.topic_user_events, key=key, value=value)
         producer.flush()
     finally:
@@ -118,11 +131,14 @@ def empty_review_tables(settings: Settings) -> None:
 def measure_throughput(spark: Any, settings: Settings, events: int, work: str) -> dict[str, float]:
     produce(settings, synthetic_events(events, seed=7))
     seconds = {True: 0.0, False: 0.0}
-    for run, with_reviews in enumerate((True, False, False, True)):  # symmetric: drift and warm-up cancel
+    # a first drain, not counted, warms the JVM, the code generation and the reads of the topic; the
+    # counted ones alternate with-without-without-with, so a drift over the run cancels out
+    for run, with_reviews in enumerate((True, True, False, False, True)):
         if with_reviews:
             empty_review_tables(settings)
-        seconds[with_reviews] += drain(spark, settings.model_copy(update={"activity_reviews": with_reviews}),
-                                       f"{work}/ck-throughput-{run}")
+        run_settings = settings.model_copy(update={"activity_reviews": with_reviews})
+        took = drain(spark, run_settings, f"{work}/ck-throughput-{run}")
+        seconds[with_reviews] += took if run else 0.0
     with_rate, without_rate = 2 * events / seconds[True], 2 * events / seconds[False]
     return {"throughput_events": events, "throughput_events_per_s": with_rate, "throughput_seconds": seconds[True] / 2,
             "throughput_events_per_s_without_reviews": without_rate,
@@ -149,9 +165,8 @@ def probe_rating(client: httpx.Client) -> int:
 
 def probe_event(i: int, kind: str = "view") -> dict[str, Any]:
     """A view of the probe category, or a purchase / review of the probe deal by probe user `i`."""
-    now = datetime.now(UTC)
     event = {"event_id": f"probe-{uuid.uuid4().hex[:8]}-{i}", "event_type": kind,
-             "occurred_at": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+             "occurred_at": iso_millis(datetime.now(UTC)),
              "user_id": 1, "deal_id": 1, "category_slug": PROBE_CATEGORY, "price": 10.0}
     if kind != "view":
         event |= {"user_id": PROBE_USERS + i, "deal_id": PROBE_DEAL, "merchant_id": 1}
@@ -180,8 +195,7 @@ def background(settings: Settings, rate: float, stop: threading.Event) -> None:
     producer = make_producer(settings, client_id="bench-background", linger_ms=5)
     sent, started = 0, time.monotonic()
     while not stop.is_set() and sent < len(pool):
-        now = datetime.now(UTC)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        stamp = iso_millis(datetime.now(UTC))
         for event in pool[sent:int(rate * (time.monotonic() - started))]:
             key, value = encode({**event, "occurred_at": stamp})
             producer.send(settings.topic_user_events, key=key, value=value)

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from conf.settings import Settings
 from pipeline import activity_transforms as at
-from pipeline.cassandra_io import append_rows, run_concurrently
+from pipeline.cassandra_io import append_rows, run_concurrently, run_side_by_side
 from pipeline.deal_transforms import to_dead_letter_rows
 from pipeline.driver_rows import rows_frame
 from pipeline.review_sink import ReviewSink
@@ -89,7 +89,7 @@ class _TablesWriter:
 
 
 class ActivityEventsSink(_TablesWriter):
-    """Raw user_events records -> dead letters, late events, purchase feed, purchase histories; then
+    """Raw user_events records -> dead letters, late events, purchase feed, purchase histories; beside
     (settings.activity_reviews) the reviews and ratings, through `ReviewSink`."""
 
     def __init__(self, settings: Settings) -> None:
@@ -108,14 +108,23 @@ class ActivityEventsSink(_TablesWriter):
             "purchases_by_user": at.to_purchases_by_user_rows(events_df),
         }
         try:
-            counts, newest = _counts(judged_df, lateness)
-            reviews = counts.pop("reviews")
-            self._write_all(frames, counts)
-            if self.reviews is not None and (counts["purchases_by_user"] or reviews):
-                counts |= {f"reviews.{k}": n for k, n in self.reviews(events_df, batch_id).items()}
+            # the review tables are written beside the others (they share no table): a review batch is
+            # a few small Spark jobs, and two cores overlap them with these writes' jobs
+            if self.reviews is None:
+                counts, newest = self._write_tables(judged_df, frames)
+            else:
+                (counts, newest), reviewed = run_side_by_side(partial(self._write_tables, judged_df, frames),
+                                                              partial(self.reviews, events_df, batch_id))
+                counts |= {f"reviews.{k}": n for k, n in reviewed.items()}
         finally:
             judged_df.unpersist()
         return self._report(batch_id, counts, started, newest)
+
+    def _write_tables(self, judged_df: DataFrame, frames: dict[str, DataFrame]) -> tuple[dict[str, int],
+                                                                                       datetime | None]:
+        counts, newest = _counts(judged_df, self.settings.activity_allowed_lateness_s)
+        self._write_all(frames, counts)
+        return counts, newest
 
     def close(self) -> None:
         if self.reviews is not None:
@@ -133,12 +142,10 @@ def _counts(judged_df: DataFrame, lateness_s: float) -> tuple[dict[str, int], da
         F.count(F.lit(1)).alias("records"), F.count("rejection_reason").alias("dead_letters_by_day"),
         F.count(F.when(is_late, 1)).alias("late_events_by_day"),
         F.count(F.when(is_purchase, 1)).alias("purchases_by_minute"), F.max("received_at").alias("newest"),
-        F.count(F.when(is_valid & (kind == "review"), 1)).alias("reviews"),
     ).first()
     counts = row.asDict() if row is not None else {}
     newest = counts.pop("newest", None)
     counts["purchases_by_user"] = counts.get("purchases_by_minute", 0)
-    counts.setdefault("reviews", 0)
     return counts, newest
 
 

@@ -140,6 +140,15 @@ def rank_merchants(tables: SinkTables, spark: SparkSession, merchants: set[int])
     return len(stale_ranks) + len(stale_rows)
 
 
+def upsert_from_driver(tables: SinkTables, frames: Sequence[tuple[DataFrame, str]]) -> int:
+    """Upsert small frames (`(rows, table)` pairs) from the driver: one Spark job collects them all as
+    JSON, the driver sends them. Fields a row lacks are left as stored (the connector's ignoreNulls)."""
+    if not frames:
+        return 0
+    rows = CollectedRows([tr.to_json_rows(rows_df, FRESH, table) for rows_df, table in frames])
+    return tables.execute(_upserts(tables, rows, dict.fromkeys(table for _, table in frames)))
+
+
 def _upserts(tables: SinkTables, rows: CollectedRows, table_names: Iterable[str],
              replacing_ids: set[int] | None = None) -> Statements:
     """The bound upserts of the fresh rows of `table_names`. A row of a deal in `replacing_ids`

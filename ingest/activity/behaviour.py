@@ -85,7 +85,8 @@ def nearness(user: User, deal: LiveDeal) -> float:
     return 1.0 / (1.0 + (km / NEARBY_KM) ** 2)
 
 
-def _iso(moment: datetime) -> str:
+def iso_millis(moment: datetime) -> str:
+    """A moment as events carry it: ISO 8601 UTC with milliseconds and a Z."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -211,7 +212,7 @@ class ActivityModel:
     def _event(self, now: datetime, user: User, deal: LiveDeal, kind: str) -> dict[str, Any]:
         self._follow_up(now, user, deal, kind)
         event: dict[str, Any] = {
-            "event_id": f"{self.seed:x}-{self._next_sequence():x}", "event_type": kind, "occurred_at": _iso(now),
+            "event_id": f"{self.seed:x}-{self._next_sequence():x}", "event_type": kind, "occurred_at": iso_millis(now),
             "user_id": user.user_id, "user_name": user.display_name, "user_city": user.city.name,
             "lat": user.latitude, "lon": user.longitude, "deal_id": deal.deal_id, "deal_title": deal.title,
             "category_slug": deal.category_slug, "merchant_id": deal.merchant_id,
