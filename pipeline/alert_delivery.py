@@ -103,7 +103,9 @@ def to_alerts_by_user_rows(decided_df: DataFrame) -> DataFrame:
 
 
 def to_alerts_by_interest_day_rows(decided_df: DataFrame) -> DataFrame:
-    return select_schema(decided_df.withColumn("delivery", F.col("delivery_mode")), ALERTS_BY_INTEREST_DAY_SCHEMA)
+    """The alerts delivered at once: all the daily cap counts (a digested alert never takes a place)."""
+    instant_df = decided_df.filter(F.col("delivery_mode") == "INSTANT")
+    return select_schema(instant_df.withColumn("delivery", F.col("delivery_mode")), ALERTS_BY_INTEREST_DAY_SCHEMA)
 
 
 def to_alert_state_rows(decided_df: DataFrame) -> DataFrame:

@@ -81,18 +81,22 @@ class AlertSink:
         interests_df = self.interests.frame(versions_df.sparkSession, keys) if keys else None
         if interests_df is None:
             return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
-        candidates_df = self._hold(self._with_scores(at.match_interests(versions_df, interests_df)))
+        # held before the scores are looked up: their lookup and every later step read the matches
+        candidates_df = self._with_scores(self._hold(at.match_interests(versions_df, interests_df)))
         counts = candidates_df.agg(F.count(F.lit(1)).alias("n")).first()
         if not counts or not counts["n"]:
             return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
         state_df = self._reader.read(candidates_df.select("deal_id").distinct(), "alert_state_by_deal",
                                      ALERT_STATE_BY_DEAL_SCHEMA, self._hold)
         fired_df = self._hold(at.fired_alerts(candidates_df, state_df))
-        day_keys = [(r[0], r[1]) for r in fired_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd"))
-                    .distinct().collect()]
-        if not day_keys:
+        if fired_df.isEmpty():
             return AlertReport(batch_id, versions, counts["n"], 0, 0, time.monotonic() - started)
-        decided_df = self._hold(ad.with_delivery(fired_df, self._stored_days(versions_df, day_keys)))
+        # only an instant alert of a capped interest needs what earlier batches delivered that day
+        capped_df = fired_df.filter((F.col("delivery") == "INSTANT") & F.col("max_per_day").isNotNull())
+        day_keys_df = capped_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd").alias("day")).distinct()
+        stored_days_df = self._reader.read(day_keys_df, "alerts_by_interest_day", ALERTS_BY_INTEREST_DAY_SCHEMA,
+                                           self._hold)
+        decided_df = self._hold(ad.with_delivery(fired_df, stored_days_df))
         self._publish(decided_df)
         self._append(ad.to_alert_state_rows(decided_df), "alert_state_by_deal")  # last: see the module doc
         totals = decided_df.agg(F.count(F.lit(1)).alias("alerts"),
@@ -135,17 +139,6 @@ class AlertSink:
         results = execute_concurrent_with_args(self._driver_session(), statement, [(d,) for d in deal_ids],
                                                concurrency=64, raise_on_first_error=True)
         return [utc_row(row) for _, result in results for row in result]
-
-    def _stored_days(self, versions_df: DataFrame, day_keys: list[tuple[str, str]]) -> DataFrame:
-        """Stored alerts of the batch's (interest, day) pairs: what the daily cap has already counted."""
-        columns = ALERTS_BY_INTEREST_DAY_SCHEMA.fieldNames()
-        statement = self._driver_session().prepare(
-            f"SELECT {', '.join(columns)} FROM {self.settings.keyspace}.alerts_by_interest_day "
-            "WHERE interest_id = ? AND day = ?")
-        results = execute_concurrent_with_args(self._driver_session(), statement, day_keys, concurrency=64,
-                                               raise_on_first_error=True)
-        rows = [utc_row(row) for _, result in results for row in result]
-        return rows_frame(versions_df.sparkSession, rows, ALERTS_BY_INTEREST_DAY_SCHEMA)
 
     def _hold(self, df: DataFrame) -> DataFrame:
         """Materialise now, for this batch only: later reads must not re-run after our own writes."""

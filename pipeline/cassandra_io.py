@@ -82,29 +82,34 @@ class PartitionReader:
 
     def read(self, keys_df: DataFrame, table: str, schema: T.StructType,
              materialise: Callable[[DataFrame], DataFrame]) -> DataFrame:
-        """Rows of `table` whose partition key (the single column of `keys_df`) is in `keys_df`, read
-        now: a frame that would read Cassandra again later is `materialise`d."""
-        (key,) = keys_df.columns
-        keys = [row[0] for row in keys_df.limit(self._max_keys + 1).collect()]
+        """Rows of `table` whose partition key (the columns of `keys_df`, all of the key) is in `keys_df`,
+        read now: a frame that would read Cassandra again later is `materialise`d."""
+        columns = keys_df.columns
+        keys = [tuple(row) for row in keys_df.limit(self._max_keys + 1).collect()]
         if len(keys) > self._max_keys:
             # Many keys (a catch-up, the batch layer): the connector joins them directly, or scans the
             # table where its size estimate says the keys are most of it (a first load, a recompute).
             table_df = (keys_df.sparkSession.read.format(CASSANDRA_FORMAT)
                         .options(keyspace=self._keyspace, table=table, directJoinSetting="auto").load())
-            return materialise(table_df.join(keys_df, on=key, how="inner").select(*schema.fieldNames()))
-        return rows_frame(keys_df.sparkSession, self.read_keys(table, key, keys, schema), schema)
+            return materialise(table_df.join(keys_df, on=columns, how="inner").select(*schema.fieldNames()))
+        return rows_frame(keys_df.sparkSession, self._read_rows(table, tuple(columns), keys, schema), schema)
 
     def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
-        """The stored rows of `table` for the partition keys `keys`, read from the driver."""
-        statement = self._statement(table, key, schema)
-        results = execute_concurrent_with_args(self._session(), statement, [(k,) for k in keys],
+        """The stored rows of `table` for the partition keys `keys` (one column, `key`), read from the driver."""
+        return self._read_rows(table, (key,), [(k,) for k in keys], schema)
+
+    def _read_rows(self, table: str, columns: tuple[str, ...], keys: Sequence[tuple[object, ...]],
+                   schema: T.StructType) -> list[tuple[Any, ...]]:
+        statement = self._statement(table, columns, schema)
+        results = execute_concurrent_with_args(self._session(), statement, keys,
                                                concurrency=READ_CONCURRENCY, raise_on_first_error=True)
         return [utc_row(row) for _, result in results for row in result]
 
-    def _statement(self, table: str, key: str, schema: T.StructType) -> PreparedStatement:
+    def _statement(self, table: str, columns: tuple[str, ...], schema: T.StructType) -> PreparedStatement:
         if table not in self._statements:
             # Table and column names are code constants; the key is always bound, never formatted in.
-            cql = f"SELECT {', '.join(schema.fieldNames())} FROM {self._keyspace}.{table} WHERE {key} = ?"
+            where = " AND ".join(f"{column} = ?" for column in columns)
+            cql = f"SELECT {', '.join(schema.fieldNames())} FROM {self._keyspace}.{table} WHERE {where}"
             self._statements[table] = self._session().prepare(cql)
         return self._statements[table]
 

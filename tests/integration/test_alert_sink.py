@@ -40,17 +40,20 @@ def expected(alerts: dict[alert_oracle.Key, dict[str, Any]]) -> set[tuple[Any, .
     return {(*key, a["kind"], a["price"]) for key, a in alerts.items()}
 
 
+@pytest.mark.parametrize("driver_max_keys", [2000, 0], ids=["driver-reads", "connector-reads"])
 def test_interests_apply_from_the_next_batch_and_replays_raise_nothing(spark: Any, settings: Settings,
-                                                                       kafka_bootstrap: str) -> None:
+                                                                       kafka_bootstrap: str,
+                                                                       driver_max_keys: int) -> None:
     sink_settings = settings.model_copy(update={"keyspace": ALERTS_TEST_KEYSPACE, "alert_score_wait_s": 0.0,
-                                                "topic_deal_alerts": f"test_deal_alerts_{uuid.uuid4().hex[:8]}"})
+                                                "topic_deal_alerts": f"test_deal_alerts_{uuid.uuid4().hex[:8]}",
+                                                "sink_driver_max_keys": driver_max_keys})
     rng = random.Random(3)
     deals = [fx.deal(rng, 7_000_000 + i) for i in range(300)]
     drops = [fx.later_version(rng, d, 1) for d in deals[:150]]
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     first = fx.stamped(deals, start, timedelta(seconds=1))
     second = fx.stamped(drops + deals[150:200], start + timedelta(minutes=10), timedelta(seconds=1))  # + re-crawls
-    early = {"user_id": 1, "category": "restaurants"}
+    early = {"user_id": 1, "category": "restaurants", "max_per_day": 3}  # capped: reads its stored day
     late = {"user_id": 2, "near": (fx.CITIES[0][0], fx.CITIES[0][1], 50.0)}
     sink = AlertSink(sink_settings)
     try:
