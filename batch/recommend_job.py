@@ -36,6 +36,7 @@ class RecommendReport:
     trained_at: datetime
     rank: int
     reg_param: float
+    taste_weight: float
     grid: list[dict[str, float]]
     rows: dict[str, int]
     model_path: str
@@ -65,8 +66,8 @@ def run_recommend_batch(spark: SparkSession, settings: Settings, path: str | Non
     model_path = f"{settings.model_dir('als')}/{trained_at.strftime('%Y%m%dT%H%M%SZ')}"
     save_model(spark, trained, model_path)
     rows = write_recommendations(recommendation_frames(trained, deals_df, settings, trained_at=trained_at), settings)
-    return RecommendReport(trained_at, trained.params.rank, trained.params.reg_param, trained.grid, rows, model_path,
-                           trained.seconds)
+    return RecommendReport(trained_at, trained.params.rank, trained.params.reg_param, trained.taste_weight,
+                           trained.grid, rows, model_path, trained.seconds)
 
 
 def utc_time(text: str) -> datetime:

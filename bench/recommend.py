@@ -6,7 +6,8 @@ Run: `.venv/bin/python -m bench.recommend [--quick]` (starts Kafka and Cassandra
    produce N events over 14 simulated days, in process (full: 1M events; --quick: 150k).
 2. Time split: the first 80 % of each user's events train, the rest test. Popularity (area,
    time-decayed), ALS and the blend are trained by the job's own code (pipeline/recommend_training.py:
-   grid on a validation split of the training part, then a fit on all of it) in one local[2] session.
+   grid of ALS parameters x taste weights on a validation split of the training part, then a fit on
+   all of it) in one local[2] session.
 3. Each model's top 10 per user (never a deal the user bought in training, at most
    EXS_RECOMMEND_PER_MERCHANT per merchant) is scored against the deals each user touched in the
    test part: precision, recall, NDCG at 10 and catalog coverage. The oracle ranks by the simulator's
@@ -128,7 +129,8 @@ def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Seq
     started = time.monotonic()
     trained = train(train_df, deals_df, settings, now=now)
     metrics |= {"training_s": time.monotonic() - started, "training_events": float(train_df.count()),
-                "als_rank": float(trained.params.rank), "als_reg_param": trained.params.reg_param}
+                "als_rank": float(trained.params.rank), "als_reg_param": trained.params.reg_param,
+                "blend_taste_weight": trained.taste_weight}
     started = time.monotonic()
     popularity = Popularity(settings.recommend_candidates)
     history = history_of(train_df, settings, now=now)
@@ -178,7 +180,8 @@ def report(m: dict[str, float]) -> str:
                   ["recommendations vs deal(id), p50 / p99",
                    f"{m['recommendations_vs_deal_p50']:.2f}x / {m['recommendations_vs_deal_p99']:.2f}x", "reported"]]
     head = (f"{m['events']:,.0f} events of {m['users']:,.0f} users on {m['catalog_deals']:,.0f} deals; "
-            f"{m['test_users']:,.0f} users tested; ALS rank {m['als_rank']:.0f}, regParam {m['als_reg_param']:g}")
+            f"{m['test_users']:,.0f} users tested; ALS rank {m['als_rank']:.0f}, regParam {m['als_reg_param']:g}, "
+            f"taste weight {m['blend_taste_weight']:g}")
     return "\n".join([head, quality, table(["goal", "measured", "target"], goals)])
 
 

@@ -4,6 +4,7 @@ Flow: events (ACTIVITY_EVENT_SCHEMA) --with_user_time_split--> train / held-out 
       events --to_interactions--> (user, deal) confidence (INTERACTION_SCHEMA)
       events --to_user_homes--> where each user lives (USER_HOME_SCHEMA)
       interactions x homes --to_area_popularity--> what the people of an area interact with
+      interactions --to_category_affinity--> each user's favourite categories
       deals_by_id rows --to_candidate_deals--> live deals (CANDIDATE_DEAL_SCHEMA)
       scored candidates --top_n_per_user--> a ranked list: nothing bought, at most K per merchant
 """
@@ -61,6 +62,23 @@ def to_area_popularity(interactions_df: DataFrame, homes_df: DataFrame) -> DataF
     """(area, deal_id, popularity): the time-decayed confidence of the people living in each area."""
     return (interactions_df.join(homes_df.select("user_id", "area"), "user_id")
             .groupBy("area", "deal_id").agg(F.sum("recent_strength").alias("popularity")))
+
+
+def to_category_affinity(interactions_df: DataFrame, *, prior_strength: float, top: int) -> DataFrame:
+    """(user_id, category_slug, affinity) for each user's `top` categories: the user's share of their
+    interaction strength in the category, smoothed toward the whole history's share of it with
+    `prior_strength` of pseudo-strength (a single click does not make a favourite)."""
+    by_user_df = interactions_df.groupBy("user_id", "category_slug").agg(F.sum("strength").alias("in_category"))
+    shares_df = interactions_df.groupBy("category_slug").agg(F.sum("strength").alias("category_strength"))
+    everyone = F.sum("category_strength").over(Window.partitionBy())
+    shares_df = shares_df.select("category_slug", (F.col("category_strength") / everyone).alias("share"))
+    user_total = F.sum("in_category").over(Window.partitionBy("user_id"))
+    prior = F.lit(prior_strength)
+    smoothed_df = by_user_df.join(F.broadcast(shares_df), "category_slug").withColumn(
+        "affinity", (F.col("in_category") + prior * F.col("share")) / (user_total + prior))
+    favourite = Window.partitionBy("user_id").orderBy(F.col("affinity").desc(), "category_slug")
+    return (smoothed_df.withColumn("_r", F.row_number().over(favourite)).filter(F.col("_r") <= top)
+            .select("user_id", "category_slug", "affinity"))
 
 
 def to_candidate_deals(deals_df: DataFrame, *, now: datetime) -> DataFrame:

@@ -79,6 +79,7 @@ class Trained:
     blend: LocationAwareBlend
     history: History
     params: AlsParams
+    taste_weight: float
     grid: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -89,36 +90,39 @@ def als_grid(settings: Settings) -> list[AlsParams]:
 
 
 def choose_params(events_df: DataFrame, deals_df: DataFrame, settings: Settings, *, now: datetime
-                  ) -> tuple[AlsParams, list[dict[str, float]]]:
-    """The ALS parameters whose blend has the best NDCG@10 on the newest part of each user's history."""
-    grid = als_grid(settings)
-    if len(grid) == 1:
-        return grid[0], []
+                  ) -> tuple[AlsParams, float, list[dict[str, float]]]:
+    """The ALS parameters and taste weight whose blend has the best NDCG@10 on the newest part of each
+    user's history (ALS is fitted once per rank and regParam; each taste weight only re-scores)."""
+    grid, tastes = als_grid(settings), settings.recommend_taste_weights
+    if len(grid) == 1 and len(tastes) == 1:
+        return grid[0], tastes[0], []
     fit_df, validation_df = split_events(events_df, settings.recommend_test_share)
     history, relevant = history_of(fit_df, settings, now=now), relevant_of(validation_df)
     popularity = Popularity(settings.recommend_candidates)
     popularity.fit(history)
     size, scores = deals_df.count(), []
     for params in grid:
-        blend = LocationAwareBlend(Als(params, settings.recommend_candidates), popularity, BlendParams.of(settings))
-        blend.als.fit(history)
-        blend.fit(history, fit_parts=False)
-        result, _ = measure(blend, history, relevant, deals_df, catalog_size=size,
-                            per_merchant=settings.recommend_per_merchant)
-        scores.append({"rank": params.rank, "reg_param": params.reg_param, "ndcg_at_10": result.ndcg,
-                       "precision_at_10": result.precision})
-        log.info("grid: rank %d, regParam %g -> validation NDCG@10 %.4f, precision@10 %.4f",
-                 params.rank, params.reg_param, result.ndcg, result.precision)
-    best = max(range(len(grid)), key=lambda i: (scores[i]["ndcg_at_10"], -i))
-    return grid[best], scores
+        als = Als(params, settings.recommend_candidates)
+        als.fit(history)
+        for taste in tastes:
+            blend = LocationAwareBlend(als, popularity, BlendParams.of(settings, taste_weight=taste))
+            blend.fit(history, fit_parts=False)
+            result, _ = measure(blend, history, relevant, deals_df, catalog_size=size,
+                                per_merchant=settings.recommend_per_merchant)
+            scores.append({"rank": params.rank, "reg_param": params.reg_param, "taste_weight": taste,
+                           "ndcg_at_10": result.ndcg, "precision_at_10": result.precision})
+            log.info("grid: rank %d, regParam %g, taste %g -> validation NDCG@10 %.4f, precision@10 %.4f",
+                     params.rank, params.reg_param, taste, result.ndcg, result.precision)
+    best = max(range(len(scores)), key=lambda i: (scores[i]["ndcg_at_10"], -i))
+    return grid[best // len(tastes)], tastes[best % len(tastes)], scores
 
 
 def train(events_df: DataFrame, deals_df: DataFrame, settings: Settings, *, now: datetime) -> Trained:
     """Grid on a validation split, then the blend fitted on the whole history with the best parameters."""
     started = time.monotonic()
-    params, grid = choose_params(events_df, deals_df, settings, now=now)
+    params, taste, grid = choose_params(events_df, deals_df, settings, now=now)
     history = history_of(events_df, settings, now=now)
     blend = LocationAwareBlend(Als(params, settings.recommend_candidates),
-                               Popularity(settings.recommend_candidates), BlendParams.of(settings))
+                               Popularity(settings.recommend_candidates), BlendParams.of(settings, taste_weight=taste))
     blend.fit(history)
-    return Trained(blend, history, params, grid, time.monotonic() - started)
+    return Trained(blend, history, params, taste, grid, time.monotonic() - started)

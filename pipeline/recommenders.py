@@ -50,11 +50,15 @@ class BlendParams:
     online_penalty: float
     als_weight: float
     new_deal_prior: float
+    taste_weight: float
+    top_categories: int
+    category_prior: float
 
     @classmethod
-    def of(cls, settings: Settings) -> BlendParams:
+    def of(cls, settings: Settings, *, taste_weight: float) -> BlendParams:
         return cls(settings.recommend_candidates, settings.recommend_distance_km, settings.recommend_online_penalty,
-                   settings.recommend_als_weight, settings.recommend_new_deal_prior)
+                   settings.recommend_als_weight, settings.recommend_new_deal_prior, taste_weight,
+                   settings.recommend_top_categories, settings.recommend_category_prior)
 
 
 class Recommender(Protocol):
@@ -154,11 +158,20 @@ def _als_ids(df: DataFrame) -> DataFrame:
 
 
 class LocationAwareBlend:
-    """(w x ALS + (1 - w) x area popularity) x distance penalty from home, LARS-style.
+    """(1 - t) x (w x ALS + (1 - w) x area popularity) x distance penalty from home (LARS-style)
+    + t x taste, where taste is how likely the user is to pick the deal among their favourite
+    categories' deals: the category's affinity (their history, smoothed) x the deal's share of the
+    category's nearness from home, scaled so the user's best is 1.
 
-    Candidates: ALS's best, the popular deals of the user's area, and deals of the area nobody has
-    touched yet (new: they get `new_deal_prior` as popularity). A user or deal ALS does not know scores
-    0 from ALS, so cold-start users get trending-near-you and new deals still reach people nearby."""
+    Why taste beside ALS: a user's clicks are spread thin over thousands of deals, and ALS learns from
+    deal-level co-occurrence; which categories a user keeps coming back to, and that people pick the
+    nearer of similar deals, is learned from a few dozen events and carries over to deals nobody has
+    touched. The weights are chosen on a validation split (recommend_training.choose_params).
+
+    Candidates: ALS's best, the popular deals of the user's area, the best-fitting deals of their
+    favourite categories, and deals of the area nobody has touched yet (new: they get `new_deal_prior`
+    as popularity). A user or deal ALS does not know scores 0 from ALS, so cold-start users get
+    trending-near-you and new deals still reach people nearby."""
 
     name = "blend"
 
@@ -166,6 +179,7 @@ class LocationAwareBlend:
         self.als, self.popularity, self.params = als, popularity, params
         self.anchors: DataFrame | None = None
         self.known_deals: DataFrame | None = None
+        self.affinity: DataFrame | None = None
 
     def fit(self, history: History, *, fit_parts: bool = True) -> None:
         if fit_parts:
@@ -177,18 +191,39 @@ class LocationAwareBlend:
                         .select("user_id", "category_slug", F.col("deal_title").alias("anchor_title"),
                                 F.col("bought").alias("anchor_bought")).cache())
         self.known_deals = history.interactions.select("deal_id").distinct().cache()
+        self.affinity = rf.to_category_affinity(history.interactions, prior_strength=self.params.category_prior,
+                                                top=self.params.top_categories).cache()
 
     def _candidates(self, users_df: DataFrame, deals_df: DataFrame) -> DataFrame:
         assert self.known_deals is not None, "fit() first"
-        from_als = self.als.score(users_df, deals_df).select("user_id", "deal_id", F.lit(0.0).alias("pop"),
-                                                              F.lit(False).alias("is_new"))
-        from_area = self.popularity.area_scores(users_df, deals_df).withColumn("is_new", F.lit(False))
+        none = {"pop": F.lit(0.0), "is_new": F.lit(False), "taste": F.lit(0.0)}
+        from_als = self.als.score(users_df, deals_df).select("user_id", "deal_id").withColumns(none)
+        from_area = self.popularity.area_scores(users_df, deals_df).withColumns(
+            {"is_new": none["is_new"], "taste": none["taste"]})
+        from_taste = self._taste(users_df, deals_df).withColumns({"pop": none["pop"], "is_new": none["is_new"]})
         new_df = _best_per(deals_df.join(self.known_deals, "deal_id", "left_anti").filter(F.col("area").isNotNull()),
                            "area", F.col("deal_id").desc(), self.params.candidates)  # newest ids first
         from_new = users_df.select("user_id", "area").join(new_df.select("deal_id", "area"), "area").select(
-            "user_id", "deal_id", F.lit(self.params.new_deal_prior).alias("pop"), F.lit(True).alias("is_new"))
-        return (from_als.unionByName(from_area).unionByName(from_new)
-                .groupBy("user_id", "deal_id").agg(F.max("pop").alias("pop"), F.max("is_new").alias("is_new")))
+            "user_id", "deal_id", F.lit(self.params.new_deal_prior).alias("pop"), F.lit(True).alias("is_new"),
+            none["taste"].alias("taste"))
+        return (from_als.unionByName(from_area).unionByName(from_taste).unionByName(from_new)
+                .groupBy("user_id", "deal_id").agg(F.max("pop").alias("pop"), F.max("is_new").alias("is_new"),
+                                                   F.max("taste").alias("taste")))
+
+    def _taste(self, users_df: DataFrame, deals_df: DataFrame) -> DataFrame:
+        """(user_id, deal_id, taste in 0..1) for the best-fitting deals of each user's favourite categories."""
+        assert self.affinity is not None, "fit() first"
+        p = self.params
+        homes = users_df.select("user_id", F.col("latitude").alias("home_lat"), F.col("longitude").alias("home_lon"))
+        pairs_df = homes.join(self.affinity, "user_id").join(
+            deals_df.select("deal_id", "category_slug", "latitude", "longitude"), "category_slug")
+        nearness = rf.distance_penalty(F.col("home_lat"), F.col("home_lon"), F.col("latitude"), F.col("longitude"),
+                                       scale_km=p.distance_km, online_penalty=p.online_penalty)
+        share = F.col("nearness") / F.sum("nearness").over(Window.partitionBy("user_id", "category_slug"))
+        fitted_df = pairs_df.withColumn("nearness", nearness).withColumn("fit", F.col("affinity") * share)
+        best_df = _best_per(fitted_df, "user_id", F.col("fit").desc(), p.candidates)
+        return best_df.select("user_id", "deal_id",
+                              (F.col("fit") / F.max("fit").over(Window.partitionBy("user_id"))).alias("taste"))
 
     def score(self, users_df: DataFrame, deals_df: DataFrame) -> DataFrame:
         p = self.params
@@ -199,8 +234,13 @@ class LocationAwareBlend:
         penalty = rf.distance_penalty(F.col("home_lat"), F.col("home_lon"), F.col("latitude"), F.col("longitude"),
                                       scale_km=p.distance_km, online_penalty=p.online_penalty)
         als_part, pop_part = F.lit(p.als_weight) * F.col("als"), F.lit(1 - p.als_weight) * F.col("pop")
-        scored_df = placed_df.withColumn("score", (als_part + pop_part) * penalty) \
-            .withColumn("als_led", als_part >= pop_part)
+        model_part = F.lit(1 - p.taste_weight) * (als_part + pop_part) * penalty
+        taste_part = F.lit(p.taste_weight) * F.col("taste")
+        scored_df = placed_df.withColumns({
+            "score": model_part + taste_part,
+            # what the reason names: the user's own history (ALS or their taste) or the area's
+            "history_led": (als_part >= pop_part) | ((taste_part > 0) & (taste_part >= model_part)),
+        })
         return _best_per(self._explained(scored_df), "user_id", F.col("score").desc(), p.candidates)
 
     def _explained(self, scored_df: DataFrame) -> DataFrame:
@@ -211,8 +251,8 @@ class LocationAwareBlend:
         category = F.create_map(*[F.lit(x) for pair in sorted(CATEGORY_NAMES.items()) for x in pair])
         reason = (F.when(F.col("is_new") & (F.col("als") == 0),
                          F.concat(F.lit("new in "), F.lower(category[F.col("category_slug")])))
-                  .when(F.col("als_led") & F.col("anchor_title").isNotNull(),
+                  .when(F.col("history_led") & F.col("anchor_title").isNotNull(),
                         F.concat(F.lit("because you "), verb, F.lit(" "), F.col("anchor_title")))
-                  .when(F.col("als_led") & (F.col("als") > 0), F.lit(PEOPLE_LIKE_YOU))
+                  .when(F.col("history_led") & (F.col("als") > 0), F.lit(PEOPLE_LIKE_YOU))
                   .otherwise(F.lit(POPULAR_NEAR_YOU)))
         return select_schema(with_anchor_df.withColumn("reason", reason), s.SCORED_SCHEMA)

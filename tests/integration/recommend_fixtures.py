@@ -28,7 +28,8 @@ SLUGS = ("yoga", "spa", "restaurants")
 TOP_N, PER_MERCHANT = 6, 1
 #: The training's settings for this world (a tiny ALS grid): what the tests and the cluster run use.
 SETTINGS = {"recommend_top_n": TOP_N, "recommend_per_merchant": PER_MERCHANT, "recommend_als_ranks": (2, 3),
-            "recommend_als_reg_params": (0.1,), "recommend_als_iterations": 3, "recommend_candidates": 50}
+            "recommend_als_reg_params": (0.1,), "recommend_als_iterations": 3, "recommend_candidates": 50,
+            "recommend_taste_weights": (0.0, 0.5)}
 
 
 def _deal(deal_id: int, place: tuple[float, float] | None, merchant_id: int, rng: random.Random) -> dict[str, Any]:

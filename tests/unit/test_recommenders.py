@@ -22,7 +22,8 @@ NOW = datetime(2026, 3, 1, 12, 0, 0)
 HOME = (40.7128, -74.0060)  # New York
 NEAR = (40.73, -74.02)  # ~2.4 km from HOME
 FAR = (42.3601, -71.0589)  # Boston, ~300 km
-BLEND = BlendParams(candidates=50, distance_km=25.0, online_penalty=0.3, als_weight=0.8, new_deal_prior=0.1)
+BLEND = BlendParams(candidates=50, distance_km=25.0, online_penalty=0.3, als_weight=0.8, new_deal_prior=0.1,
+                    taste_weight=0.5, top_categories=3, category_prior=5.0)
 TINY_ALS = AlsParams(rank=2, reg_param=0.1, alpha=5.0, iterations=4)
 
 
@@ -80,6 +81,43 @@ def test_home_is_the_place_of_the_newest_event(spark: Any) -> None:
     rows = [event(1, 1, 100, at=NOW - timedelta(hours=1), home=FAR), event(2, 1, 101, at=NOW, home=HOME)]
     (home,) = rf.to_user_homes(events_df(spark, rows)).collect()
     assert (home["latitude"], home["longitude"], home["area"]) == (*HOME, geohash(*HOME, AREA_PRECISION))
+
+
+def test_category_affinity_is_the_smoothed_share_of_each_users_strength(spark: Any) -> None:
+    slug_of = {100: "yoga", 101: "yoga", 200: "spa", 300: "restaurants"}
+    rows = [(1, 100, 3.0), (1, 101, 1.0), (1, 200, 2.0), (1, 300, 0.5), (2, 300, 4.0), (2, 200, 1.0)]
+    interactions = spark.createDataFrame(
+        [(u, d, w, w, 1, False, NOW, f"Deal {d}", slug_of[d]) for u, d, w in rows], s.INTERACTION_SCHEMA)
+    got = {(r["user_id"], r["category_slug"]): r["affinity"]
+           for r in rf.to_category_affinity(interactions, prior_strength=2.0, top=2).collect()}
+    # plain Python: (the user's strength in the category + 2 x everyone's share) / (the user's total + 2)
+    total = sum(w for _, _, w in rows)
+    share = {slug: sum(w for _, d, w in rows if slug_of[d] == slug) / total for slug in set(slug_of.values())}
+    want_all = {}
+    for user in (1, 2):
+        mine = [(slug_of[d], w) for u, d, w in rows if u == user]
+        for slug in {c for c, _ in mine}:
+            strength = sum(w for c, w in mine if c == slug)
+            want_all[user, slug] = (strength + 2.0 * share[slug]) / (sum(w for _, w in mine) + 2.0)
+    want = {key: value for key, value in want_all.items()
+            if sorted((v for (u, _), v in want_all.items() if u == key[0]), reverse=True).index(value) < 2}
+    assert got == pytest.approx(want)
+    assert set(got) == {(1, "yoga"), (1, "spa"), (2, "restaurants"), (2, "spa")}
+
+
+def test_taste_prefers_the_users_category_and_the_nearer_deal(spark: Any) -> None:
+    """A user who keeps looking at yoga: a yoga deal next door beats a far yoga deal and a spa deal."""
+    rows = [event(i, 1, 100 + i % 3, slug="yoga") for i in range(9)] + [event(20, 1, 200, slug="spa")]
+    rows += [event(30 + i, 2, 200, slug="spa") for i in range(3)]
+    history = History(rf.to_interactions(events_df(spark, rows), now=NOW, half_life_s=86_400),
+                      rf.to_user_homes(events_df(spark, rows)))
+    blend = LocationAwareBlend(Als(TINY_ALS, 50), Popularity(50), BLEND)
+    blend.fit(history)
+    deals = deals_df(spark, [deal_row(500, NEAR, slug="yoga"), deal_row(501, FAR, slug="yoga"),
+                             deal_row(502, NEAR, slug="spa")])
+    users = history.homes.filter("user_id = 1")
+    taste = {r["deal_id"]: r["taste"] for r in blend._taste(users, deals).collect()}
+    assert taste[500] == pytest.approx(1.0) and taste[500] > taste[501] and taste[500] > taste[502]
 
 
 def test_distance_penalty_matches_the_plain_python_distance(spark: Any) -> None:
