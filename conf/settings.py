@@ -212,9 +212,9 @@ class Settings(BaseSettings):
     recommend_new_deal_prior: float = Field(
         0.1, ge=0, le=1, description="area popularity given to a deal nobody interacted with yet (cold start)")
     recommend_taste_weights: tuple[float, ...] = Field(
-        (0.0, 0.5, 0.8), min_length=1, description="weights of the user's category taste in the blend tried on the "
+        (0.0, 0.5, 0.9), min_length=1, description="weights of the user's category taste in the blend tried on the "
                                                    "validation split (JSON list; 0 = ALS and popularity alone)")
-    recommend_top_categories: int = Field(3, ge=1, le=50, description="favourite categories per user the taste uses")
+    recommend_top_categories: int = Field(6, ge=1, le=50, description="favourite categories per user the taste uses")
     recommend_category_prior: float = Field(
         5.0, ge=0, le=1000, description="pseudo-strength pulling a user's category shares toward everyone's")
     recommend_als_ranks: tuple[int, ...] = Field((8, 16), min_length=1, description="ALS ranks tried (JSON list)")
