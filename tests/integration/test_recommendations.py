@@ -90,7 +90,10 @@ def test_angelenos_are_recommended_los_angeles_deals_first(trained: Any, session
 def test_the_model_and_the_grid_are_saved_under_the_lake(trained: Any) -> None:
     path = Path(trained.model_path.removeprefix("file://"))
     assert (path / "model" / "metadata").is_dir() and (path / "grid").is_dir()
-    assert len(trained.grid) == 2 and trained.rank in (2, 3)
+    assert {(p["rank"], p["taste_weight"]) for p in trained.grid} == {(2, 0.0), (2, 0.5), (3, 0.0), (3, 0.5)}
+    best = max(trained.grid, key=lambda p: p["ndcg_at_10"])
+    assert best["ndcg_at_10"] == max(p["ndcg_at_10"] for p in trained.grid if p["rank"] == trained.rank
+                                     and p["taste_weight"] == trained.taste_weight)
 
 
 # -- the API --------------------------------------------------------------------------------------------
