@@ -69,9 +69,10 @@ def to_category_affinity(interactions_df: DataFrame, *, prior_strength: float, t
     interaction strength in the category, smoothed toward the whole history's share of it with
     `prior_strength` of pseudo-strength (a single click does not make a favourite)."""
     by_user_df = interactions_df.groupBy("user_id", "category_slug").agg(F.sum("strength").alias("in_category"))
-    shares_df = interactions_df.groupBy("category_slug").agg(F.sum("strength").alias("category_strength"))
-    everyone = F.sum("category_strength").over(Window.partitionBy())
-    shares_df = shares_df.select("category_slug", (F.col("category_strength") / everyone).alias("share"))
+    strengths_df = interactions_df.groupBy("category_slug").agg(F.sum("strength").alias("category_strength"))
+    everyone_df = strengths_df.agg(F.sum("category_strength").alias("everyone"))  # one row
+    shares_df = strengths_df.crossJoin(F.broadcast(everyone_df)).select(
+        "category_slug", (F.col("category_strength") / F.col("everyone")).alias("share"))
     user_total = F.sum("in_category").over(Window.partitionBy("user_id"))
     prior = F.lit(prior_strength)
     smoothed_df = by_user_df.join(F.broadcast(shares_df), "category_slug").withColumn(

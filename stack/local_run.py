@@ -186,6 +186,12 @@ def lake_has_events(settings: Settings) -> bool:
     return any(Path(root.removeprefix("file://")).rglob("*.parquet"))
 
 
+#: The run trains once, on minutes of activity, beside the running platform at a low priority: one ALS
+#: point (rank 16 beat rank 8 in every grid on this data) and the taste weights, so the list appears in
+#: minutes, not half an hour. An EXS_RECOMMEND_ALS_* variable in the environment wins.
+RUN_GRID = {"EXS_RECOMMEND_ALS_RANKS": "[16]", "EXS_RECOMMEND_ALS_REG_PARAMS": "[0.05]"}
+
+
 class RecommendTraining:
     """One run of batch/recommend_job.py once events are in the lake, beside the running platform:
     started and followed from the main loop, so the platform is ready (and serves) meanwhile."""
@@ -201,8 +207,8 @@ class RecommendTraining:
             return
         if self.proc is None:
             if lake_has_events(self.settings):
-                self.proc = start_in_session([SPARK_SUBMIT, "batch/recommend_job.py"], self.group.env, self.log_file,
-                                             BATCH_NICE)
+                self.proc = start_in_session([SPARK_SUBMIT, "batch/recommend_job.py"], {**RUN_GRID, **self.group.env},
+                                             self.log_file, BATCH_NICE)
                 self.group.jobs["recommend"] = self.proc  # stopped with the others, in parallel
                 self.echo(f"recommendations: training once on the activity so far (log {self.log_file})")
             return
