@@ -19,10 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
 
 from cassandra.cluster import Session
-from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -32,7 +30,7 @@ from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
 from pipeline.alert_interests import InterestIndex
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
-from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_side_by_side, utc_row
+from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_side_by_side
 from pipeline.driver_rows import rows_frame
 
 log = logging.getLogger(__name__)
@@ -124,21 +122,14 @@ class AlertSink:
             return candidates_df.withColumn("verified_discount_pct", F.lit(None).cast("double"))
         deadline = time.monotonic() + self.settings.alert_score_wait_s
         while True:
-            rows = self._version_scores(sorted({deal for deal, _ in wanted}))
+            rows = self._reader.read_keys("deal_score_versions", "deal_id", sorted({deal for deal, _ in wanted}),
+                                          VERSION_SCORE_SCHEMA)
             found = {(r[0], r[1]) for r in rows}
             if wanted <= found or time.monotonic() >= deadline:
                 break
             time.sleep(SCORE_POLL_S)
         scores_df = rows_frame(candidates_df.sparkSession, rows, VERSION_SCORE_SCHEMA)
         return at.with_verified_discount(candidates_df, scores_df)
-
-    def _version_scores(self, deal_ids: list[int]) -> list[tuple[Any, ...]]:
-        statement = self._driver_session().prepare(
-            f"SELECT deal_id, updated_at, verified_discount_pct FROM {self.settings.keyspace}.deal_score_versions "
-            "WHERE deal_id = ?")
-        results = execute_concurrent_with_args(self._driver_session(), statement, [(d,) for d in deal_ids],
-                                               concurrency=64, raise_on_first_error=True)
-        return [utc_row(row) for _, result in results for row in result]
 
     def _hold(self, df: DataFrame) -> DataFrame:
         """Materialise now, for this batch only: later reads must not re-run after our own writes."""

@@ -78,7 +78,7 @@ class PartitionReader:
         self._session = session  # opened on first need: a batch of only new keys may never read
         self._keyspace = keyspace
         self._max_keys = max_keys
-        self._statements: dict[str, PreparedStatement] = {}
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], PreparedStatement] = {}
 
     def read(self, keys_df: DataFrame, table: str, schema: T.StructType,
              materialise: Callable[[DataFrame], DataFrame]) -> DataFrame:
@@ -106,12 +106,14 @@ class PartitionReader:
         return [utc_row(row) for _, result in results for row in result]
 
     def _statement(self, table: str, columns: tuple[str, ...], schema: T.StructType) -> PreparedStatement:
-        if table not in self._statements:
+        # Prepared once per table, key and projection, then reused by every batch.
+        cache_key = (table, columns, tuple(schema.fieldNames()))
+        if cache_key not in self._statements:
             # Table and column names are code constants; the key is always bound, never formatted in.
             where = " AND ".join(f"{column} = ?" for column in columns)
             cql = f"SELECT {', '.join(schema.fieldNames())} FROM {self._keyspace}.{table} WHERE {where}"
-            self._statements[table] = self._session().prepare(cql)
-        return self._statements[table]
+            self._statements[cache_key] = self._session().prepare(cql)
+        return self._statements[cache_key]
 
 
 @retry(retry=retry_if_exception_type(NoHostAvailable), stop=stop_after_attempt(4),
