@@ -19,6 +19,7 @@ Writes bench/results/recommend.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import logging
 import time
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_recommend"
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 14
-MODELS = ("popularity", "als", "blend", "oracle")
+UNEXPLORED = "blend_no_exploration"  # the blend ranked by score alone (EXS_RECOMMEND_EXPLORATION=0)
+MODELS = ("popularity", "als", "blend", UNEXPLORED, "oracle")
 
 
 def catalog(deals: int, seed: int) -> list[Any]:
@@ -115,7 +117,7 @@ def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Seq
     from pipeline.activity_schemas import ACTIVITY_EVENT_SCHEMA
     from pipeline.recommend_metrics import evaluate
     from pipeline.recommend_training import history_of, measure, relevant_of, split_events, train
-    from pipeline.recommenders import Popularity
+    from pipeline.recommenders import LocationAwareBlend, Popularity
 
     spark.createDataFrame(event_rows(events), ACTIVITY_EVENT_SCHEMA).write.mode("overwrite").parquet(f"{work}/ev")
     events_df = spark.read.parquet(f"{work}/ev")
@@ -130,7 +132,7 @@ def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Seq
     trained = train(train_df, deals_df, settings, now=now)
     metrics |= {"training_s": time.monotonic() - started, "training_events": float(train_df.count()),
                 "als_rank": float(trained.params.rank), "als_reg_param": trained.params.reg_param,
-                "blend_taste_weight": trained.taste_weight}
+                "blend_taste_weight": trained.taste_weight, "blend_exploration": trained.blend.params.exploration}
     started = time.monotonic()
     popularity = Popularity(settings.recommend_candidates)
     history = history_of(train_df, settings, now=now)
@@ -138,7 +140,11 @@ def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Seq
     popularity_result, _ = measure(popularity, history, relevant, deals_df, catalog_size=size, per_merchant=per)
     metrics["popularity_training_s"] = time.monotonic() - started
     results = {"popularity": popularity_result}
-    for name, model in (("als", trained.blend.als), ("blend", trained.blend)):
+    # the same blend ranked by its score alone: what the exploration costs and what it buys
+    unexplored = LocationAwareBlend(trained.blend.als, trained.blend.popularity,
+                                    dataclasses.replace(trained.blend.params, exploration=0.0))
+    unexplored.fit(trained.history, fit_parts=False)
+    for name, model in (("als", trained.blend.als), ("blend", trained.blend), (UNEXPLORED, unexplored)):
         results[name], _ = measure(model, trained.history, relevant, deals_df, catalog_size=size, per_merchant=per)
         log.info("%s: %s", name, results[name])
     bought: dict[int, set[int]] = defaultdict(set)
@@ -181,7 +187,7 @@ def report(m: dict[str, float]) -> str:
                    f"{m['recommendations_vs_deal_p50']:.2f}x / {m['recommendations_vs_deal_p99']:.2f}x", "reported"]]
     head = (f"{m['events']:,.0f} events of {m['users']:,.0f} users on {m['catalog_deals']:,.0f} deals; "
             f"{m['test_users']:,.0f} users tested; ALS rank {m['als_rank']:.0f}, regParam {m['als_reg_param']:g}, "
-            f"taste weight {m['blend_taste_weight']:g}")
+            f"taste weight {m['blend_taste_weight']:g}, exploration {m['blend_exploration']:g}")
     return "\n".join([head, quality, table(["goal", "measured", "target"], goals)])
 
 

@@ -214,6 +214,9 @@ class Settings(BaseSettings):
     recommend_taste_weights: tuple[float, ...] = Field(
         (0.0, 0.5, 0.9), min_length=1, description="weights of the user's category taste in the blend tried on the "
                                                    "validation split (JSON list; 0 = ALS and popularity alone)")
+    recommend_exploration: float = Field(
+        0.15, ge=0, le=2, description="spread of each user's list over near-best deals: ranked by score x "
+                                      "exp(this x a per-user-and-deal Gumbel draw); 0 = by score alone")
     recommend_top_categories: int = Field(6, ge=1, le=50, description="favourite categories per user the taste uses")
     recommend_category_prior: float = Field(
         5.0, ge=0, le=1000, description="pseudo-strength pulling a user's category shares toward everyone's")

@@ -100,6 +100,22 @@ def distance_penalty(home_lat: Column, home_lon: Column, deal_lat: Column, deal_
             .when(home_lat.isNull() | home_lon.isNull(), F.lit(1.0)).otherwise(near))
 
 
+def exploration_factor(user_id: Column, deal_id: Column, *, strength: float, seed: int) -> Column:
+    """exp(`strength` x G), G a standard Gumbel variate drawn from a hash of (user, deal, seed).
+
+    Why: users of one town with the same tastes get the same scores, so ranking by score alone shows
+    them one identical list and leaves most of the catalog unseen. Ranking by score x this factor
+    draws each user's list without replacement in proportion to score^(1/strength) (the Gumbel-max
+    trick, Plackett-Luce): near-best deals are spread over those users, a far worse one rarely gets
+    in. Deterministic per user, deal and seed (a user's list does not reshuffle on every read);
+    1 at strength 0."""
+    if strength == 0:
+        return F.lit(1.0)
+    uniform = (F.pmod(F.xxhash64(user_id, deal_id, F.lit(seed)), F.lit(2**32)) + F.lit(0.5)) / F.lit(float(2**32))
+    gumbel = -F.log(-F.log(uniform))
+    return F.exp(F.lit(strength) * gumbel)
+
+
 def top_n_per_user(scored_df: DataFrame, deals_df: DataFrame, bought_df: DataFrame, *, n: int,
                    per_merchant: int) -> DataFrame:
     """The best `n` scored live deals per user with `rank` 1..n: none in `bought_df` (user_id, deal_id),

@@ -53,12 +53,14 @@ class BlendParams:
     taste_weight: float
     top_categories: int
     category_prior: float
+    exploration: float
 
     @classmethod
-    def of(cls, settings: Settings, *, taste_weight: float) -> BlendParams:
+    def of(cls, settings: Settings, *, taste_weight: float, exploration: float | None = None) -> BlendParams:
         return cls(settings.recommend_candidates, settings.recommend_distance_km, settings.recommend_online_penalty,
                    settings.recommend_als_weight, settings.recommend_new_deal_prior, taste_weight,
-                   settings.recommend_top_categories, settings.recommend_category_prior)
+                   settings.recommend_top_categories, settings.recommend_category_prior,
+                   settings.recommend_exploration if exploration is None else exploration)
 
 
 class Recommender(Protocol):
@@ -161,7 +163,9 @@ class LocationAwareBlend:
     """(1 - t) x (w x ALS + (1 - w) x area popularity) x distance penalty from home (LARS-style)
     + t x taste, where taste is how likely the user is to pick the deal among their favourite
     categories' deals: the category's affinity (their history, smoothed) x the deal's share of the
-    category's nearness from home, scaled so the user's best is 1.
+    category's nearness from home, scaled so the user's best is 1. The score is then multiplied by
+    `recommend_features.exploration_factor`, which spreads the lists of users with the same tastes over
+    the near-best deals (catalog coverage) at a small cost in precision.
 
     Why taste beside ALS: a user's clicks are spread thin over thousands of deals, and ALS learns from
     deal-level co-occurrence; which categories a user keeps coming back to, and that people pick the
@@ -236,8 +240,10 @@ class LocationAwareBlend:
         als_part, pop_part = F.lit(p.als_weight) * F.col("als"), F.lit(1 - p.als_weight) * F.col("pop")
         model_part = F.lit(1 - p.taste_weight) * (als_part + pop_part) * penalty
         taste_part = F.lit(p.taste_weight) * F.col("taste")
+        explore = rf.exploration_factor(F.col("user_id"), F.col("deal_id"), strength=p.exploration,
+                                        seed=self.als.params.seed)
         scored_df = placed_df.withColumns({
-            "score": model_part + taste_part,
+            "score": (model_part + taste_part) * explore,
             # what the reason names: the user's own history (ALS or their taste) or the area's
             "history_led": (als_part >= pop_part) | ((taste_part > 0) & (taste_part >= model_part)),
         })

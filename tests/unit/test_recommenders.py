@@ -5,6 +5,8 @@ weights table, distances with pipeline.cells.haversine_km (the pure-Python defin
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +25,7 @@ HOME = (40.7128, -74.0060)  # New York
 NEAR = (40.73, -74.02)  # ~2.4 km from HOME
 FAR = (42.3601, -71.0589)  # Boston, ~300 km
 BLEND = BlendParams(candidates=50, distance_km=25.0, online_penalty=0.3, als_weight=0.8, new_deal_prior=0.1,
-                    taste_weight=0.5, top_categories=3, category_prior=5.0)
+                    taste_weight=0.5, top_categories=3, category_prior=5.0, exploration=0.0)
 TINY_ALS = AlsParams(rank=2, reg_param=0.1, alpha=5.0, iterations=4)
 
 
@@ -185,6 +187,40 @@ def test_blend_prefers_a_near_deal_to_an_equally_scored_far_one(spark: Any) -> N
     far_penalty = 1 / (1 + (haversine_km(*HOME, *FAR) / 25.0) ** 2)
     assert scores[100] > scores[101]
     assert scores[100] / scores[101] == pytest.approx(near_penalty / far_penalty, rel=1e-3)
+
+
+def test_exploration_is_a_deterministic_gumbel_draw_per_user_and_deal(spark: Any) -> None:
+    pairs = spark.range(4000).selectExpr("id % 200 AS user_id", "id AS deal_id")
+
+    def factors(strength: float, seed: int) -> dict[tuple[int, int], float]:
+        column = rf.exploration_factor(pairs["user_id"], pairs["deal_id"], strength=strength, seed=seed)
+        return {(r[0], r[1]): r[2] for r in pairs.select("user_id", "deal_id", column).collect()}
+
+    drawn = factors(0.5, 13)
+    assert drawn == factors(0.5, 13)  # the same list on every read
+    assert drawn != factors(0.5, 14)
+    assert set(factors(0.0, 13).values()) == {1.0}
+    # factor = exp(s x G) with G standard Gumbel: exp(-exp(-G)) is uniform on (0, 1)
+    uniforms = sorted(math.exp(-math.exp(-math.log(f) / 0.5)) for f in drawn.values())
+    worst_gap = max(abs(u - (i + 0.5) / len(uniforms)) for i, u in enumerate(uniforms))
+    assert 0 < uniforms[0] and uniforms[-1] < 1 and worst_gap < 1.63 / math.sqrt(len(uniforms))  # KS at 1 %
+
+
+def test_exploration_spreads_the_lists_of_users_with_the_same_tastes(spark: Any) -> None:
+    """Users 1-4 share a home and their history of 100 and 101; with exploration their lists are not one list."""
+    history, deals = _symmetric_history(spark)
+    more = deals.unionByName(deals_df(spark, [deal_row(130 + d, NEAR) for d in range(12)]))
+
+    def lists(exploration: float) -> set[tuple[int, ...]]:
+        params = dataclasses.replace(BLEND, exploration=exploration)
+        blend = LocationAwareBlend(Als(TINY_ALS, 50), Popularity(50), params)
+        blend.fit(history)
+        ranked = rank_for(blend, history, history.homes, more, n=3, per_merchant=2).collect()
+        return {tuple(r["deal_id"] for r in sorted(ranked, key=lambda r: r["rank"]) if r["user_id"] == u)
+                for u in (1, 2, 3, 4)}
+
+    assert len(lists(0.0)) <= 2  # by score alone the same history gives (nearly) the same list
+    assert len(lists(1.0)) > len(lists(0.0))
 
 
 def test_a_cold_start_user_gets_a_non_empty_local_list(spark: Any) -> None:
