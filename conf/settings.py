@@ -201,6 +201,9 @@ class Settings(BaseSettings):
     recommend_test_share: float = Field(
         0.2, gt=0, lt=1, description="newest share of each user's history held out (validation in the job, test "
                                      "in bench.recommend)")
+    recommend_validation_users: int = Field(
+        3000, ge=100, le=10_000_000, description="users (a seeded sample) each grid point is scored on: the grid's "
+                                                  "cost grows with it, its choice barely does")
     recommend_half_life_days: float = Field(7.0, gt=0, le=3650, description="half-life of an interaction's weight "
                                                                             "in popularity")
     recommend_distance_km: float = Field(

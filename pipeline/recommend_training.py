@@ -7,6 +7,7 @@ Each evaluation collects one top-k list per user to the driver (k x users rows) 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,14 @@ def relevant_of(held_out_df: DataFrame) -> dict[int, set[int]]:
     for row in held_out_df.select("user_id", "deal_id").distinct().collect():
         relevant.setdefault(row["user_id"], set()).add(row["deal_id"])
     return relevant
+
+
+def sample_users(relevant: dict[int, set[int]], most: int, seed: int) -> dict[int, set[int]]:
+    """At most `most` users of `relevant`, a seeded sample (the same users for every grid point)."""
+    if len(relevant) <= most:
+        return relevant
+    chosen = random.Random(seed).sample(sorted(relevant), most)
+    return {user: relevant[user] for user in chosen}
 
 
 def rankings_of(ranked_df: DataFrame) -> dict[int, list[int]]:
@@ -92,12 +101,14 @@ def als_grid(settings: Settings) -> list[AlsParams]:
 def choose_params(events_df: DataFrame, deals_df: DataFrame, settings: Settings, *, now: datetime
                   ) -> tuple[AlsParams, float, list[dict[str, float]]]:
     """The ALS parameters and taste weight whose blend has the best NDCG@10 on the newest part of each
-    user's history (ALS is fitted once per rank and regParam; each taste weight only re-scores)."""
+    user's history (ALS is fitted once per rank and regParam on every user's older part; each taste
+    weight only re-scores, for a sample of `recommend_validation_users` users)."""
     grid, tastes = als_grid(settings), settings.recommend_taste_weights
     if len(grid) == 1 and len(tastes) == 1:
         return grid[0], tastes[0], []
     fit_df, validation_df = split_events(events_df, settings.recommend_test_share)
-    history, relevant = history_of(fit_df, settings, now=now), relevant_of(validation_df)
+    history = history_of(fit_df, settings, now=now)
+    relevant = sample_users(relevant_of(validation_df), settings.recommend_validation_users, seed=grid[0].seed)
     popularity = Popularity(settings.recommend_candidates)
     popularity.fit(history)
     size, scores = deals_df.count(), []

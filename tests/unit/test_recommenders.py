@@ -17,7 +17,7 @@ from pipeline import recommend_schemas as s
 from pipeline.activity_schemas import ACTIVITY_EVENT_SCHEMA
 from pipeline.cells import geohash, haversine_km
 from pipeline.definitions import AREA_PRECISION, INTERACTION_CONFIDENCE
-from pipeline.recommend_training import rank_for
+from pipeline.recommend_training import rank_for, sample_users
 from pipeline.recommenders import Als, AlsParams, BlendParams, History, LocationAwareBlend, Popularity
 
 NOW = datetime(2026, 3, 1, 12, 0, 0)
@@ -277,3 +277,11 @@ def test_a_training_time_that_is_not_iso_is_a_usage_error(capsys: pytest.Capture
     with pytest.raises(SystemExit) as stopped:
         main(["--now", "yesterday"])
     assert stopped.value.code == 2 and "not an ISO 8601 time: 'yesterday'" in capsys.readouterr().err
+
+
+def test_the_grid_scores_a_seeded_sample_of_the_validation_users() -> None:
+    relevant = {user: {user * 10} for user in range(50)}
+    assert sample_users(relevant, 50, seed=13) == relevant
+    sample = sample_users(relevant, 20, seed=13)
+    assert len(sample) == 20 and all(relevant[user] == deals for user, deals in sample.items())
+    assert sample == sample_users(dict(reversed(relevant.items())), 20, seed=13)  # the same users every time
