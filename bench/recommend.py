@@ -152,6 +152,11 @@ def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Seq
         bought[row["user_id"]].add(row["deal_id"])
     oracle = oracle_rankings(users, deals, relevant, bought, per)
     results["oracle"] = evaluate(oracle, relevant, catalog_size=size, k=10)
+    # what the job costs on every event (the goal's figure): the same training over the whole history
+    newest_all = events_df.agg(F.max("occurred_at")).first()
+    started = time.monotonic()
+    train(events_df, deals_df, settings, now=newest_all[0].replace(tzinfo=UTC) if newest_all is not None else START)
+    metrics["training_all_events_s"] = time.monotonic() - started
     for name, result in results.items():
         metrics |= result.as_metrics(name, 10)
     return metrics, trained, deals_df
@@ -176,8 +181,10 @@ def report(m: dict[str, float]) -> str:
     goals = [["blend precision@10 vs popularity", f"{m['blend_vs_popularity_precision_at_10']:.2f}x", ">= 2x"],
              ["blend precision@10 vs oracle", f"{m['blend_vs_oracle_precision_at_10']:.2f}x", ">= 0.6x"],
              ["blend coverage vs popularity", f"{m['blend_vs_popularity_coverage']:.2f}x", ">= 3x"],
-             [f"training (grid + fit) on {m['training_events']:,.0f} events", f"{m['training_s']:.1f} s",
-              "1M events <= 300 s"]]
+             [f"training (grid + fit) on all {m['events']:,.0f} events", f"{m['training_all_events_s']:.1f} s",
+              "1M events <= 300 s"],
+             [f"training on the {m['training_events']:,.0f} events of the training part", f"{m['training_s']:.1f} s",
+              "reported"]]
     if "viewer_recommendations_p50_ms" in m:
         goals += [["viewer { recommendations } p50 / p99 ms",
                    f"{m['viewer_recommendations_p50_ms']:.1f} / {m['viewer_recommendations_p99_ms']:.1f}",

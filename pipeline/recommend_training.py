@@ -112,18 +112,24 @@ def choose_params(events_df: DataFrame, deals_df: DataFrame, settings: Settings,
     popularity = Popularity(settings.recommend_candidates)
     popularity.fit(history)
     size, scores = deals_df.count(), []
+    users_df = history.homes.filter(F.col("user_id").isin(list(relevant)))
     for params in grid:
         als = Als(params, settings.recommend_candidates)
         als.fit(history)
+        fitted = LocationAwareBlend(als, popularity, BlendParams.of(settings, taste_weight=tastes[0]))
+        fitted.fit(history, fit_parts=False)
+        # the candidates and their parts are the same for every taste weight: built once, re-scored per weight
+        components_df = fitted.components(users_df, deals_df).persist()
         for taste in tastes:
-            blend = LocationAwareBlend(als, popularity, BlendParams.of(settings, taste_weight=taste))
-            blend.fit(history, fit_parts=False)
-            result, _ = measure(blend, history, relevant, deals_df, catalog_size=size,
-                                per_merchant=settings.recommend_per_merchant)
+            scored_df = fitted.with_taste_weight(taste).score_components(components_df)
+            ranked_df = rf.top_n_per_user(scored_df, deals_df, bought_pairs(history), n=K,
+                                          per_merchant=settings.recommend_per_merchant)
+            result = evaluate(rankings_of(ranked_df), relevant, catalog_size=size, k=K)
             scores.append({"rank": params.rank, "reg_param": params.reg_param, "taste_weight": taste,
                            "ndcg_at_10": result.ndcg, "precision_at_10": result.precision})
             log.info("grid: rank %d, regParam %g, taste %g -> validation NDCG@10 %.4f, precision@10 %.4f",
                      params.rank, params.reg_param, taste, result.ndcg, result.precision)
+        components_df.unpersist()
     best = max(range(len(scores)), key=lambda i: (scores[i]["ndcg_at_10"], -i))
     return grid[best // len(tastes)], tastes[best % len(tastes)], scores
 

@@ -7,6 +7,7 @@ at most `candidates` per user; `recommend_features.top_n_per_user` turns them in
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -229,7 +230,19 @@ class LocationAwareBlend:
         return best_df.select("user_id", "deal_id",
                               (F.col("fit") / F.max("fit").over(Window.partitionBy("user_id"))).alias("taste"))
 
+    def with_taste_weight(self, taste_weight: float) -> LocationAwareBlend:
+        """The same fitted blend with another taste weight (the grid re-scores its `components`)."""
+        params = dataclasses.replace(self.params, taste_weight=taste_weight)
+        other = LocationAwareBlend(self.als, self.popularity, params)
+        other.anchors, other.known_deals, other.affinity = self.anchors, self.known_deals, self.affinity
+        return other
+
     def score(self, users_df: DataFrame, deals_df: DataFrame) -> DataFrame:
+        return self.score_components(self.components(users_df, deals_df))
+
+    def components(self, users_df: DataFrame, deals_df: DataFrame) -> DataFrame:
+        """Every candidate with the parts of its score that do not depend on the weights: `als`, `pop`,
+        `taste`, `is_new`, the distance `penalty` and `category_slug`."""
         p = self.params
         pairs_df = self.als.predict(self._candidates(users_df, deals_df))
         homes = users_df.select("user_id", F.col("latitude").alias("home_lat"), F.col("longitude").alias("home_lon"))
@@ -237,12 +250,18 @@ class LocationAwareBlend:
             deals_df.select("deal_id", "latitude", "longitude", "category_slug"), "deal_id")
         penalty = rf.distance_penalty(F.col("home_lat"), F.col("home_lon"), F.col("latitude"), F.col("longitude"),
                                       scale_km=p.distance_km, online_penalty=p.online_penalty)
+        return placed_df.withColumn("penalty", penalty).select(
+            "user_id", "deal_id", "category_slug", "als", "pop", "taste", "is_new", "penalty")
+
+    def score_components(self, components_df: DataFrame) -> DataFrame:
+        """SCORED_SCHEMA rows: the best `candidates` of each user by the weighted score, with reasons."""
+        p = self.params
         als_part, pop_part = F.lit(p.als_weight) * F.col("als"), F.lit(1 - p.als_weight) * F.col("pop")
-        model_part = F.lit(1 - p.taste_weight) * (als_part + pop_part) * penalty
+        model_part = F.lit(1 - p.taste_weight) * (als_part + pop_part) * F.col("penalty")
         taste_part = F.lit(p.taste_weight) * F.col("taste")
         explore = rf.exploration_factor(F.col("user_id"), F.col("deal_id"), strength=p.exploration,
                                         seed=self.als.params.seed)
-        scored_df = placed_df.withColumns({
+        scored_df = components_df.withColumns({
             "score": (model_part + taste_part) * explore,
             # what the reason names: the user's own history (ALS or their taste) or the area's
             "history_led": (als_part >= pop_part) | ((taste_part > 0) & (taste_part >= model_part)),
