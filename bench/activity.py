@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from bench.report import local_stack, table, write_results
+from bench.report import local_stack, remove_local_dir, table, write_results
 from conf.settings import Settings, load_settings
 from ingest.activity.behaviour import iso_millis
 
@@ -312,6 +312,7 @@ def _main(argv: list[str] | None = None) -> None:
     finally:
         delete_topics(settings, [settings.topic_user_events, live_topic])
         spark.stop()
+        remove_local_dir(work)
     report(floor, flow, lat, rate, settings)
 
 

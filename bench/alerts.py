@@ -33,7 +33,7 @@ import orjson
 
 from bench.activity import _pct, _wait, start_api
 from bench.pipeline import catalog_deals
-from bench.report import bench_main, table
+from bench.report import bench_main, remove_local_dir, table
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -301,12 +301,15 @@ def report(m: dict[str, float]) -> str:
 
 def run(quick: bool) -> dict[str, float]:
     bench = Run(quick)
-    log.info("latency at a steady rate…")
-    metrics = bench.latency()
-    log.info("latency: %s", {k: round(v, 3) for k, v in metrics.items()})  # kept if the next part fails
-    log.info("matching throughput with 100k interests…")
-    metrics |= bench.throughput()
-    bench.spark.stop()
+    try:
+        log.info("latency at a steady rate…")
+        metrics = bench.latency()
+        log.info("latency: %s", {k: round(v, 3) for k, v in metrics.items()})  # kept if the next part fails
+        log.info("matching throughput with 100k interests…")
+        metrics |= bench.throughput()
+    finally:
+        bench.spark.stop()
+        remove_local_dir(bench.work)
     return metrics
 
 

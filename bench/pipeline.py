@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from bench.report import bench_main, table
+from bench.report import bench_main, remove_local_dir, table
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class Bench:
         query = start_deals_stream(self.spark, settings, available_now=True, checkpoint=checkpoint, sink=sink)
         seconds = timed(lambda: query.awaitTermination())
         sink.close()
+        remove_local_dir(checkpoint)
         return seconds
 
     def batch_seconds(self, raw_df: Any) -> float:
@@ -185,6 +186,8 @@ class Bench:
             scores.stop()
             sink.close()
             producer.close()
+            for name in ("lat", "lat-scores"):
+                remove_local_dir(f"{settings.checkpoint_root}/{name}-{self.run_id}")
         reports = [r for r in sink.reports if r.rows_in]
         return sorted(seen[i] - produced[i] for i in seen if i in produced), reports
 

@@ -228,8 +228,8 @@ def _main() -> None:
     events = simulate(users, deals, count, seed=2016)
     log.info("%d events simulated in %.1fs", len(events), time.monotonic() - started)
     spark = local_session(settings, app="bench-recommend", **{"spark.sql.shuffle.partitions": "4"})
-    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="bench-recommend-ck-"))
     with tempfile.TemporaryDirectory(prefix="bench-recommend-") as work:
+        spark.sparkContext.setCheckpointDir(f"{work}/checkpoints")
         metrics, trained, deals_df = run_quality(spark, settings, users, deals, events, work)
         if not args.no_serving:
             from bench.recommend_serving import measure_serving

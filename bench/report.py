@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import orjson
 
@@ -42,6 +44,14 @@ def local_stack(profile: Profile = "local") -> Iterator[None]:
 
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def remove_local_dir(path: str) -> None:
+    """Delete a run's scratch directory (checkpoints, data) when it is on this machine; a URL of another
+    file system (hdfs://) is left to its operators."""
+    parsed = urlparse(path)
+    if parsed.scheme in ("", "file"):
+        shutil.rmtree(parsed.path, ignore_errors=True)
 
 
 def write_results(name: str, metrics: Mapping[str, float]) -> Path:
