@@ -57,11 +57,11 @@ class BlendParams:
     exploration: float
 
     @classmethod
-    def of(cls, settings: Settings, *, taste_weight: float, exploration: float | None = None) -> BlendParams:
+    def of(cls, settings: Settings, *, taste_weight: float) -> BlendParams:
         return cls(settings.recommend_candidates, settings.recommend_distance_km, settings.recommend_online_penalty,
                    settings.recommend_als_weight, settings.recommend_new_deal_prior, taste_weight,
                    settings.recommend_top_categories, settings.recommend_category_prior,
-                   settings.recommend_exploration if exploration is None else exploration)
+                   settings.recommend_exploration)
 
 
 class Recommender(Protocol):
