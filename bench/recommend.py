@@ -22,6 +22,8 @@ import argparse
 import dataclasses
 import heapq
 import logging
+import math
+import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -37,6 +39,8 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 14
 UNEXPLORED = "blend_no_exploration"  # the blend ranked by score alone (EXS_RECOMMEND_EXPLORATION=0)
 MODELS = ("popularity", "als", "blend", UNEXPLORED, "oracle")
+#: Exploration strengths the oracle is ranked with under --oracle-frontier.
+FRONTIER_STRENGTHS = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
 def catalog(deals: int, seed: int) -> list[Any]:
@@ -87,8 +91,11 @@ def candidate_rows(deals: Sequence[Any]) -> list[tuple[Any, ...]]:
 
 
 def oracle_rankings(users: Sequence[Any], deals: Sequence[Any], relevant: dict[int, set[int]],
-                    bought: dict[int, set[int]], per_merchant: int, k: int = 10) -> dict[int, list[int]]:
-    """Top k by the true view odds, with the exclusions every model gets."""
+                    bought: dict[int, set[int]], per_merchant: int, k: int = 10, exploration: float = 0.0
+                    ) -> dict[int, list[int]]:
+    """Top k by the true view odds, with the exclusions every model gets. With `exploration`, the odds
+    are ranked like the blend's scores are (odds x exp(exploration x G), G a seeded Gumbel draw per user
+    and deal): the ceiling of what that exploration can reach."""
     from ingest.activity.truth import ViewOdds
 
     odds, merchant_of = ViewOdds(deals), {d.deal_id: d.merchant_id or -d.deal_id for d in deals}
@@ -96,9 +103,14 @@ def oracle_rankings(users: Sequence[Any], deals: Sequence[Any], relevant: dict[i
     rankings: dict[int, list[int]] = {}
     for user_id in relevant:
         scores = odds.of(by_id[user_id])
+        best = heapq.nlargest(k * (30 if exploration else 10), scores, key=lambda d: (scores[d], -d))
+        if exploration:
+            rng = random.Random(user_id)  # the same draw for a user at every strength
+            noise = {d: -math.log(-math.log(rng.random() or 0.5)) for d in sorted(best)}
+            best.sort(key=lambda d: (-(math.log(scores[d]) + exploration * noise[d]), d))
         ranked: list[int] = []
         per: dict[int, int] = defaultdict(int)
-        for deal_id in heapq.nlargest(k * 10, scores, key=lambda d: (scores[d], -d)):
+        for deal_id in best:
             if deal_id in bought.get(user_id, ()) or per[merchant_of[deal_id]] >= per_merchant:
                 continue
             per[merchant_of[deal_id]] += 1
@@ -109,8 +121,26 @@ def oracle_rankings(users: Sequence[Any], deals: Sequence[Any], relevant: dict[i
     return rankings
 
 
+def oracle_frontier(users: Sequence[Any], deals: Sequence[Any], relevant: dict[int, set[int]],
+                    bought: dict[int, set[int]], per_merchant: int) -> dict[str, float]:
+    """The oracle's precision@10 and coverage at each of FRONTIER_STRENGTHS of exploration: how much
+    coverage any ranking of the true odds buys, and at what cost in precision."""
+    from pipeline.recommend_metrics import evaluate
+
+    frontier: dict[str, float] = {}
+    for strength in FRONTIER_STRENGTHS:
+        result = evaluate(oracle_rankings(users, deals, relevant, bought, per_merchant, exploration=strength),
+                          relevant, catalog_size=len(deals), k=10)
+        frontier |= {f"oracle_exploration_{strength:g}_precision_at_10": result.precision,
+                     f"oracle_exploration_{strength:g}_coverage": result.coverage}
+        log.info("oracle, exploration %g: precision@10 %.4f, coverage %.3f", strength, result.precision,
+                 result.coverage)
+    return frontier
+
+
 def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Sequence[Any],
-                events: Sequence[dict[str, Any]], work: str) -> tuple[dict[str, float], Any, Any]:
+                events: Sequence[dict[str, Any]], work: str, *, frontier: bool = False
+                ) -> tuple[dict[str, float], Any, Any]:
     from pyspark.sql import functions as F
 
     from pipeline import recommend_schemas as s
@@ -152,6 +182,8 @@ def run_quality(spark: Any, settings: Settings, users: Sequence[Any], deals: Seq
         bought[row["user_id"]].add(row["deal_id"])
     oracle = oracle_rankings(users, deals, relevant, bought, per)
     results["oracle"] = evaluate(oracle, relevant, catalog_size=size, k=10)
+    if frontier:
+        metrics |= oracle_frontier(users, deals, relevant, bought, per)
     # what the job costs on every event (the goal's figure): the same training over the whole history
     newest_all = events_df.agg(F.max("occurred_at")).first()
     started = time.monotonic()
@@ -192,10 +224,22 @@ def report(m: dict[str, float]) -> str:
                   ["deal(id) p50 / p99 ms", f"{m['deal_p50_ms']:.1f} / {m['deal_p99_ms']:.1f}", "baseline"],
                   ["recommendations vs deal(id), p50 / p99",
                    f"{m['recommendations_vs_deal_p50']:.2f}x / {m['recommendations_vs_deal_p99']:.2f}x", "reported"]]
+    if f"oracle_exploration_{FRONTIER_STRENGTHS[0]:g}_coverage" in m:
+        pop_p, pop_c = m["popularity_precision_at_10"], m["popularity_coverage"]
+        points = [[f"{x:g}", f"{m[f'oracle_exploration_{x:g}_precision_at_10']:.4f}",
+                   f"{m[f'oracle_exploration_{x:g}_coverage']:.3f}",
+                   f"{m[f'oracle_exploration_{x:g}_precision_at_10'] / pop_p:.2f}x" if pop_p else "-",
+                   f"{m[f'oracle_exploration_{x:g}_coverage'] / pop_c:.2f}x" if pop_c else "-"]
+                  for x in FRONTIER_STRENGTHS]
+        goals.append(["oracle with exploration (--oracle-frontier)", "see below", "reported"])
+        frontier_table = "\n" + table(["oracle exploration", "precision@10", "coverage", "precision vs popularity",
+                                       "coverage vs popularity"], points)
+    else:
+        frontier_table = ""
     head = (f"{m['events']:,.0f} events of {m['users']:,.0f} users on {m['catalog_deals']:,.0f} deals; "
             f"{m['test_users']:,.0f} users tested; ALS rank {m['als_rank']:.0f}, regParam {m['als_reg_param']:g}, "
             f"taste weight {m['blend_taste_weight']:g}, exploration {m['blend_exploration']:g}")
-    return "\n".join([head, quality, table(["goal", "measured", "target"], goals)])
+    return "\n".join([head, quality, table(["goal", "measured", "target"], goals)]) + frontier_table
 
 
 def main() -> None:
@@ -209,6 +253,9 @@ def _main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="150k events, 3,000 deals, 5,000 users, a 2-point grid, 100 candidates per user")
     parser.add_argument("--no-serving", action="store_true", help="skip the serving part (no Cassandra needed)")
+    parser.add_argument("--oracle-frontier", action="store_true",
+                        help="also rank the oracle with exploration 0.1-1: the precision and coverage any "
+                             "ranking of the true odds reaches together")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("cassandra", "kafka", "py4j"):
@@ -230,7 +277,8 @@ def _main() -> None:
     spark = local_session(settings, app="bench-recommend", **{"spark.sql.shuffle.partitions": "4"})
     with tempfile.TemporaryDirectory(prefix="bench-recommend-") as work:
         spark.sparkContext.setCheckpointDir(f"{work}/checkpoints")
-        metrics, trained, deals_df = run_quality(spark, settings, users, deals, events, work)
+        metrics, trained, deals_df = run_quality(spark, settings, users, deals, events, work,
+                                                 frontier=args.oracle_frontier)
         if not args.no_serving:
             from bench.recommend_serving import measure_serving
 
