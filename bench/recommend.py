@@ -14,6 +14,8 @@ Run: `.venv/bin/python -m bench.recommend [--quick]` (starts Kafka and Cassandra
    truth (ingest/activity/truth.py: interests and distance), with the same exclusions: the ceiling.
 4. Serving (bench/recommend_serving.py): the blend's lists are written to Cassandra, the API runs as a
    subprocess, and `viewer { recommendations }` p50/p99 is measured beside `deal(id)` in the same run.
+5. `--oracle-frontier`: the oracle again at exploration strengths 0.1-1 (the blend's Gumbel draw on the
+   true odds): which precision and coverage can be had together on this catalog.
 Writes bench/results/recommend.json.
 """
 from __future__ import annotations
@@ -124,7 +126,7 @@ def oracle_rankings(users: Sequence[Any], deals: Sequence[Any], relevant: dict[i
 def oracle_frontier(users: Sequence[Any], deals: Sequence[Any], relevant: dict[int, set[int]],
                     bought: dict[int, set[int]], per_merchant: int) -> dict[str, float]:
     """The oracle's precision@10 and coverage at each of FRONTIER_STRENGTHS of exploration: how much
-    coverage any ranking of the true odds buys, and at what cost in precision."""
+    coverage the blend's kind of exploration buys on the true odds, and at what cost in precision."""
     from pipeline.recommend_metrics import evaluate
 
     frontier: dict[str, float] = {}
@@ -254,8 +256,8 @@ def _main() -> None:
                         help="150k events, 3,000 deals, 5,000 users, a 2-point grid, 100 candidates per user")
     parser.add_argument("--no-serving", action="store_true", help="skip the serving part (no Cassandra needed)")
     parser.add_argument("--oracle-frontier", action="store_true",
-                        help="also rank the oracle with exploration 0.1-1: the precision and coverage any "
-                             "ranking of the true odds reaches together")
+                        help="also rank the oracle with exploration 0.1-1: the precision and coverage the "
+                             "true odds reach together with the blend's kind of exploration")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("cassandra", "kafka", "py4j"):
