@@ -94,8 +94,8 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
     lap("collect")
 
     stored_ids = {record["deal_id"] for record in rows.records(OLD_KEYS, "deal_versions")}
-    statements = _upserts(tables, rows, [table for table, _ in FRESH_ROWS], replacing_ids=stored_ids)
-    statements += _upserts(tables, rows, ["price_history_by_deal", "dead_letters_by_day"])
+    statements = upsert_statements(tables, rows, [table for table, _ in FRESH_ROWS], replacing_ids=stored_ids)
+    statements += upsert_statements(tables, rows, ["price_history_by_deal", "dead_letters_by_day"])
     fresh_ids = {record["deal_id"] for record in rows.records(FRESH, "deal_versions")}
     stale_by_table = {table.name: _stale_sort_keys(rows, table, fresh_ids) for table in tr.SORTED_DEAL_TABLES}
     for table in tr.SORTED_DEAL_TABLES:
@@ -108,7 +108,7 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
     deleted = sum(len(keys) for keys in stale_by_table.values())
     deleted += rank_merchants(tables, judged_df.sparkSession, merchants)
     lap("ranking")
-    tables.execute(_upserts(tables, rows, ["deal_versions"], replacing_ids=stored_ids))
+    tables.execute(upsert_statements(tables, rows, ["deal_versions"], replacing_ids=stored_ids))
     lap("versions")
     return DriverWrite(len(fresh_ids), deleted)
 
@@ -133,26 +133,18 @@ def rank_merchants(tables: SinkTables, spark: SparkSession, merchants: set[int])
     stale_rows = keys_of(old_keys, ROW_KEY) - keys_of(ranking, ROW_KEY)
     # Deletes and upserts of one table touch disjoint keys, so they go together; the rank keys go
     # second, like deal_versions, so after a crash they still find the old ranking rows.
-    tables.execute(_upserts(tables, rows, ["merchants_by_category"])
+    tables.execute(upsert_statements(tables, rows, ["merchants_by_category"])
                    + [(tables.delete_statement("merchants_by_category", RANK_KEY), key) for key in stale_ranks])
-    tables.execute(_upserts(tables, rows, ["merchant_rank_keys"])
+    tables.execute(upsert_statements(tables, rows, ["merchant_rank_keys"])
                    + [(tables.delete_statement("merchant_rank_keys", ROW_KEY), key) for key in stale_rows])
     return len(stale_ranks) + len(stale_rows)
 
 
-def upsert_from_driver(tables: SinkTables, frames: Sequence[tuple[DataFrame, str]]) -> int:
-    """Upsert small frames (`(rows, table)` pairs) from the driver: one Spark job collects them all as
-    JSON, the driver sends them. Fields a row lacks are left as stored (the connector's ignoreNulls)."""
-    if not frames:
-        return 0
-    rows = CollectedRows([tr.to_json_rows(rows_df, FRESH, table) for rows_df, table in frames])
-    return tables.execute(_upserts(tables, rows, dict.fromkeys(table for _, table in frames)))
-
-
-def _upserts(tables: SinkTables, rows: CollectedRows, table_names: Iterable[str],
-             replacing_ids: set[int] | None = None) -> Statements:
-    """The bound upserts of the fresh rows of `table_names`. A row of a deal in `replacing_ids`
-    replaces a stored version: the fields it lacks are cleared (`DEFAULT NULL`), not left as stored."""
+def upsert_statements(tables: SinkTables, rows: CollectedRows, table_names: Iterable[str],
+                      replacing_ids: set[int] | None = None) -> Statements:
+    """The bound upserts of the fresh rows of `table_names`. Fields a row lacks are left as stored (the
+    connector's ignoreNulls), except in a row of a deal in `replacing_ids`: it replaces a stored
+    version, so they are cleared (`DEFAULT NULL`)."""
     statements: Statements = []
     for table in table_names:
         keep, clear = (tables.insert_json_statement(table, write_nulls=nulls) for nulls in (False, True))

@@ -2,44 +2,78 @@
 
 `ActivityEventsSink` calls it once per micro-batch (streaming) or once over the lake (batch). It
 reads the keyed rows of the deals the batch touches (reviewed or bought: a late purchase can make
-a stored review verified), judges the latest review of each user, and writes in three rounds:
+a stored review verified), judges the latest review of each user, and writes:
 1. purchases, the changed reviews' feed rows (and the deletes of the feed rows they replace), the
-   ratings of the touched deals;
-2. recomputed from those rows: the priors of the touched categories, the ratings of the touched
-   merchants overall and within each category;
-3. reviews_by_deal last: it records which review of each user is in the feeds, so a replay after
+   ratings of the touched deals, and recomputed from the stored deal ratings of the touched
+   categories and merchants with the batch's own in their place, the priors of those categories and
+   the ratings of those merchants overall and within each category;
+2. reviews_by_deal last: it records which review of each user is in the feeds, so a replay after
    a crash anywhere before finds the rows to replace again.
-Every write is an idempotent upsert on a deterministic key; no counter anywhere.
+Every write is an idempotent upsert on a deterministic key; no counter anywhere. The merchant and
+category ratings come from stored rows overlaid with the batch's (`rt.overlay`), never from reading
+back what the batch wrote, so a replay after a partial write computes the same values.
 
 A micro-batch small enough to be held on the driver (`sink_driver_max_keys` rows of reviews and
-purchases) is also written from it: each round's rows are collected as JSON in one Spark job and sent
-with prepared statements (`driver_sink.upsert_from_driver`), instead of one connector job per table —
-on two cores the jobs' fixed cost, not the rows, was what a review batch cost. A larger one (a
-catch-up, the batch layer over the lake) goes through the connector. Same rows, same rounds.
+purchases) is written from it, in a session of its own made for a few rows (`_driver_session`): its
+stored rows are read with prepared statements, the judged reviews and the deal ratings are collected
+back as they are made (so later plans start from rows, not from the plans that made them), every
+table's rows are collected as JSON in two more collects (the batch's own rows; then the aggregates,
+which need the stored rows of the categories and merchants the first names), and all is sent with
+prepared statements. On two cores the cost of a review batch was Spark's fixed cost per job and per
+plan, not the rows: 737 reviews and purchases (20,000 events of the activity bench's mix) took about
+25 jobs, 3.0 s and 4 s of JVM CPU with one round of writes per table group; this way 10 jobs, 2.2 s
+and 2 s (quiet machine, local[2], steady state). A larger batch (a catch-up, the batch layer over the
+lake) goes through Spark joins and the connector. Same rows either way.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
-from pipeline.cassandra_io import SinkTables, run_concurrently
+from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
 from pipeline.driver_rows import rows_frame
-from pipeline.driver_sink import upsert_from_driver
+from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
+from pipeline.table_rows import to_json_rows
 
 log = logging.getLogger(__name__)
-Frames = list[tuple[DataFrame, str]]  # (rows, table) pairs written in one round
+Frames = list[tuple[DataFrame, str]]  # (rows, table) pairs
 #: Feed tables and the primary key of a row in each (deletes of replaced reviews bind these columns).
 FEED_KEYS = {"review_feed_by_deal": ("deal_id", "occurred_at", "user_id"),
              "review_feed_by_merchant": ("merchant_id", "occurred_at", "deal_id", "user_id")}
+#: Settings of the session for rows held on the driver (`ReviewSink._driver_session`): one shuffle
+#: partition, no adaptive execution (it runs every shuffle stage as a Spark job of its own), and
+#: expressions interpreted rather than compiled (a few thousand rows do not repay Janino's compile).
+#: `factoryMode` is an internal setting of Spark's, read by its projection and predicate factories.
+DRIVER_SESSION_CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
+                       "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+REPLACED = "replaced"  # kind of the collected keys of replaced feed rows
+
+
+@dataclass(frozen=True)
+class RatedDeals:
+    """A table of deal ratings the aggregates are recomputed from, partitioned by `partition`."""
+
+    table: str
+    partition: str
+    schema: T.StructType
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.partition, "deal_id"
+
+
+BY_CATEGORY = RatedDeals("deal_ratings_by_category", "category_slug", rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA)
+BY_MERCHANT = RatedDeals("deal_ratings_by_merchant", "merchant_id", rs.DEAL_RATINGS_BY_MERCHANT_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -51,12 +85,22 @@ class Held:
     rows: list[Row] | None
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A batch's rows for the review tables, before any is written (lazy frames)."""
+
+    purchases_df: DataFrame
+    stored_df: DataFrame  # the stored reviews of the touched deals
+    flagged_df: DataFrame  # the latest reviews of the touched deals, judged and flagged as changed or not
+
+
 class ReviewSink:
     """Judges a batch's reviews against purchase history and writes the review and rating tables."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._tables = SinkTables(settings)
+        self._small_session: SparkSession | None = None
 
     def __call__(self, events_df: DataFrame, batch_id: int | None = None) -> dict[str, int]:
         """Write; returns rows written per kind (purchases, reviews changed, deals rated)."""
@@ -66,32 +110,16 @@ class ReviewSink:
             self._tables.release()
 
     def _write(self, events_df: DataFrame, batch_id: int | None) -> dict[str, int]:
-        batch = self._hold(events_df.filter(F.col("event_type").isin("review", "purchase")))
+        batch = self._hold(events_df.filter(F.col("event_type").isin("review", "purchase")),
+                           self._driver_session(events_df.sparkSession))
         if not batch.count:
             return {"reviews": 0, "deals": 0}
-        upsert = self._upsert_by_connector if batch.rows is None else self._upsert_from_driver
         purchases_df, reviews_df = rt.to_purchase_rows(batch.df), rt.to_review_rows(batch.df)
         stored_df, stored_purchases_df = self._stored(purchases_df, reviews_df, batch.rows)
         judged_df = rt.judge_reviews(rt.latest_reviews(reviews_df.unionByName(stored_df)),
                                      purchases_df.unionByName(stored_purchases_df))
-        flagged_df = self._hold(rt.flag_changed_reviews(judged_df, stored_df)).df
-        changed = self._hold(rt.changed_reviews(flagged_df))
-        changed_df = changed.df
-        counts = {"reviews": changed.count, "deals": 0}
-        if not changed.count:
-            upsert([(purchases_df, "purchases_by_deal")])
-        else:
-            rated_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
-            deal_ratings = self._hold(rated_df)
-            deal_ratings_df, counts["deals"] = deal_ratings.df, deal_ratings.count
-            round_one = [(purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df)]
-            writes: list[Callable[[], object]] = [
-                partial(upsert, round_one),
-                partial(self._delete_replaced, rt.replaced_feed_keys(stored_df, changed_df)),
-            ]
-            run_concurrently(writes)
-            self._refresh_aggregates(deal_ratings_df, upsert)
-            upsert([(changed_df, "reviews_by_deal")])
+        judged = Judged(purchases_df, stored_df, rt.flag_changed_reviews(judged_df, stored_df))
+        counts = self._write_by_connector(judged) if batch.rows is None else self._write_from_driver(judged)
         log.info("batch %s: %d reviews changed, %d deals rated", batch_id, counts["reviews"], counts["deals"])
         return counts
 
@@ -100,16 +128,104 @@ class ReviewSink:
         """The stored reviews and purchases of the deals the batch reviews or buys. A batch held on the
         driver names its deals there (no Spark job to find them); a large one joins in Spark."""
         reads = (("reviews_by_deal", rs.REVIEWS_BY_DEAL_SCHEMA), ("purchases_by_deal", rs.PURCHASES_BY_DEAL_SCHEMA))
-        spark = purchases_df.sparkSession
         if batch_rows is not None:
             deals = sorted({row["deal_id"] for row in batch_rows if row["deal_id"] is not None})
-
-            def read(table: str, schema: T.StructType) -> DataFrame:
-                return rows_frame(spark, self._tables.read_keys(table, "deal_id", deals, schema), schema)
-
-            return run_concurrently([partial(read, table, schema) for table, schema in reads])
+            return run_concurrently([partial(self._read_keys, purchases_df, table, "deal_id", deals, schema)
+                                     for table, schema in reads])
         touched_df = purchases_df.select("deal_id").union(reviews_df.select("deal_id")).distinct()
         return run_concurrently([partial(self._tables.read, table, touched_df, schema) for table, schema in reads])
+
+    # -- a batch held on the driver --------------------------------------------------------------
+
+    def _write_from_driver(self, judged: Judged) -> dict[str, int]:
+        """Every frame from rows on the driver, each step collected back; then the writes, reviews_by_deal last."""
+        flagged_df = self._collected(judged.flagged_df)
+        changed_df = rt.changed_reviews(flagged_df)
+        deal_ratings_df = self._collected(rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df)))
+        own = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
+               (changed_df, "reviews_by_deal")]
+        # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
+        replaced_df = rt.replaced_feed_keys(judged.stored_df, changed_df).withColumn(
+            "occurred_at", F.unix_millis("occurred_at"))
+        rows = CollectedRows([*(to_json_rows(df, FRESH, table) for df, table in own),
+                              to_json_rows(replaced_df, REPLACED, "review_feeds")])
+        tables = [table for _, table in own if table != "reviews_by_deal"]
+        statements = upsert_statements(self._tables, rows, tables) + self._feed_deletes(rows.records(REPLACED,
+                                                                                                     "review_feeds"))
+        if rows.json(FRESH, "ratings_by_deal"):
+            stored = run_concurrently([
+                partial(self._read_keys, changed_df, rated.table, rated.partition,
+                        sorted({r[rated.partition] for r in rows.records(FRESH, rated.table)}), rated.schema)
+                for rated in (BY_CATEGORY, BY_MERCHANT)])
+            aggregates = self._aggregates(deal_ratings_df, *stored)
+            aggregate_rows = CollectedRows([to_json_rows(df, FRESH, table) for df, table in aggregates])
+            statements += upsert_statements(self._tables, aggregate_rows, [table for _, table in aggregates])
+        self._tables.execute(statements)
+        self._tables.execute(upsert_statements(self._tables, rows, ["reviews_by_deal"]))
+        return {"reviews": len(rows.json(FRESH, "reviews_by_deal")), "deals": len(rows.json(FRESH, "ratings_by_deal"))}
+
+    @staticmethod
+    def _collected(df: DataFrame) -> DataFrame:
+        """`df` computed now and held on the driver: later frames start from its rows, not its plan."""
+        return rows_frame(df.sparkSession, df.collect(), df.schema)
+
+    def _driver_session(self, spark: SparkSession) -> SparkSession:
+        """A session of the same application for the frames of rows held on the driver.
+
+        Those are a few thousand rows at most (`DRIVER_SESSION_CONF`): a collect is one job of
+        single-task stages, and its plan is run, not compiled. A session of its own, because these
+        settings are session-wide and the application's other queries run beside this one.
+        """
+        if self._small_session is None:
+            self._small_session = spark.newSession()
+            for key, value in DRIVER_SESSION_CONF.items():
+                self._small_session.conf.set(key, value)
+        return self._small_session
+
+    def _read_keys(self, like_df: DataFrame, table: str, key: str, keys: Sequence[object],
+                   schema: T.StructType) -> DataFrame:
+        """The stored rows of `table` for the partition keys `keys`, read from the driver, as a frame."""
+        return rows_frame(like_df.sparkSession, self._tables.read_keys(table, key, keys, schema), schema)
+
+    # -- a large batch: Spark joins and the connector --------------------------------------------
+
+    def _write_by_connector(self, judged: Judged) -> dict[str, int]:
+        flagged_df = self._hold(judged.flagged_df).df
+        changed = self._hold(rt.changed_reviews(flagged_df))
+        if not changed.count:
+            self._upsert_by_connector([(judged.purchases_df, "purchases_by_deal")])
+            return {"reviews": 0, "deals": 0}
+        deal_ratings = self._hold(rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df)))
+        partitions = {BY_CATEGORY: rt.to_deal_ratings_by_category_rows(deal_ratings.df),
+                      BY_MERCHANT: rt.to_deal_ratings_by_merchant_rows(deal_ratings.df)}
+        stored = run_concurrently([
+            partial(self._tables.read, rated.table, rows_df.select(rated.partition).distinct(), rated.schema)
+            for rated, rows_df in partitions.items()])
+        frames = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed.df, deal_ratings.df),
+                  *self._aggregates(deal_ratings.df, *stored)]
+        replaced = partial(rt.replaced_feed_keys, judged.stored_df, changed.df)
+        run_side_by_side(partial(self._upsert_by_connector, frames),
+                         lambda: self._tables.execute(self._feed_deletes([r.asDict() for r in replaced().collect()])))
+        self._upsert_by_connector([(changed.df, "reviews_by_deal")])
+        return {"reviews": changed.count, "deals": deal_ratings.count}
+
+    def _upsert_by_connector(self, frames: Frames) -> None:
+        run_concurrently([partial(self._tables.append, rows_df, table) for rows_df, table in frames])
+
+    def _hold(self, df: DataFrame, driver_session: SparkSession | None = None) -> Held:
+        """Materialise now for this batch only (later steps must not recompute it), with its row count.
+
+        A micro-batch's frame is small: one collect brings it to the driver, and later jobs read
+        it from there (no checkpoint, no count job), in `driver_session` when given. A large one
+        (the batch layer) is checkpointed.
+        """
+        rows = df.limit(self.settings.sink_driver_max_keys + 1).collect()
+        if len(rows) <= self.settings.sink_driver_max_keys:
+            return Held(rows_frame(driver_session or df.sparkSession, rows, df.schema), len(rows), rows)
+        held_df = self._tables.hold(df)
+        return Held(held_df, held_df.count(), None)
+
+    # -- the rows both ways write ------------------------------------------------------------------
 
     @staticmethod
     def _round_one(changed_df: DataFrame, deal_ratings_df: DataFrame) -> Frames:
@@ -121,52 +237,30 @@ class ReviewSink:
             (rt.to_deal_ratings_by_merchant_rows(deal_ratings_df), "deal_ratings_by_merchant"),
         ]
 
-    def _refresh_aggregates(self, deal_ratings_df: DataFrame, upsert: Callable[[Frames], None]) -> None:
-        """Recompute the priors and merchant ratings the touched deals feed, from the stored deal ratings."""
+    @staticmethod
+    def _aggregates(deal_ratings_df: DataFrame, stored_by_category_df: DataFrame,
+                    stored_by_merchant_df: DataFrame) -> Frames:
+        """The priors and merchant ratings the touched deals feed: recomputed from the stored deal
+        ratings of their categories and merchants, the batch's own ratings in place of stored ones."""
         listed_df = rt.to_deal_ratings_by_category_rows(deal_ratings_df)
-        categories_df = listed_df.select("category_slug").distinct()
-        merchants_df = deal_ratings_df.select("merchant_id").distinct().dropna()
-        by_category_df, by_merchant_df = run_concurrently([
-            lambda: self._tables.read("deal_ratings_by_category", categories_df, rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA),
-            lambda: self._tables.read("deal_ratings_by_merchant", merchants_df, rs.DEAL_RATINGS_BY_MERCHANT_SCHEMA),
-        ])
+        by_category_df = rt.overlay(stored_by_category_df, listed_df, BY_CATEGORY.key)
+        by_merchant_df = rt.overlay(stored_by_merchant_df, rt.to_deal_ratings_by_merchant_rows(deal_ratings_df),
+                                    BY_MERCHANT.key)
         touched_df = listed_df.select("category_slug", "merchant_id").distinct()
         in_category_df = rt.to_merchant_ratings_by_category_rows(by_category_df).join(
             touched_df, on=["category_slug", "merchant_id"], how="left_semi")
-        upsert([
+        return [
             (rt.to_rating_prior_rows(by_category_df), "rating_priors_by_category"),
             (in_category_df, "merchant_ratings_by_category"),
             (rt.to_ratings_by_merchant_rows(by_merchant_df), "ratings_by_merchant"),
-        ])
+        ]
 
-    def _delete_replaced(self, replaced_df: DataFrame) -> int:
-        """Delete the feed rows of reviews a newer review of the same user and deal replaced."""
-        rows = replaced_df.collect()
-        deleted = 0
-        for table, keys in FEED_KEYS.items():
-            values = [tuple(row[k] for k in keys) for row in rows if all(row[k] is not None for k in keys)]
-            deleted += self._tables.delete(table, keys, values)
-        return deleted
-
-    # -- I/O helpers ---------------------------------------------------------------------------
-
-    def _upsert_by_connector(self, frames: Frames) -> None:
-        run_concurrently([partial(self._tables.append, rows_df, table) for rows_df, table in frames])
-
-    def _upsert_from_driver(self, frames: Frames) -> None:
-        upsert_from_driver(self._tables, frames)
-
-    def _hold(self, df: DataFrame) -> Held:
-        """Materialise now for this batch only (later steps must not recompute it), with its row count.
-
-        A micro-batch's frame is small: one collect brings it to the driver, and later jobs read
-        it from there (no checkpoint, no count job). A large one (the batch layer) is checkpointed.
-        """
-        rows = df.limit(self.settings.sink_driver_max_keys + 1).collect()
-        if len(rows) <= self.settings.sink_driver_max_keys:
-            return Held(rows_frame(df.sparkSession, rows, df.schema), len(rows), rows)
-        held_df = self._tables.hold(df)
-        return Held(held_df, held_df.count(), None)
+    def _feed_deletes(self, replaced: Sequence[Mapping[str, Any]]) -> list[tuple[Any, tuple[Any, ...]]]:
+        """Deletes of the feed rows of reviews a newer review of the same user and deal replaced (a key
+        left out or null: that review has no row in that feed)."""
+        return [(self._tables.delete_statement(table, keys), tuple(row[k] for k in keys))
+                for table, keys in FEED_KEYS.items() for row in replaced
+                if all(row.get(k) is not None for k in keys)]
 
     def close(self) -> None:
         self._tables.close()

@@ -6,8 +6,9 @@ Flow (the review sink runs it on the touched deals' keyed rows, stored and new a
     judged --flag_changed_reviews(stored)--> is_changed (rows to write), deal_changed (deals to rate again)
     stored --replaced_feed_keys(changed)--> feed rows to delete
     judged --to_deal_rating_rows--> ratings_by_deal --to_deal_ratings_by_<category|merchant>_rows-->
-    deal ratings of a category --to_rating_prior_rows / to_merchant_ratings_by_category_rows-->
-    deal ratings of a merchant --to_ratings_by_merchant_rows-->
+    stored deal ratings of a category --overlay(the batch's)--> --to_rating_prior_rows-->
+                                                               --to_merchant_ratings_by_category_rows-->
+    stored deal ratings of a merchant --overlay(the batch's)--> --to_ratings_by_merchant_rows-->
 
 Only verified reviews count in a rating: their author bought that deal at or before the review's
 time. One review per user and deal counts, the latest (ties: the larger event id). Every rating
@@ -77,6 +78,12 @@ def replaced_feed_keys(stored_df: DataFrame, changed_df: DataFrame) -> DataFrame
     return (stored_df.join(newer_df, on=list(REVIEW_KEY))
             .filter(F.col("occurred_at") != F.col("new_occurred_at"))
             .select("deal_id", "user_id", "occurred_at", "merchant_id"))
+
+
+def overlay(stored_df: DataFrame, fresh_df: DataFrame, key: tuple[str, ...]) -> DataFrame:
+    """Stored rows with the fresh ones in their place (same `key`, a table's primary key) and beside them:
+    what the table holds once the fresh rows are written, without reading it back."""
+    return stored_df.join(fresh_df.select(*key), on=list(key), how="left_anti").unionByName(fresh_df)
 
 
 def to_feed_by_deal_rows(reviews_df: DataFrame) -> DataFrame:
