@@ -64,3 +64,12 @@ def test_only_changed_reviews_are_written_and_replaced_feed_rows_are_found(spark
     replaced = rt.replaced_feed_keys(stored_df, changed_df).collect()
     assert [(r["deal_id"], r["user_id"], r["occurred_at"], r["merchant_id"]) for r in replaced] == [
         (10, 1, T0 + timedelta(seconds=5), 9)]
+
+
+def test_overlay_puts_fresh_rows_in_place_of_stored_ones_with_the_same_key(spark: Any) -> None:
+    schema = "category_slug string, deal_id long, reviews int"
+    stored_df = spark.createDataFrame([("yoga", 10, 1), ("yoga", 11, 2), ("golf", 10, 3)], schema)
+    fresh_df = spark.createDataFrame([("yoga", 11, 5), ("yoga", 12, 1)], schema)
+    got = rt.overlay(stored_df, fresh_df, ("category_slug", "deal_id"))
+    want = [("yoga", 10, 1), ("yoga", 11, 5), ("golf", 10, 3), ("yoga", 12, 1)]  # golf's deal 10 is another row
+    assert_frames_equal(got, spark.createDataFrame(want, schema))
