@@ -24,12 +24,13 @@ log = logging.getLogger(__name__)
 def run_activity_batch(spark: SparkSession, settings: Settings, path: str | None = None
                        ) -> tuple[ActivityReport, ActivityReport]:
     raw_df = read_lake(spark, path or settings.lake_dir(settings.topic_user_events)).persist()
-    events_sink = ActivityEventsSink(settings)
+    events_sink, windows_sink = ActivityEventsSink(settings), ActivityWindowsSink(settings)
     try:
         events = events_sink(raw_df, None)
-        windows = ActivityWindowsSink(settings)(activity_windows(raw_df, settings), None)
+        windows = windows_sink(activity_windows(raw_df, settings), None)
     finally:
         events_sink.close()
+        windows_sink.close()
         raw_df.unpersist()
     return events, windows
 

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from conf.settings import Settings
 from pipeline import activity_transforms as at
-from pipeline.cassandra_io import append_rows, run_concurrently, run_side_by_side
+from pipeline.cassandra_io import SinkTables, append_rows, run_concurrently, run_side_by_side
 from pipeline.deal_transforms import to_dead_letter_rows
-from pipeline.driver_rows import rows_frame
+from pipeline.driver_rows import held_on_driver
+from pipeline.driver_sink import upsert_from_driver
 from pipeline.review_sink import ReviewSink
 from pipeline.sink import REPORTS_KEPT
 
@@ -68,6 +69,7 @@ class _TablesWriter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.reports: deque[ActivityReport] = deque(maxlen=REPORTS_KEPT)
+        self._tables = SinkTables(settings)  # its driver session opens with the first small batch
 
     def _write_all(self, frames: dict[str, DataFrame], counts: dict[str, int]) -> None:
         """Write each non-empty table frame side by side (an empty one costs no Spark job)."""
@@ -76,6 +78,9 @@ class _TablesWriter:
             partial(append_rows, rows_df, keyspace=keyspace, table=table)
             for table, rows_df in frames.items() if counts.get(table)
         ])
+
+    def close(self) -> None:
+        self._tables.close()
 
     def _report(self, batch_id: int | None, counts: dict[str, int], started: float,
                 newest: datetime | None = None) -> ActivityReport:
@@ -97,8 +102,14 @@ class ActivityEventsSink(_TablesWriter):
         self.reviews = ReviewSink(settings) if settings.activity_reviews else None
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
+        """A batch of up to `sink_driver_max_keys` records is held on the driver and written from it
+        (`driver_rows.small_session`); a larger one (a catch-up, the lake) in Spark jobs and the connector."""
         started = time.monotonic()
-        judged_df = judge_activity_records(raw_df, self.settings).localCheckpoint()
+        held = held_on_driver(raw_df, self.settings.sink_driver_max_keys)
+        if held is None:
+            judged_df = judge_activity_records(raw_df, self.settings).localCheckpoint()
+        else:  # its rows are on the driver already: later plans start from them, nothing to checkpoint
+            judged_df = judge_activity_records(held[0], self.settings)
         events_df = judged_df.transform(at.filter_valid_events).transform(at.clean_events)
         lateness = self.settings.activity_allowed_lateness_s
         frames = {
@@ -110,11 +121,12 @@ class ActivityEventsSink(_TablesWriter):
         try:
             # the review tables are written beside the others (they share no table): a review batch is
             # a few small Spark jobs, and two cores overlap them with these writes' jobs
+            write = (partial(self._write_tables, judged_df, frames) if held is None
+                     else partial(self._write_from_driver, held[1], frames))
             if self.reviews is None:
-                counts, newest = self._write_tables(judged_df, frames)
+                counts, newest = write()
             else:
-                (counts, newest), reviewed = run_side_by_side(partial(self._write_tables, judged_df, frames),
-                                                              partial(self.reviews, events_df, batch_id))
+                (counts, newest), reviewed = run_side_by_side(write, partial(self.reviews, events_df, batch_id))
                 counts |= {f"reviews.{k}": n for k, n in reviewed.items()}
         finally:
             judged_df.unpersist()
@@ -126,9 +138,15 @@ class ActivityEventsSink(_TablesWriter):
         self._write_all(frames, counts)
         return counts, newest
 
+    def _write_from_driver(self, raw_rows: list[Row], frames: dict[str, DataFrame]) -> tuple[dict[str, int],
+                                                                                           datetime | None]:
+        counts = {"records": len(raw_rows), **upsert_from_driver(self._tables, frames)}
+        return counts, max((row["timestamp"] for row in raw_rows if row["timestamp"] is not None), default=None)
+
     def close(self) -> None:
         if self.reviews is not None:
             self.reviews.close()
+        super().close()
 
 
 def _counts(judged_df: DataFrame, lateness_s: float) -> tuple[dict[str, int], datetime | None]:
@@ -154,7 +172,7 @@ class ActivityWindowsSink(_TablesWriter):
 
     def __call__(self, windows_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
         started = time.monotonic()
-        windows_df, by_metric = _held_windows(windows_df, self.settings.sink_driver_max_keys)
+        windows_df, by_metric, on_driver = _held_windows(windows_df, self.settings.sink_driver_max_keys)
         frames = {
             "trending_categories_by_bucket": at.to_trending_rows(windows_df),
             "sales_by_second": at.to_sales_by_second_rows(windows_df),
@@ -167,27 +185,30 @@ class ActivityWindowsSink(_TablesWriter):
                 windows_df, min_users=self.settings.activity_min_users_per_cell)
         try:
             counts = {table: by_metric.get(metric, 0) for table, metric in _TABLE_METRIC.items()}
-            self._write_all(frames, counts)
+            if on_driver:
+                upsert_from_driver(self._tables, {table: rows_df for table, rows_df in frames.items() if counts[table]})
+            else:
+                self._write_all(frames, counts)
         finally:
             windows_df.unpersist()
         return self._report(batch_id, counts, started)
 
 
-def _held_windows(windows_df: DataFrame, max_rows: int) -> tuple[DataFrame, dict[str, int]]:
-    """The batch's window rows materialised once, and how many rows each metric has.
+def _held_windows(windows_df: DataFrame, max_rows: int) -> tuple[DataFrame, dict[str, int], bool]:
+    """The batch's window rows materialised once, how many rows each metric has, and whether they
+    are held on the driver.
 
     An update-mode micro-batch holds only the windows its events touched (a few hundred rows): one
-    collect brings them to the driver and the writes read them from there, which saves the Spark
-    job a checkpoint plus a count would cost. A large frame (a catch-up, the batch layer) is
-    checkpointed and counted in Spark instead.
+    collect brings them to the driver (`driver_rows.small_session`), and their table rows are made
+    there and written from it, which saves a checkpoint, a count and a connector job per table. A
+    large frame (a catch-up, the batch layer) is checkpointed and counted in Spark instead.
     """
-    rows = windows_df.limit(max_rows + 1).collect()
-    if len(rows) <= max_rows:
-        by_metric = Counter(row["metric"] for row in rows)
-        return rows_frame(windows_df.sparkSession, rows, windows_df.schema), dict(by_metric)
+    held = held_on_driver(windows_df, max_rows)
+    if held is not None:
+        return held[0], dict(Counter(row["metric"] for row in held[1])), True
     held_df = windows_df.localCheckpoint()
     counted = held_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n")).collect()
-    return held_df, {row["metric"]: row["n"] for row in counted}
+    return held_df, {row["metric"]: row["n"] for row in counted}, False
 
 
 _TABLE_METRIC = {"trending_categories_by_bucket": "trend", "sales_by_second": "sales",

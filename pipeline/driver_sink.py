@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial, reduce
 from typing import Any
@@ -138,6 +138,16 @@ def rank_merchants(tables: SinkTables, spark: SparkSession, merchants: set[int])
     tables.execute(upsert_statements(tables, rows, ["merchant_rank_keys"])
                    + [(tables.delete_statement("merchant_rank_keys", ROW_KEY), key) for key in stale_rows])
     return len(stale_ranks) + len(stale_rows)
+
+
+def upsert_from_driver(tables: SinkTables, frames: Mapping[str, DataFrame]) -> dict[str, int]:
+    """Upsert small frames (by table) from the driver: one Spark job collects them all as JSON, the
+    driver sends them (fields a row lacks are left as stored). Returns each table's rows written."""
+    if not frames:
+        return {}
+    rows = CollectedRows([tr.to_json_rows(rows_df, FRESH, table) for table, rows_df in frames.items()])
+    tables.execute(upsert_statements(tables, rows, frames))
+    return {table: len(rows.json(FRESH, table)) for table in frames}
 
 
 def upsert_statements(tables: SinkTables, rows: CollectedRows, table_names: Iterable[str],

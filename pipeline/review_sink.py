@@ -14,7 +14,7 @@ category ratings come from stored rows overlaid with the batch's (`rt.overlay`),
 back what the batch wrote, so a replay after a partial write computes the same values.
 
 A micro-batch small enough to be held on the driver (`sink_driver_max_keys` rows of reviews and
-purchases) is written from it, in a session of its own made for a few rows (`_driver_session`): its
+purchases) is written from it, in a session made for a few rows (`driver_rows.small_session`): its
 stored rows are read with prepared statements, the judged reviews and the deal ratings are collected
 back as they are made (so later plans start from rows, not from the plans that made them), every
 table's rows are collected as JSON in two more collects (the batch's own rows; then the aggregates,
@@ -41,7 +41,7 @@ from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import rows_frame
+from pipeline.driver_rows import rows_frame, small_session
 from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
 from pipeline.table_rows import to_json_rows
 
@@ -50,12 +50,6 @@ Frames = list[tuple[DataFrame, str]]  # (rows, table) pairs
 #: Feed tables and the primary key of a row in each (deletes of replaced reviews bind these columns).
 FEED_KEYS = {"review_feed_by_deal": ("deal_id", "occurred_at", "user_id"),
              "review_feed_by_merchant": ("merchant_id", "occurred_at", "deal_id", "user_id")}
-#: Settings of the session for rows held on the driver (`ReviewSink._driver_session`): one shuffle
-#: partition, no adaptive execution (it runs every shuffle stage as a Spark job of its own), and
-#: expressions interpreted rather than compiled (a few thousand rows do not repay Janino's compile).
-#: `factoryMode` is an internal setting of Spark's, read by its projection and predicate factories.
-DRIVER_SESSION_CONF = {"spark.sql.shuffle.partitions": "1", "spark.sql.adaptive.enabled": "false",
-                       "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 REPLACED = "replaced"  # kind of the collected keys of replaced feed rows
 
 
@@ -100,7 +94,6 @@ class ReviewSink:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._tables = SinkTables(settings)
-        self._small_session: SparkSession | None = None
 
     def __call__(self, events_df: DataFrame, batch_id: int | None = None) -> dict[str, int]:
         """Write; returns rows written per kind (purchases, reviews changed, deals rated)."""
@@ -111,7 +104,7 @@ class ReviewSink:
 
     def _write(self, events_df: DataFrame, batch_id: int | None) -> dict[str, int]:
         batch = self._hold(events_df.filter(F.col("event_type").isin("review", "purchase")),
-                           self._driver_session(events_df.sparkSession))
+                           small_session(events_df.sparkSession))
         if not batch.count:
             return {"reviews": 0, "deals": 0}
         purchases_df, reviews_df = rt.to_purchase_rows(batch.df), rt.to_review_rows(batch.df)
@@ -168,19 +161,6 @@ class ReviewSink:
     def _collected(df: DataFrame) -> DataFrame:
         """`df` computed now and held on the driver: later frames start from its rows, not its plan."""
         return rows_frame(df.sparkSession, df.collect(), df.schema)
-
-    def _driver_session(self, spark: SparkSession) -> SparkSession:
-        """A session of the same application for the frames of rows held on the driver.
-
-        Those are a few thousand rows at most (`DRIVER_SESSION_CONF`): a collect is one job of
-        single-task stages, and its plan is run, not compiled. A session of its own, because these
-        settings are session-wide and the application's other queries run beside this one.
-        """
-        if self._small_session is None:
-            self._small_session = spark.newSession()
-            for key, value in DRIVER_SESSION_CONF.items():
-                self._small_session.conf.set(key, value)
-        return self._small_session
 
     def _read_keys(self, like_df: DataFrame, table: str, key: str, keys: Sequence[object],
                    schema: T.StructType) -> DataFrame:

@@ -51,6 +51,7 @@ class ActivityQueries:
         for query in (self.events, self.windows):
             query.stop()
         self.events_sink.close()
+        self.windows_sink.close()
 
 
 def start_activity_streams(spark: SparkSession, settings: Settings, *, available_now: bool = False,
