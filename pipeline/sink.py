@@ -22,7 +22,7 @@ from pipeline import deal_transforms as dt
 from pipeline import schemas
 from pipeline import table_rows as tr
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import rows_frame
+from pipeline.driver_rows import held_on_driver, rows_frame
 from pipeline.driver_sink import write_from_driver
 from pipeline.score_sink import DealScoreSink
 
@@ -96,12 +96,16 @@ class DealTablesSink:
         4. the merchant ranking, from the updated deals_by_merchant;
         5. `deal_versions` last, so a replay after a crash anywhere before finds the old keys again.
 
-        Steps 3 to 5 run from the driver for a batch of up to `sink_driver_max_rows` records (and no more
-        than `sink_driver_max_keys`, so its stored versions were read from the driver too;
-        `pipeline.driver_sink`), through the connector's Spark jobs for a larger one.
+        A batch of up to `sink_driver_max_rows` records (and no more than `sink_driver_max_keys`, so its
+        stored versions are read from the driver too) is collected first and runs in the small session
+        (`driver_rows.small_session`), steps 3 to 5 from the driver (`pipeline.driver_sink`); a larger
+        one runs in the application's session, steps 3 to 5 as the connector's Spark jobs.
         """
         clock = RoundClock()
-        judged_df = self._tables.hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
+        max_on_driver = min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys)
+        held = held_on_driver(raw_df, max_on_driver) if max_on_driver else None
+        source_df = raw_df if held is None else held[0]  # a small batch: its rows, in the small session
+        judged_df = self._tables.hold(source_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
         clock.lap("parse")
         clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
         latest_df, stats = run_side_by_side(
@@ -115,7 +119,7 @@ class DealTablesSink:
         # cheap to recompute, so `fresh` is not held (holding it would cost a Spark job of its own).
         stored_df = self._tables.read("deal_versions", latest_df.select("deal_id"), schemas.DEAL_VERSIONS_SCHEMA)
         stored_df = stored_df.transform(tr.with_sort_flags)
-        if stats["rows_in"] <= min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys):
+        if held is not None:
             clock.lap("stored")
             done = write_from_driver(self._tables, judged_df, clean_df, latest_df, stored_df,
                                      has_dead_letters=bool(stats["dead"]), lap=clock.lap)
