@@ -6,7 +6,11 @@ Run: `.venv/bin/python -m bench.node [--quick]` (starts the local stack if it is
 2. `exstreamly run` (simulator, crawler: a full crawl then incremental rounds, the speed layer,
    50 activity events/s, the API), started by this benchmark:
    - `seconds_to_ready`: start to the printed GraphiQL URL;
-   - after the first full crawl has ended, over a measurement window (quick 90 s, full 300 s):
+   - `seconds_to_steady`: start to the end of the one-off work of a start — the first full crawl
+     fetched, the deals stream through it (a micro-batch within 30 s of its newest record) and the
+     one training of the recommender ended; a catch-up is not the design rate, so it is timed here
+     and left out of the window below;
+   - then, over a measurement window (quick 90 s, full 300 s):
      `cpu_share_of_cores` — CPU seconds of every process of the run plus Kafka and Cassandra,
      divided by window x cores (goal <= 0.70), and `max_stream_lag_s` — the largest lag any
      micro-batch of the speed layer logged in the window (receipt of its newest record to now).
@@ -75,8 +79,10 @@ def run(quick: bool) -> dict[str, float]:
     try:
         ready_s = node_run.wait_ready(900)
         node_run.wait_first_crawl(900)
+        log.info("first full crawl fetched; waiting for the start-up work (training, catch-up)…")
+        steady_s = node_run.wait_start_up_work(1800)
         window_s = 90 if quick else 300
-        log.info("first full crawl done; measuring %ds…", window_s)
+        log.info("start-up work done after %.0f s; measuring %ds…", steady_s, window_s)
         since = datetime.now().replace(microsecond=0)
         share = cpu_share(stack + node_run.processes(), window_s)
         lags = lags_since(node_run.logs() / "speed_layer.log", since)
@@ -84,6 +90,7 @@ def run(quick: bool) -> dict[str, float]:
         node_run.stop()
     return {
         "seconds_to_ready": ready_s,
+        "seconds_to_steady": steady_s,
         "cpu_share_of_cores": share,
         "idle_stack_cpu_share_of_cores": idle_share,
         "max_stream_lag_s": max(lags) if lags else float("nan"),
@@ -98,9 +105,11 @@ def report(m: dict[str, float]) -> str:
         ("CPU, everything `exstreamly run` starts + stack", f"{m['cpu_share_of_cores']:.2f} of the cores",
          f"idle stack {m['idle_stack_cpu_share_of_cores']:.2f}",
          f"{m['cpu_share_of_cores'] / max(m['idle_stack_cpu_share_of_cores'], 1e-9):.1f}x", "<= 0.70"),
-        ("max stream lag after the first crawl", f"{m['max_stream_lag_s']:.2f} s",
+        ("max stream lag after the start-up work", f"{m['max_stream_lag_s']:.2f} s",
          f"{m['stream_batches_in_window']:.0f} batches in {m['window_s']:.0f} s", "", "bounded"),
         ("start -> URL printed", f"{m['seconds_to_ready']:.0f} s", "", "", ""),
+        ("start -> start-up work done (crawl caught up, training ended)", f"{m['seconds_to_steady']:.0f} s",
+         "", "", ""),
     ]
     return table(("measure", "value", "baseline (same run)", "ratio", "goal"), rows)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,12 @@ log = logging.getLogger(__name__)
 EXSTREAMLY = str(Path(sys.executable).with_name("exstreamly"))
 READY_LINE = "Open GraphiQL at"
 CRAWL_ROUND_DONE = "round done in"
+#: What `exstreamly run` prints when its one training of the recommender has ended, however it ended.
+TRAINING_ENDED = ("GraphQL answers viewer { recommendations }", "recommendations: trained",
+                  "recommendations: the training exited")
+#: A deals micro-batch whose newest record is at most this old: the stream is through the first crawl.
+CAUGHT_UP_LAG_S = 30.0
+DEALS_BATCH_LAG = re.compile(r" pipeline\.sink: batch .*\blag (\d+(?:\.\d+)?)s")
 #: How a child of `exstreamly run` is recognised in its command line (stack/local_run.py starts them).
 CHILD_NAMES = (("streaming/speed_layer.py", "speed layer"), ("batch/recommend_job.py", "recommend training"),
                (" simulate", "simulator"), (" crawl", "crawler"), (" activity", "activity simulator"),
@@ -32,7 +39,9 @@ class Run:
         self.settings = settings
         self.started = time.monotonic()
         self.ready_at: float | None = None
+        self.trained_at: float | None = None
         self._crawler_log_start = len(text_of(self.logs() / "crawler.log"))  # logs append across runs
+        self._speed_log_start = len(text_of(self.logs() / "speed_layer.log"))
         self.proc = subprocess.Popen([EXSTREAMLY, "run"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
         threading.Thread(target=self._follow, daemon=True).start()
@@ -43,6 +52,8 @@ class Run:
             log.info("run: %s", line.rstrip())
             if READY_LINE in line and self.ready_at is None:
                 self.ready_at = time.monotonic()
+            if any(marker in line for marker in TRAINING_ENDED) and self.trained_at is None:
+                self.trained_at = time.monotonic()
 
     def wait_ready(self, timeout_s: float) -> float:
         while self.ready_at is None:
@@ -63,6 +74,22 @@ class Run:
             if time.monotonic() > deadline:
                 raise RuntimeError("the first full crawl did not end in time")
             time.sleep(2)
+
+    def wait_start_up_work(self, timeout_s: float) -> float:
+        """Wait until the one-off work of a start has ended: the recommender's one training, and the deals
+        stream's catch-up on the first crawl (a batch within `CAUGHT_UP_LAG_S`); seconds from the start."""
+        deadline = time.monotonic() + timeout_s
+        while self.trained_at is None or not self._deals_caught_up():
+            self.ensure_running("its start-up work")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the start-up work (training, first catch-up) did not end in {timeout_s:.0f}s")
+            time.sleep(2)
+        return time.monotonic() - self.started
+
+    def _deals_caught_up(self) -> bool:
+        lines = text_of(self.logs() / "speed_layer.log")[self._speed_log_start:].splitlines()
+        return any(float(match.group(1)) <= CAUGHT_UP_LAG_S
+                   for match in map(DEALS_BATCH_LAG.search, lines) if match)
 
     def processes(self) -> list[psutil.Process]:
         root = psutil.Process(self.proc.pid)

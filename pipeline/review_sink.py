@@ -15,15 +15,15 @@ back what the batch wrote, so a replay after a partial write computes the same v
 
 A micro-batch small enough to be held on the driver (`sink_driver_max_keys` rows of reviews and
 purchases) is written from it, in a session made for a few rows (`driver_rows.small_session`): its
-stored rows are read with prepared statements, the judged reviews and the deal ratings are collected
-back as they are made (so later plans start from rows, not from the plans that made them), every
-table's rows are collected as JSON in two more collects (the batch's own rows; then the aggregates,
-which need the stored rows of the categories and merchants the first names), and all is sent with
-prepared statements. On two cores the cost of a review batch was Spark's fixed cost per job and per
-plan, not the rows: 737 reviews and purchases (20,000 events of the activity bench's mix) took about
-25 jobs, 3.0 s and 4 s of JVM CPU with one round of writes per table group; this way 10 jobs, 2.2 s
-and 2 s (quiet machine, local[2], steady state). A larger batch (a catch-up, the batch layer over the
-lake) goes through Spark joins and the connector. Same rows either way.
+stored rows are read with prepared statements; the judged reviews are collected back (later plans
+start from those rows, not from the plans that made them); every table's rows are collected as JSON
+in one more collect and sent with prepared statements while the aggregates are made from them (they
+need the stored ratings of the categories and merchants those rows name) in a last collect. On two
+cores the cost of a review batch was Spark's fixed cost per job and per plan, not the rows: 737
+reviews and purchases (20,000 events of the activity bench's mix) took about 25 jobs, 3.0 s and 4 s
+of JVM CPU with one round of writes per table group; this way 10 jobs, 2.2 s and 2 s (quiet machine,
+local[2], steady state). A larger batch (a catch-up, the batch layer over the lake) goes through
+Spark joins and the connector. Same rows either way.
 """
 from __future__ import annotations
 
@@ -131,10 +131,12 @@ class ReviewSink:
     # -- a batch held on the driver --------------------------------------------------------------
 
     def _write_from_driver(self, judged: Judged) -> dict[str, int]:
-        """Every frame from rows on the driver, each step collected back; then the writes, reviews_by_deal last."""
+        """The judged reviews collected back; every own table's rows in one more collect, written at once
+        while the aggregates are made from them (the ratings of a deal are readable first); then
+        reviews_by_deal."""
         flagged_df = self._collected(judged.flagged_df)
         changed_df = rt.changed_reviews(flagged_df)
-        deal_ratings_df = self._collected(rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df)))
+        deal_ratings_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
         own = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
                (changed_df, "reviews_by_deal")]
         # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
@@ -145,17 +147,27 @@ class ReviewSink:
         tables = [table for _, table in own if table != "reviews_by_deal"]
         statements = upsert_statements(self._tables, rows, tables) + self._feed_deletes(rows.records(REPLACED,
                                                                                                      "review_feeds"))
-        if rows.json(FRESH, "ratings_by_deal"):
-            stored = run_concurrently([
-                partial(self._read_keys, changed_df, rated.table, rated.partition,
-                        sorted({r[rated.partition] for r in rows.records(FRESH, rated.table)}), rated.schema)
-                for rated in (BY_CATEGORY, BY_MERCHANT)])
-            aggregates = self._aggregates(deal_ratings_df, *stored)
-            aggregate_rows = CollectedRows([to_json_rows(df, FRESH, table) for df, table in aggregates])
-            statements += upsert_statements(self._tables, aggregate_rows, [table for _, table in aggregates])
-        self._tables.execute(statements)
+        run_side_by_side(partial(self._tables.execute, statements), partial(self._write_aggregates, rows, changed_df))
         self._tables.execute(upsert_statements(self._tables, rows, ["reviews_by_deal"]))
         return {"reviews": len(rows.json(FRESH, "reviews_by_deal")), "deals": len(rows.json(FRESH, "ratings_by_deal"))}
+
+    def _write_aggregates(self, rows: CollectedRows, like_df: DataFrame) -> int:
+        """The aggregates of the deal ratings in `rows` (collected JSON), from the driver."""
+        ratings = rows.records(FRESH, "ratings_by_deal")
+        if not ratings:
+            return 0
+        # back into a frame as collected: a rating row has no timestamp, so its JSON values are its own
+        schema = rs.RATINGS_BY_DEAL_SCHEMA
+        deal_ratings_df = rows_frame(like_df.sparkSession,
+                                     [tuple(record.get(name) for name in schema.fieldNames()) for record in ratings],
+                                     schema)
+        stored = run_concurrently([
+            partial(self._read_keys, like_df, rated.table, rated.partition,
+                    sorted({r[rated.partition] for r in rows.records(FRESH, rated.table)}), rated.schema)
+            for rated in (BY_CATEGORY, BY_MERCHANT)])
+        aggregates = self._aggregates(deal_ratings_df, *stored)
+        aggregate_rows = CollectedRows([to_json_rows(df, FRESH, table) for df, table in aggregates])
+        return self._tables.execute(upsert_statements(self._tables, aggregate_rows, [table for _, table in aggregates]))
 
     @staticmethod
     def _collected(df: DataFrame) -> DataFrame:
