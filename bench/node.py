@@ -50,9 +50,15 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
 
 def cpu_share(processes: list[psutil.Process], window_s: float) -> float:
     """Share of all cores the processes used over the next `window_s` seconds."""
-    before = cpu_seconds(processes)
+    return cpu_shares({"all": processes}, window_s)["all"]
+
+
+def cpu_shares(groups: dict[str, list[psutil.Process]], window_s: float) -> dict[str, float]:
+    """Share of all cores each group of processes used over the next `window_s` seconds."""
+    before = {name: cpu_seconds(processes) for name, processes in groups.items()}
     time.sleep(window_s)
-    return (cpu_seconds(processes) - before) / (window_s * (os.cpu_count() or 1))
+    return {name: (cpu_seconds(processes) - before[name]) / (window_s * (os.cpu_count() or 1))
+            for name, processes in groups.items()}
 
 
 def lags_since(log_file: Path, since: datetime) -> list[float]:
@@ -84,7 +90,10 @@ def run(quick: bool) -> dict[str, float]:
         window_s = 90 if quick else 300
         log.info("start-up work done after %.0f s; measuring %ds…", steady_s, window_s)
         since = datetime.now().replace(microsecond=0)
-        share = cpu_share(stack + node_run.processes(), window_s)
+        groups = {**{name: [process] for name, process in stack_processes(settings).items()},
+                  **node_run.named_processes()}
+        shares = cpu_shares(groups, window_s)
+        share = sum(shares.values())
         lags = lags_since(node_run.logs() / "speed_layer.log", since)
     finally:
         node_run.stop()
@@ -97,6 +106,7 @@ def run(quick: bool) -> dict[str, float]:
         "stream_batches_in_window": len(lags),
         "window_s": window_s,
         "load_average_1m": os.getloadavg()[0],
+        **{f"cpu_share_{name.replace(' ', '_')}": value for name, value in shares.items()},
     }
 
 
@@ -107,6 +117,8 @@ def report(m: dict[str, float]) -> str:
          f"{m['cpu_share_of_cores'] / max(m['idle_stack_cpu_share_of_cores'], 1e-9):.1f}x", "<= 0.70"),
         ("max stream lag after the start-up work", f"{m['max_stream_lag_s']:.2f} s",
          f"{m['stream_batches_in_window']:.0f} batches in {m['window_s']:.0f} s", "", "bounded"),
+        *((f"  of which {key.removeprefix('cpu_share_').replace('_', ' ')}", f"{value:.2f} of the cores", "", "", "")
+          for key, value in sorted(m.items()) if key.startswith("cpu_share_") and key != "cpu_share_of_cores"),
         ("start -> URL printed", f"{m['seconds_to_ready']:.0f} s", "", "", ""),
         ("start -> start-up work done (crawl caught up, training ended)", f"{m['seconds_to_steady']:.0f} s",
          "", "", ""),

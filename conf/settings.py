@@ -77,10 +77,9 @@ class Settings(BaseSettings):
         2000, ge=0, le=1_000_000, description="up to this many keys (or window rows), a sink reads stored rows "
                                               "and holds a micro-batch on the Spark driver instead of in Spark jobs")
     sink_driver_max_rows: int = Field(
-        0, ge=0, le=1_000_000, description="up to this many records, a deals micro-batch is written from the "
-                                           "Spark driver (pipeline/driver_sink.py), above through the connector. "
-                                           "Off by default: faster on a quiet machine, slower to a readable row "
-                                           "beside the score query on 2 cores (bench.pipeline, README)")
+        1000, ge=0, le=1_000_000, description="up to this many records, a deals micro-batch runs in the small "
+                                              "session and is written from the Spark driver (pipeline/driver_sink.py), "
+                                              "above through the connector; 0: always the connector (README)")
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)

@@ -54,9 +54,9 @@ def test_versions_within_one_batch_keep_the_newest(run_deals_batch, cassandra_se
     assert_deal_tables_match(cassandra_session, raws + newer)
 
 
-#: The sink's other ways: stored rows by direct join (driver-side reads off), and the small batch's
-#: writes from the driver (pipeline/driver_sink.py, opt-in).
-OTHER_WAYS = {"direct-join-reads": {"sink_driver_max_keys": 0}, "driver-writes": {"sink_driver_max_rows": 1000}}
+#: The sink's other ways (its default: a small batch written from the driver, pipeline/driver_sink.py):
+#: stored rows by direct join (driver-side reads off), and every batch through the connector.
+OTHER_WAYS = {"direct-join-reads": {"sink_driver_max_keys": 0}, "connector-writes": {"sink_driver_max_rows": 0}}
 
 
 @pytest.fixture(params=sorted(OTHER_WAYS))
