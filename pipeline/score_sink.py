@@ -46,7 +46,7 @@ class DealScoreSink:
         """Score a frame of raw deal records (the score stream's foreachBatch); malformed ones are
         the deal sink's to dead-letter, so they are only left out here. A batch of up to
         `sink_driver_max_keys` records is collected first and scored in the small session
-        (`driver_rows.small_session`): the same jobs, at about half the JVM's CPU."""
+        (`driver_rows.small_session`): the same jobs, as single-task stages run without compiling."""
         held = held_on_driver(raw_df, self.settings.sink_driver_max_keys)
         source_df = raw_df if held is None else held[0]
         return self(source_df.transform(dt.clean_deal_records), batch_id)
