@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     keyspace: str = Field("exstreamly", pattern=r"^[a-z][a-z0-9_]{0,47}$")
     replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
     cassandra_write_consistency: Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"] = Field(
-        "LOCAL_ONE", description="consistency of the Spark jobs' Cassandra writes (LOCAL_QUORUM on a ring)")
+        "LOCAL_ONE", description="consistency of the Spark jobs' Cassandra writes, and of the sinks' driver-side "
+                     "reads and writes (LOCAL_QUORUM on a ring)")
 
     topic_deals_raw: str = "deals_raw"
     topic_deal_pages: str = "deal_pages"

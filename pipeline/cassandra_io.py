@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from cassandra import ConsistencyLevel
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.query import PreparedStatement
@@ -131,6 +132,11 @@ def connect_sink_session(settings: Settings) -> Session:
         cluster.shutdown()
         raise
     session.default_timeout = SINK_REQUEST_TIMEOUT_S
+    # A sink reads back what it wrote a moment before (the merchant ranking from deals_by_merchant, the
+    # stored versions): its reads and writes both at the configured level (LOCAL_QUORUM on a ring), so
+    # they overlap on a replica. At the driver's default LOCAL_ONE on a ring of three, a read could miss
+    # the write just acknowledged and rank a merchant from stale rows.
+    session.default_consistency_level = ConsistencyLevel.name_to_value[settings.cassandra_write_consistency]
     return session
 
 
