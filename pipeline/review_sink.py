@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -41,7 +41,7 @@ from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import rows_frame, small_session
+from pipeline.driver_rows import held_on_driver, rows_frame
 from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
 from pipeline.table_rows import to_json_rows
 
@@ -103,8 +103,12 @@ class ReviewSink:
             self._tables.release()
 
     def _write(self, events_df: DataFrame, batch_id: int | None) -> dict[str, int]:
-        batch = self._hold(events_df.filter(F.col("event_type").isin("review", "purchase")),
-                           small_session(events_df.sparkSession))
+        batch_df = events_df.filter(F.col("event_type").isin("review", "purchase"))
+        on_driver = held_on_driver(batch_df, self.settings.sink_driver_max_keys)
+        if on_driver is None:
+            batch = self._checkpointed(batch_df)
+        else:
+            batch = Held(on_driver[0], len(on_driver[1]), on_driver[1])
         if not batch.count:
             return {"reviews": 0, "deals": 0}
         purchases_df, reviews_df = rt.to_purchase_rows(batch.df), rt.to_review_rows(batch.df)
@@ -204,16 +208,18 @@ class ReviewSink:
     def _upsert_by_connector(self, frames: Frames) -> None:
         run_concurrently([partial(self._tables.append, rows_df, table) for rows_df, table in frames])
 
-    def _hold(self, df: DataFrame, driver_session: SparkSession | None = None) -> Held:
+    def _hold(self, df: DataFrame) -> Held:
         """Materialise now for this batch only (later steps must not recompute it), with its row count.
 
-        A micro-batch's frame is small: one collect brings it to the driver, and later jobs read
-        it from there (no checkpoint, no count job), in `driver_session` when given. A large one
-        (the batch layer) is checkpointed.
+        A frame of up to `sink_driver_max_keys` rows is collected to the driver, and later jobs read
+        it from there (no checkpoint, no count job); a larger one (the batch layer) is checkpointed.
         """
         rows = df.limit(self.settings.sink_driver_max_keys + 1).collect()
         if len(rows) <= self.settings.sink_driver_max_keys:
-            return Held(rows_frame(driver_session or df.sparkSession, rows, df.schema), len(rows), rows)
+            return Held(rows_frame(df.sparkSession, rows, df.schema), len(rows), rows)
+        return self._checkpointed(df)
+
+    def _checkpointed(self, df: DataFrame) -> Held:
         held_df = self._tables.hold(df)
         return Held(held_df, held_df.count(), None)
 
