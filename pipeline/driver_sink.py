@@ -69,14 +69,15 @@ def keys_of(records: Iterable[Record], keys: tuple[str, ...]) -> set[tuple[Any, 
 
 @dataclass(frozen=True)
 class DriverWrite:
-    """What `write_from_driver` did: fresh versions written, rows deleted."""
+    """What `write_from_driver` did: fresh versions written, rows deleted, dead letters written."""
 
     fresh: int
     deleted: int
+    dead_letters: int
 
 
 def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFrame, latest_df: DataFrame,
-                      stored_df: DataFrame, *, has_dead_letters: bool, lap: Callable[[str], None]) -> DriverWrite:
+                      stored_df: DataFrame, *, lap: Callable[[str], None]) -> DriverWrite:
     """Every deal table for the batch whose newest versions are `latest_df` (`stored_df`: what
     `deal_versions` held for them before the batch)."""
     fresh_df = tr.filter_newer_than_stored(latest_df, stored_df)
@@ -88,8 +89,7 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
     frames += [tr.to_json_rows(tr.to_sorted_table_keys(stored_df, table), OLD_KEYS, table.name)
                for table in tr.SORTED_DEAL_TABLES]
     frames.append(tr.to_json_rows(dt.to_price_history_rows(clean_df), FRESH, "price_history_by_deal"))
-    if has_dead_letters:
-        frames.append(tr.to_json_rows(dt.to_dead_letter_rows(judged_df), FRESH, "dead_letters_by_day"))
+    frames.append(tr.to_json_rows(dt.to_dead_letter_rows(judged_df), FRESH, "dead_letters_by_day"))
     rows = CollectedRows(frames)
     lap("collect")
 
@@ -97,7 +97,7 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
     statements = upsert_statements(tables, rows, [table for table, _ in FRESH_ROWS], replacing_ids=stored_ids)
     statements += upsert_statements(tables, rows, ["price_history_by_deal", "dead_letters_by_day"])
     fresh_ids = {record["deal_id"] for record in rows.records(FRESH, "deal_versions")}
-    stale_by_table = {table.name: _stale_sort_keys(rows, table, fresh_ids) for table in tr.SORTED_DEAL_TABLES}
+    stale_by_table = {table.name: stale_sort_keys(rows, table, fresh_ids) for table in tr.SORTED_DEAL_TABLES}
     for table in tr.SORTED_DEAL_TABLES:
         statements += [(tables.delete_statement(table.name, table.keys), key) for key in stale_by_table[table.name]]
     tables.execute(statements)
@@ -110,7 +110,7 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
     lap("ranking")
     tables.execute(upsert_statements(tables, rows, ["deal_versions"], replacing_ids=stored_ids))
     lap("versions")
-    return DriverWrite(len(fresh_ids), deleted)
+    return DriverWrite(len(fresh_ids), deleted, len(rows.json(FRESH, "dead_letters_by_day")))
 
 
 def rank_merchants(tables: SinkTables, spark: SparkSession, merchants: set[int]) -> int:
@@ -164,7 +164,7 @@ def upsert_statements(tables: SinkTables, rows: CollectedRows, table_names: Iter
     return statements
 
 
-def _stale_sort_keys(rows: CollectedRows, table: tr.SortedTable, fresh_ids: set[int]) -> set[tuple[Any, ...]]:
+def stale_sort_keys(rows: CollectedRows, table: tr.SortedTable, fresh_ids: set[int]) -> set[tuple[Any, ...]]:
     """Keys the stored versions of this batch's fresh deals hold in `table` and their fresh versions do not
     (a deal whose incoming version was older than stored keeps its rows)."""
     old = keys_of((record for record in rows.records(OLD_KEYS, table.name) if record["deal_id"] in fresh_ids),

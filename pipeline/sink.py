@@ -12,9 +12,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from conf.settings import Settings
@@ -55,6 +56,25 @@ class RoundClock:
         self._last = now
 
 
+@dataclass(frozen=True)
+class _Written:
+    """One batch through the deal tables: records in, dead letters among them, the newest record's
+    arrival, its clean deals (for the scores), fresh versions written and stale rows deleted."""
+
+    rows_in: int
+    dead: int
+    newest: datetime | None
+    clean_df: DataFrame
+    fresh: int
+    deleted: int
+
+
+def _newest_received(raw_rows: list[Row]) -> datetime | None:
+    """The newest arrival among raw records, as `records.parse_records` stamps it (a record without a
+    Kafka timestamp arrives now)."""
+    return max((row["timestamp"] or datetime.now() for row in raw_rows), default=None)
+
+
 class DealTablesSink:
     """Writes a raw record frame to every deal table; callable as a foreachBatch function."""
 
@@ -87,7 +107,7 @@ class DealTablesSink:
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> BatchReport:
         """One micro-batch (or the whole lake), in rounds:
 
-        1. parse and judge every record (held: everything below starts from these rows);
+        1. parse and judge every record (a large batch holds them: everything below starts from these rows);
         2. the newest version of each deal (and the batch's counts), then what `deal_versions`
            stores for those ids — read before any write, because re-read after our own upserts it
            would hide the stale rows;
@@ -104,8 +124,36 @@ class DealTablesSink:
         clock = RoundClock()
         max_on_driver = min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys)
         held = held_on_driver(raw_df, max_on_driver) if max_on_driver else None
-        source_df = raw_df if held is None else held[0]  # a small batch: its rows, in the small session
-        judged_df = self._tables.hold(source_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
+        done = self._write_large(raw_df, clock) if held is None else self._write_small(*held, clock=clock)
+        if self._scores is not None and done.rows_in > done.dead:  # else nothing to score
+            self._scores(done.clean_df, batch_id, on_driver=held is not None)
+        clock.lap("scores")
+        lag = None if done.newest is None else max(0.0, time.time() - done.newest.timestamp())
+        return BatchReport(batch_id, done.rows_in, done.dead, done.fresh, done.deleted, lag,
+                           time.monotonic() - started, tuple(clock.rounds))
+
+    def _write_small(self, source_df: DataFrame, raw_rows: list[Row], *, clock: RoundClock) -> _Written:
+        """A batch held on the driver, in the small session: steps 3 to 5 from the driver.
+
+        Nothing before the newest versions is held: recomputing the parse of a few hundred rows in the
+        final collect costs less than a Spark job of its own, and the counts come from the rows the
+        driver already has (the dead letters from that collect).
+        """
+        judged_df = source_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason)
+        clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
+        clock.lap("parse")
+        latest_df = self._tables.hold(clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags))
+        clock.lap("latest")
+        stored_df = self._read_stored_versions(latest_df)
+        clock.lap("stored")
+        done = write_from_driver(self._tables, judged_df, clean_df, latest_df, stored_df, lap=clock.lap)
+        return _Written(len(raw_rows), done.dead_letters, _newest_received(raw_rows), clean_df,
+                        done.fresh, done.deleted)
+
+    def _write_large(self, raw_df: DataFrame, clock: RoundClock) -> _Written:
+        """A batch too large for the driver, in the application's session: steps 3 to 5 as the
+        connector's Spark jobs."""
+        judged_df = self._tables.hold(raw_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason))
         clock.lap("parse")
         clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
         latest_df, stats = run_side_by_side(
@@ -115,24 +163,18 @@ class DealTablesSink:
         )
         assert stats is not None  # an aggregate without grouping has exactly one row
         clock.lap("latest")
-        # Stored versions of a small batch come from the driver as a local frame: the join with them is
-        # cheap to recompute, so `fresh` is not held (holding it would cost a Spark job of its own).
+        fresh, deleted = self._write_through_connector(judged_df, clean_df, latest_df,
+                                                       self._read_stored_versions(latest_df),
+                                                       has_dead_letters=bool(stats["dead"]), clock=clock)
+        return _Written(stats["rows_in"], stats["dead"], stats["newest"], clean_df, fresh, deleted)
+
+    def _read_stored_versions(self, latest_df: DataFrame) -> DataFrame:
+        """What `deal_versions` holds for the batch's deals, read now (before any write of the batch).
+
+        Read from the driver for a small batch, as a local frame: the join with it is cheap to
+        recompute, so `fresh` is not held (holding it would cost a Spark job of its own)."""
         stored_df = self._tables.read("deal_versions", latest_df.select("deal_id"), schemas.DEAL_VERSIONS_SCHEMA)
-        stored_df = stored_df.transform(tr.with_sort_flags)
-        if held is not None:
-            clock.lap("stored")
-            done = write_from_driver(self._tables, judged_df, clean_df, latest_df, stored_df,
-                                     has_dead_letters=bool(stats["dead"]), lap=clock.lap)
-            fresh, deleted = done.fresh, done.deleted
-        else:
-            fresh, deleted = self._write_through_connector(judged_df, clean_df, latest_df, stored_df,
-                                                           has_dead_letters=bool(stats["dead"]), clock=clock)
-        if self._scores is not None and stats["rows_in"] > stats["dead"]:  # else nothing to score
-            self._scores(clean_df, batch_id)
-        clock.lap("scores")
-        lag = None if stats["newest"] is None else max(0.0, time.time() - stats["newest"].timestamp())
-        return BatchReport(batch_id, stats["rows_in"], stats["dead"], fresh, deleted, lag,
-                           time.monotonic() - started, tuple(clock.rounds))
+        return stored_df.transform(tr.with_sort_flags)
 
     def _write_through_connector(self, judged_df: DataFrame, clean_df: DataFrame, latest_df: DataFrame,
                                  stored_df: DataFrame, *, has_dead_letters: bool, clock: RoundClock) -> tuple[int, int]:

@@ -77,15 +77,32 @@ def check_honesty(session: Any, deal_rows: dict[int, dict[str, Any]], latest: di
     assert got == want
 
 
-def test_scores_equal_the_oracle_and_follow_changes(run_deals_batch, cassandra_session):
+#: The two ways the score sink writes: a small batch from the driver, a large one through the connector.
+WAYS = {"from-driver": {}, "connector": {"sink_driver_max_rows": 0}}
+
+
+@pytest.fixture(params=sorted(WAYS))
+def run_scored_batch(request, spark, settings, clean_tables):
+    """The deal sink with its scores, switched to one of the ways above."""
+    from pipeline.schemas import RAW_RECORD_SCHEMA
+    from pipeline.sink import DealTablesSink
+    from tests.conftest import raw_records
+
+    sink = DealTablesSink(settings.model_copy(update=WAYS[request.param]))
+    yield lambda payloads, **kwargs: sink(spark.createDataFrame(raw_records(payloads, **kwargs),
+                                                                RAW_RECORD_SCHEMA), None)
+    sink.close()
+
+
+def test_scores_equal_the_oracle_and_follow_changes(run_scored_batch, cassandra_session):
     rng = random.Random(31)
     first = market(rng) + factories.deals(40, seed=32)
-    run_deals_batch(first)
+    run_scored_batch(first)
     check_scores(cassandra_session, first)
     # a day later: the inflating seller "discounts" again, a spa raises its price, others move category
     later = market(random.Random(33), days_later=1)
     later[0] = {**later[0], "price": 90.0}
     moved = [factories.deal(random.Random(i), r["id"], updated_at=factories.BASE_TIME + timedelta(days=2))
              for i, r in enumerate(first[9:30])]
-    run_deals_batch(later + moved, start_offset=1000)
+    run_scored_batch(later + moved, start_offset=1000)
     check_scores(cassandra_session, first + later + moved)
