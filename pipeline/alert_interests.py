@@ -33,15 +33,18 @@ class InterestIndex:
         self._version: Any = None
         self._counts: dict[str, int] = {}  # interests filed under each key read so far
         self._frame: DataFrame | None = None
+        self._spark: SparkSession | None = None  # the session `_frame` belongs to
         self._statement: Any = None
         self.reads = 0  # partitions read (tests and the bench look at it)
 
     def frame(self, spark: SparkSession, keys: set[str]) -> DataFrame | None:
         """The interests filed under `keys` (and maybe others); None when there are none."""
         version = self._current_version()
-        if version != self._version:
+        if version != self._version or spark is not self._spark:
+            # a frame is joined only within its own session: a batch in the other one (see
+            # `driver_rows.small_session`) reads its keys again
             self._drop()
-            self._version = version
+            self._version, self._spark = version, spark
         missing = sorted(keys - self._counts.keys())
         if missing:
             found = self._read(missing)

@@ -31,7 +31,7 @@ from pipeline import deal_transforms as dt
 from pipeline.alert_interests import InterestIndex
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
 from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_side_by_side
-from pipeline.driver_rows import rows_frame
+from pipeline.driver_rows import held_on_driver, rows_frame
 
 log = logging.getLogger(__name__)
 SCORE_POLL_S = 0.25
@@ -72,7 +72,11 @@ class AlertSink:
         return report
 
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> AlertReport:
-        valid_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
+        # A batch of up to `sink_driver_max_rows` records is matched in the small session (one partition,
+        # interpreted; `driver_rows.small_session`): the steady stream's batches of a few dozen deals.
+        held = held_on_driver(raw_df, self.settings.sink_driver_max_rows)
+        source_df = raw_df if held is None else held[0]
+        valid_df = source_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
         versions_df = self._hold(at.alert_versions(valid_df))
         keys = {row[0] for row in at.with_index_keys(versions_df).select("index_key").distinct().collect()}
         versions = versions_df.count()

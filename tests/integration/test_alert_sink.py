@@ -40,13 +40,17 @@ def expected(alerts: dict[alert_oracle.Key, dict[str, Any]]) -> set[tuple[Any, .
     return {(*key, a["kind"], a["price"]) for key, a in alerts.items()}
 
 
-@pytest.mark.parametrize("driver_max_keys", [2000, 0], ids=["driver-reads", "connector-reads"])
+#: A small batch held on the driver and read by key from it; a large one in Spark jobs and the connector.
+WAYS = {"small-session": {"sink_driver_max_keys": 2000}, "connector": {"sink_driver_max_keys": 0,
+                                                                       "sink_driver_max_rows": 0}}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
 def test_interests_apply_from_the_next_batch_and_replays_raise_nothing(spark: Any, settings: Settings,
-                                                                       kafka_bootstrap: str,
-                                                                       driver_max_keys: int) -> None:
+                                                                       kafka_bootstrap: str, way: str) -> None:
     sink_settings = settings.model_copy(update={"keyspace": ALERTS_TEST_KEYSPACE, "alert_score_wait_s": 0.0,
                                                 "topic_deal_alerts": f"test_deal_alerts_{uuid.uuid4().hex[:8]}",
-                                                "sink_driver_max_keys": driver_max_keys})
+                                                **WAYS[way]})
     rng = random.Random(3)
     deals = [fx.deal(rng, 7_000_000 + i) for i in range(300)]
     drops = [fx.later_version(rng, d, 1) for d in deals[:150]]
