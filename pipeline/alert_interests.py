@@ -25,7 +25,10 @@ READ_CONCURRENCY = 64
 
 
 class InterestIndex:
-    """Interests by index key, as a Spark frame covering every key read since the last change."""
+    """Interests by index key, as a Spark frame covering every key read since the last change.
+
+    Its frame belongs to the session of the first `frame` call: a sink that works in two sessions
+    keeps an index for each (a frame is joined only within its own session)."""
 
     def __init__(self, session: Callable[[], Session], keyspace: str) -> None:
         self._session = session
@@ -53,6 +56,11 @@ class InterestIndex:
         if not any(self._counts.get(key) for key in keys):
             return None
         return self._frame
+
+    def filed_under(self, keys: set[str]) -> int:
+        """Interests filed under `keys` as of the last `frame` call for them (an upper bound of a
+        batch's candidate pairs per deal)."""
+        return sum(self._counts.get(key, 0) for key in keys)
 
     def _extend(self, spark: SparkSession, rows: list[tuple[Any, ...]]) -> None:
         """Add the rows of newly read keys to the cached frame (only the new rows cross from Python)."""

@@ -35,6 +35,8 @@ from pipeline.driver_rows import held_on_driver, rows_frame
 
 log = logging.getLogger(__name__)
 SCORE_POLL_S = 0.25
+#: Interests under a held batch's keys above which it is matched in the application's session.
+SMALL_MAX_INTERESTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class AlertSink:
         self.settings = settings
         self._session: Session | None = None
         self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
-        self.interests = InterestIndex(self._driver_session, settings.keyspace)
+        self._interests: dict[int, InterestIndex] = {}  # by session, see `_interest_index`
         self._held: list[DataFrame] = []
         self.reports: list[AlertReport] = []
 
@@ -74,13 +76,13 @@ class AlertSink:
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> AlertReport:
         # A batch of up to `sink_driver_max_rows` records is matched in the small session (one partition,
         # interpreted; `driver_rows.small_session`): the steady stream's batches of a few dozen deals.
+        # One whose keys hold many interests is matched in the application's session again: its
+        # candidate pairs are too many for one interpreted task (100k interests: 351k pairs for 1,000 deals).
         held = held_on_driver(raw_df, self.settings.sink_driver_max_rows)
-        source_df = raw_df if held is None else held[0]
-        valid_df = source_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
-        versions_df = self._hold(at.alert_versions(valid_df))
-        keys = {row[0] for row in at.with_index_keys(versions_df).select("index_key").distinct().collect()}
+        versions_df, keys, interests_df = self._versions_and_interests(raw_df if held is None else held[0])
+        if held is not None and keys and self._interest_index(versions_df).filed_under(keys) > SMALL_MAX_INTERESTS:
+            versions_df, keys, interests_df = self._versions_and_interests(raw_df)
         versions = versions_df.count()
-        interests_df = self.interests.frame(versions_df.sparkSession, keys) if keys else None
         if interests_df is None:
             return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
         # held before the scores are looked up: their lookup and every later step read the matches
@@ -106,6 +108,21 @@ class AlertSink:
         assert totals is not None
         return AlertReport(batch_id, versions, counts["n"], totals["alerts"], totals["instant"],
                            time.monotonic() - started)
+
+    def _versions_and_interests(self, raw_df: DataFrame) -> tuple[DataFrame, set[str], DataFrame | None]:
+        """The batch's deal versions (held), their index keys and the interests filed under them."""
+        valid_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
+        versions_df = self._hold(at.alert_versions(valid_df))
+        keys = {row[0] for row in at.with_index_keys(versions_df).select("index_key").distinct().collect()}
+        interests_df = self._interest_index(versions_df).frame(versions_df.sparkSession, keys) if keys else None
+        return versions_df, keys, interests_df
+
+    def _interest_index(self, df: DataFrame) -> InterestIndex:
+        """The interest index of `df`'s session (one per session: the frame it caches is joined there)."""
+        key = id(df.sparkSession)  # the sessions live as long as the application: ids are not reused
+        if key not in self._interests:
+            self._interests[key] = InterestIndex(self._driver_session, self.settings.keyspace)
+        return self._interests[key]
 
     def _publish(self, decided_df: DataFrame) -> None:
         """The two alert tables side by side, then Kafka (a consumer may then find the rows)."""
