@@ -57,7 +57,10 @@ class Settings(BaseSettings):
         "", description="hdfs:// URI of a zip of Spark's jars (spark.yarn.archive): YARN submits then upload "
                         "nothing; empty: each submit uploads pyspark's jars")
     max_offsets_per_trigger: int = Field(20_000, ge=1)
-    trigger_seconds: float = Field(0.5, gt=0)
+    trigger_seconds: float = Field(0.5, gt=0, description="trigger of the deals and alerts queries")
+    activity_trigger_seconds: float = Field(
+        1.0, gt=0, description="trigger of the two activity queries: their micro-batches take about a second "
+                               "on two busy cores whatever their size, so a shorter one runs them back to back")
     kafka_fail_on_data_loss: bool = Field(
         True, description="stop a streaming query when Kafka no longer holds records it has not processed "
                           "(streaming/data_loss.py); false skips them without notice")

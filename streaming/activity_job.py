@@ -57,7 +57,8 @@ class ActivityQueries:
 def start_activity_streams(spark: SparkSession, settings: Settings, *, available_now: bool = False,
                            checkpoint_root: str | None = None) -> ActivityQueries:
     root = (checkpoint_root or settings.checkpoint_root).rstrip("/")
-    trigger = {"availableNow": True} if available_now else {"processingTime": f"{settings.trigger_seconds} seconds"}
+    trigger = ({"availableNow": True} if available_now
+               else {"processingTime": f"{settings.activity_trigger_seconds} seconds"})
     events_sink, windows_sink = ActivityEventsSink(settings), ActivityWindowsSink(settings)
     events = (
         read_topic(spark, settings, settings.topic_user_events)
