@@ -82,7 +82,7 @@ def _meaning_rules(*, future_tolerance_s: float) -> list[records.Rule]:
     return [
         (occurred.isNull(), F.lit("field 'occurred_at' is not an ISO-8601 time")),
         (~kind.isin(*EVENT_TYPES), F.concat(F.lit("unknown event_type '"), kind, F.lit("'"))),
-        (records.literal_map(dict(PARENT_OF))[slug].isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
+        (records.lookup(PARENT_OF, slug).isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
         (is_purchase & F.coalesce(quantity < 1, F.lit(True)), F.lit("a purchase needs a quantity of at least 1")),
         (is_purchase & F.coalesce(price < 0, F.lit(True)), F.lit("a purchase needs a price of at least 0")),
         (is_review & F.coalesce(~rating.between(1, 5), F.lit(True)), F.lit("a review needs a rating of 1-5 stars")),
@@ -114,7 +114,7 @@ def clean_events(valid_df: DataFrame) -> DataFrame:
         "user_city": records.blank_to_null(_field("user_city")),
         "latitude": records.decimal(_field("lat")), "longitude": records.decimal(_field("lon")),
         "deal_id": records.integer(_field("deal_id")), "deal_title": records.blank_to_null(_field("deal_title")),
-        "category_slug": slug, "parent_category": records.literal_map(dict(PARENT_OF))[slug],
+        "category_slug": slug, "parent_category": records.lookup(PARENT_OF, slug),
         "merchant_id": records.integer(_field("merchant_id")),
         "merchant_name": records.blank_to_null(_field("merchant_name")),
         "price": F.round(records.decimal(_field("price")), 2), "quantity": records.integer(_field("quantity"), "int"),
@@ -211,7 +211,7 @@ def to_trending_rows(windows_df: DataFrame) -> DataFrame:
     score = sum((F.col(f"{kind}s") * F.lit(weight) for kind, weight in SCORE_WEIGHTS.items()), F.lit(0))
     rows_df = _of_metric(windows_df, "trend").select(
         "bucket_seconds", "bucket_start", F.col("key").alias("category_slug"),
-        records.literal_map(dict(PARENT_OF))[F.col("key")].alias("parent_category"),
+        records.lookup(PARENT_OF, F.col("key")).alias("parent_category"),
         "views", "clicks", "purchases", "reviews", score.alias("score"))
     return records.select_schema(rows_df, s.TRENDING_CATEGORIES_BY_BUCKET_SCHEMA)
 

@@ -20,7 +20,7 @@ from pipeline.records import (
     field_rules,
     first_reason,
     integer,
-    literal_map,
+    lookup,
     parse_records,
 )
 from pipeline.schemas import DEAL_PAYLOAD_SCHEMA
@@ -71,7 +71,7 @@ def _rejection_reason() -> Column:
         (price < 0, F.concat(F.lit("negative price "), price.cast("string"))),
         (value < price, F.concat(F.lit("value "), value.cast("string"), F.lit(" below price "), price.cast("string"))),
         (is_bad_pct, F.concat(F.lit("discount_percentage not a fraction in [0, 1]: "), pct.cast("string"))),
-        (literal_map(dict(PARENT_OF))[slug].isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
+        (lookup(PARENT_OF, slug).isNull(), F.concat(F.lit("unknown category '"), slug, F.lit("'"))),
         (is_bad_lat | is_bad_lon, F.lit("merchant coordinates out of range")),
     ]
     return first_reason(rules)
@@ -148,8 +148,8 @@ def clean_deals(valid_df: DataFrame) -> DataFrame:
         blank_to_null(d.getField("provider_name")).alias("provider_name"),
         blank_to_null(d.getField("provider_slug")).alias("provider_slug"),
         slug.alias("category_slug"),
-        literal_map(dict(CATEGORY_NAMES))[slug].alias("category_name"),
-        literal_map(dict(PARENT_OF))[slug].alias("parent_category"),
+        lookup(CATEGORY_NAMES, slug).alias("category_name"),
+        lookup(PARENT_OF, slug).alias("parent_category"),
         is_online.alias("online"),
         _timestamp(d.getField("expires_at")).alias("expires_at"),
         _timestamp(d.getField("created_at")).alias("created_at"),

@@ -19,13 +19,12 @@ from pyspark.sql import functions as F
 from pipeline import recommend_schemas as s
 from pipeline.definitions import AREA_PRECISION, INTERACTION_CONFIDENCE
 from pipeline.geo import geohash, haversine_km
-from pipeline.records import select_schema
+from pipeline.records import lookup, select_schema
 
 
 def confidence_of(event_type: Column, weights: Mapping[str, float] = INTERACTION_CONFIDENCE) -> Column:
     """The confidence one event adds (0 for a type without a weight)."""
-    lookup = F.create_map(*[F.lit(x) for pair in sorted(weights.items()) for x in pair])
-    return F.coalesce(lookup[event_type].cast("double"), F.lit(0.0))
+    return F.coalesce(lookup(weights, event_type).cast("double"), F.lit(0.0))
 
 
 def with_user_time_split(events_df: DataFrame, *, held_out_share: float) -> DataFrame:

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from conf.settings import Settings
 from pipeline import recommend_features as rf
 from pipeline import recommend_schemas as s
-from pipeline.records import select_schema
+from pipeline.records import lookup, select_schema
 from pipeline.taxonomy import CATEGORY_NAMES
 
 #: Weight of the country-wide popularity beside the area's: it only breaks ties and fills thin areas.
@@ -273,9 +273,8 @@ class LocationAwareBlend:
         assert self.anchors is not None, "fit() first"
         with_anchor_df = scored_df.join(self.anchors, ["user_id", "category_slug"], "left")
         verb = F.when(F.col("anchor_bought"), F.lit("bought")).otherwise(F.lit("looked at"))
-        category = F.create_map(*[F.lit(x) for pair in sorted(CATEGORY_NAMES.items()) for x in pair])
         reason = (F.when(F.col("is_new") & (F.col("als") == 0),
-                         F.concat(F.lit("new in "), F.lower(category[F.col("category_slug")])))
+                         F.concat(F.lit("new in "), F.lower(lookup(CATEGORY_NAMES, F.col("category_slug")))))
                   .when(F.col("history_led") & F.col("anchor_title").isNotNull(),
                         F.concat(F.lit("because you "), verb, F.lit(" "), F.col("anchor_title")))
                   .when(F.col("history_led") & (F.col("als") > 0), F.lit(PEOPLE_LIKE_YOU))

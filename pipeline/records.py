@@ -8,6 +8,7 @@ that matches the table exactly. Pure column expressions: no I/O, no session.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -37,15 +38,26 @@ def select_schema(df: DataFrame, schema: T.StructType) -> DataFrame:
     return df.selectExpr(*[f"CAST(`{f.name}` AS {f.dataType.simpleString()}) AS `{f.name}`" for f in schema.fields])
 
 
-def literal_map(mapping: Mapping[str, str]) -> Column:
-    """A map literal, for lookups by a column (sorted so the plan is the same every run).
+def lookup(mapping: Mapping[str, Any], key: Column) -> Column:
+    """`mapping[key]` as a column: null for a key not in it (or a null key).
 
-    Built with `create_map`, not as one SQL `map(...)` expression (one py4j call instead of two per
-    entry): that variant failed once in the speed layer with DUPLICATED_MAP_KEY on its first key. Spark
-    3.5's CreateMap evaluates into one shared builder, and the events and review sinks optimise plans
-    that share this expression from two threads.
+    An array literal of (k, v) entries filtered by the key, not a map literal: Spark 3.5's `CreateMap`
+    evaluates into one builder shared by every use of the expression, and the optimiser folds it to a
+    constant. The activity events and review sinks optimise plans that share it from two threads, and
+    the speed layer failed on that race with DUPLICATED_MAP_KEY on the map's first key. An array is
+    built afresh on every evaluation. It is one SQL expression: one py4j call, not two per entry.
     """
-    return F.create_map(*[F.lit(x) for pair in sorted(mapping.items()) for x in pair])
+    entries = ", ".join(f"named_struct('k', {_sql_literal(k)}, 'v', {_sql_literal(v)})"
+                        for k, v in sorted(mapping.items()))
+    matches = F.filter(F.expr(f"array({entries})"), lambda entry: entry["k"] == key)
+    return F.when(F.size(matches) > 0, matches[0]["v"])
+
+
+def _sql_literal(value: Any) -> str:
+    """A string or number as a Spark SQL literal."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return f"{float(value)!r}D" if isinstance(value, float) else str(int(value))  # D: a double, not a decimal
 
 
 def decimal(text: Column) -> Column:
