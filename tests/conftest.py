@@ -152,9 +152,9 @@ def raw_records(payloads: list[Any], *, topic: str = "test", start_offset: int =
     return rows
 
 
-@pytest.fixture()
-def run_deals_batch(spark: Any, settings: Settings, clean_tables: Any) -> Callable[..., Any]:
-    """Seed the (emptied) test keyspace by running the batch layer's sink over raw payloads."""
+@contextmanager
+def deals_sink_runner(spark: Any, settings: Settings) -> Iterator[Callable[..., Any]]:
+    """The deal sink (its scores included) as a function of raw payloads; closed afterwards."""
     from pipeline.schemas import RAW_RECORD_SCHEMA
     from pipeline.sink import DealTablesSink
 
@@ -163,8 +163,17 @@ def run_deals_batch(spark: Any, settings: Settings, clean_tables: Any) -> Callab
     def run(payloads: list[Any], **kwargs: Any) -> Any:
         return sink(spark.createDataFrame(raw_records(payloads, **kwargs), RAW_RECORD_SCHEMA), None)
 
-    yield run
-    sink.close()
+    try:
+        yield run
+    finally:
+        sink.close()
+
+
+@pytest.fixture()
+def run_deals_batch(spark: Any, settings: Settings, clean_tables: Any) -> Iterator[Callable[..., Any]]:
+    """Seed the (emptied) test keyspace by running the batch layer's sink over raw payloads."""
+    with deals_sink_runner(spark, settings) as run:
+        yield run
 
 
 def deselect_marked(config: pytest.Config, items: list[pytest.Item], marker: str) -> None:

@@ -314,10 +314,15 @@ def activity_tables(session: Any, s: Settings) -> dict[str, set[tuple[Any, ...]]
 
 def deal_tables(session: Any, s: Settings) -> dict[str, set[tuple[Any, ...]]]:
     """Every table the deals jobs write, whole; of the dead letters, those of the deals topic (the stream's
-    activity query writes the user events' own there, and the deals batch job does not read events)."""
+    activity query writes the user events' own there, and the deals batch job does not read events); of
+    the merchants' honesty, the rows with scored deals. A stream that scored a deal in one category and
+    later in another leaves a row of 0 scored deals for the first (the API reads such a row as no row);
+    a batch that sees only the newest version never writes one."""
     tables = snapshot(session)
     tables["dead_letters_by_day"] = {row for row in tables["dead_letters_by_day"]
                                      if ("source", s.topic_deals_raw) in row}
+    tables["merchant_honesty_by_category"] = {row for row in tables["merchant_honesty_by_category"]
+                                              if ("scored_deals", 0) not in row}
     return tables
 
 

@@ -11,6 +11,7 @@ import pytest
 from pipeline import score_rules as sr
 from pipeline.score_rules import ScoreRules
 from tests import expected, factories
+from tests.conftest import deals_sink_runner
 from tests.expected import round_half_up
 from tests.integration.tables import rows
 from tests.market_factories import market
@@ -84,14 +85,8 @@ WAYS = {"from-driver": {}, "connector": {"sink_driver_max_rows": 0}}
 @pytest.fixture(params=sorted(WAYS))
 def run_scored_batch(request, spark, settings, clean_tables):
     """The deal sink with its scores, switched to one of the ways above."""
-    from pipeline.schemas import RAW_RECORD_SCHEMA
-    from pipeline.sink import DealTablesSink
-    from tests.conftest import raw_records
-
-    sink = DealTablesSink(settings.model_copy(update=WAYS[request.param]))
-    yield lambda payloads, **kwargs: sink(spark.createDataFrame(raw_records(payloads, **kwargs),
-                                                                RAW_RECORD_SCHEMA), None)
-    sink.close()
+    with deals_sink_runner(spark, settings.model_copy(update=WAYS[request.param])) as run:
+        yield run
 
 
 def test_scores_equal_the_oracle_and_follow_changes(run_scored_batch, cassandra_session):

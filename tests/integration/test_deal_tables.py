@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests import factories
+from tests.conftest import deals_sink_runner
 from tests.integration.tables import assert_deal_tables_match
 
 pytestmark = pytest.mark.integration
@@ -62,14 +63,8 @@ OTHER_WAYS = {"direct-join-reads": {"sink_driver_max_keys": 0}, "connector-write
 @pytest.fixture(params=sorted(OTHER_WAYS))
 def run_deals_batch_other_way(request, spark, settings, clean_tables):
     """The same sink, switched to one of its other ways."""
-    from pipeline.schemas import RAW_RECORD_SCHEMA
-    from pipeline.sink import DealTablesSink
-    from tests.conftest import raw_records
-
-    sink = DealTablesSink(settings.model_copy(update=OTHER_WAYS[request.param]))
-    yield lambda payloads, **kwargs: sink(spark.createDataFrame(raw_records(payloads, **kwargs),
-                                                                RAW_RECORD_SCHEMA), None)
-    sink.close()
+    with deals_sink_runner(spark, settings.model_copy(update=OTHER_WAYS[request.param])) as run:
+        yield run
 
 
 def test_the_other_ways_give_the_same_tables(run_deals_batch_other_way, cassandra_session):
