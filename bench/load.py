@@ -165,6 +165,7 @@ class Phase:
     rate: float
     seconds: float
     histogram: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 60_000_000, 3))  # µs
+    by_query: dict[str, HdrHistogram] = field(default_factory=dict)  # the same, per document of the mix
     errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     late_starts: int = 0  # requests the generator itself started over 10 ms after they were due
@@ -172,6 +173,12 @@ class Phase:
 
     def percentile_ms(self, q: float) -> float:
         return self.histogram.get_value_at_percentile(q) / 1000
+
+    def record(self, name: str, micros: int) -> None:
+        self.histogram.record_value(micros)
+        if name not in self.by_query:
+            self.by_query[name] = HdrHistogram(1, 60_000_000, 3)
+        self.by_query[name].record_value(micros)
 
     @property
     def error_rate(self) -> float:
@@ -192,7 +199,7 @@ async def open_loop(client: Client, mix: Mix, phase: Phase) -> Phase:
             problem = await client.send(name, mix.documents[name], variables)
         except Exception as error:  # a timeout, a refused connection: counted, the loop goes on
             problem = type(error).__name__
-        phase.histogram.record_value(max(1, int((loop.time() - due) * 1e6)))
+        phase.record(name, max(1, int((loop.time() - due) * 1e6)))
         if problem:
             phase.errors[f"{name}: {problem}"] += 1
 
@@ -317,6 +324,9 @@ def metrics(load: Phase, steps: list[Phase], idle: Phase, max_rate: float) -> di
         "max_rate_within_bounds": max_rate, "load_average_1m": load.load_average_1m,
         "idle_load_average_1m": idle.load_average_1m,
     }
+    for name, histogram in sorted(load.by_query.items()):  # which documents make the tail
+        out |= {f"load_{name.lower()}_p95_ms": histogram.get_value_at_percentile(95) / 1000,
+                f"load_{name.lower()}_p99_ms": histogram.get_value_at_percentile(99) / 1000}
     for bound in HIST_BOUNDS_MS:
         out[f"load_hist_le_{bound}_ms"] = sum(c for v, c in _counts(load.histogram) if v <= bound * 1000)
     for step in steps:
@@ -364,6 +374,10 @@ def report(m: dict[str, float]) -> str:
         ("errors", f"{m['load_error_rate']:.4%}", f"{m['idle_error_rate']:.4%}", "", f"< {ERROR_RATE:.1%}"),
         ("highest rate within the bounds, req/s", m["max_rate_within_bounds"], "", "", "reported"),
     ]
+    names = sorted(k.removeprefix("load_").removesuffix("_p99_ms") for k in m
+                   if k.endswith("_p99_ms") and k.startswith("load_") and k != "load_p99_ms")
+    rows += [(f"under load, {n.upper()}: p95 / p99 ms", f"{m[f'load_{n}_p95_ms']:.1f} / {m[f'load_{n}_p99_ms']:.1f}",
+              "", "", "") for n in names]
     steps = sorted({float(k.split("_")[1]) for k in m if k.startswith("step_")})
     rows += [(f"step {r:g} req/s: p95 / p99 ms, errors",
               f"{m[f'step_{r:g}_p95_ms']:.1f} / {m[f'step_{r:g}_p99_ms']:.1f}", "", "",
