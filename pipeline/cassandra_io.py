@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from conf.settings import Settings
-from pipeline.driver_rows import rows_frame
+from pipeline.driver_rows import Held, rows_frame
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
@@ -178,6 +178,23 @@ class SinkTables:
         held_df = df.localCheckpoint(eager=True)
         self._held.append(held_df)
         return held_df
+
+    def materialise(self, df: DataFrame) -> Held:
+        """`df` computed now for this batch, with its row count (later steps must not recompute it).
+
+        Up to `sink_driver_max_keys` rows it is collected to the driver, and later jobs read it from
+        there (no checkpoint, no count job); a larger frame (a catch-up, the batch layer) is held.
+        """
+        limit = self._settings.sink_driver_max_keys
+        rows = df.limit(limit + 1).collect()
+        if len(rows) <= limit:
+            return Held(rows_frame(df.sparkSession, rows, df.schema), len(rows), rows)
+        return self.held(df)
+
+    def held(self, df: DataFrame) -> Held:
+        """`df` held (`hold`) and counted."""
+        held_df = self.hold(df)
+        return Held(held_df, held_df.count(), None)
 
     def release(self) -> None:
         """Drop the frames held for the batch that just ended."""
