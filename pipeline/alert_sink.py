@@ -141,9 +141,9 @@ class AlertSink:
         if matches.rows is None:
             return self._tables.read("alert_state_by_deal", matches.df.select("deal_id").distinct(),
                                      ALERT_STATE_BY_DEAL_SCHEMA)
-        deals = sorted({row["deal_id"] for row in matches.rows})
-        return rows_frame(matches.df.sparkSession, self._tables.read_keys(
-            "alert_state_by_deal", "deal_id", deals, ALERT_STATE_BY_DEAL_SCHEMA), ALERT_STATE_BY_DEAL_SCHEMA)
+        return self._tables.read_keys_frame(matches.df.sparkSession, "alert_state_by_deal", "deal_id",
+                                            sorted({row["deal_id"] for row in matches.rows}),
+                                            ALERT_STATE_BY_DEAL_SCHEMA)
 
     def _with_scores(self, matches: Held) -> DataFrame:
         """Matches with `verified_discount_pct`, waiting briefly for scores the deals stream is writing."""

@@ -13,7 +13,7 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.query import PreparedStatement
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -209,6 +209,11 @@ class SinkTables:
     def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
         """Stored rows of `table` for the partition keys `keys`, read from the driver now, as tuples."""
         return self._reader.read_keys(table, key, keys, schema)
+
+    def read_keys_frame(self, spark: SparkSession, table: str, key: str, keys: Sequence[object],
+                        schema: T.StructType) -> DataFrame:
+        """`read_keys` as a frame of `spark` (for keys the driver already holds: no Spark job finds them)."""
+        return rows_frame(spark, self.read_keys(table, key, keys, schema), schema)
 
     def append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
         append_rows(df, keyspace=self.keyspace, table=table, write_nulls=write_nulls)

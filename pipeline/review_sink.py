@@ -118,7 +118,8 @@ class ReviewSink:
         reads = (("reviews_by_deal", rs.REVIEWS_BY_DEAL_SCHEMA), ("purchases_by_deal", rs.PURCHASES_BY_DEAL_SCHEMA))
         if batch_rows is not None:
             deals = sorted({row["deal_id"] for row in batch_rows if row["deal_id"] is not None})
-            return run_concurrently([partial(self._read_keys, purchases_df, table, "deal_id", deals, schema)
+            return run_concurrently([partial(self._tables.read_keys_frame, purchases_df.sparkSession, table,
+                                             "deal_id", deals, schema)
                                      for table, schema in reads])
         touched_df = purchases_df.select("deal_id").union(reviews_df.select("deal_id")).distinct()
         return run_concurrently([partial(self._tables.read, table, touched_df, schema) for table, schema in reads])
@@ -157,7 +158,7 @@ class ReviewSink:
                                      [tuple(record.get(name) for name in schema.fieldNames()) for record in ratings],
                                      schema)
         stored = run_concurrently([
-            partial(self._read_keys, like_df, rated.table, rated.partition,
+            partial(self._tables.read_keys_frame, like_df.sparkSession, rated.table, rated.partition,
                     sorted({r[rated.partition] for r in rows.records(FRESH, rated.table)}), rated.schema)
             for rated in (BY_CATEGORY, BY_MERCHANT)])
         aggregates = self._aggregates(deal_ratings_df, *stored)
@@ -168,11 +169,6 @@ class ReviewSink:
     def _collected(df: DataFrame) -> DataFrame:
         """`df` computed now and held on the driver: later frames start from its rows, not its plan."""
         return rows_frame(df.sparkSession, df.collect(), df.schema)
-
-    def _read_keys(self, like_df: DataFrame, table: str, key: str, keys: Sequence[object],
-                   schema: T.StructType) -> DataFrame:
-        """The stored rows of `table` for the partition keys `keys`, read from the driver, as a frame."""
-        return rows_frame(like_df.sparkSession, self._tables.read_keys(table, key, keys, schema), schema)
 
     # -- a large batch: Spark joins and the connector --------------------------------------------
 
