@@ -13,13 +13,13 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.query import PreparedStatement
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from conf.settings import Settings
-from pipeline.driver_rows import rows_frame
+from pipeline.driver_rows import Held, rows_frame
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
@@ -179,6 +179,23 @@ class SinkTables:
         self._held.append(held_df)
         return held_df
 
+    def materialise(self, df: DataFrame) -> Held:
+        """`df` computed now for this batch, with its row count (later steps must not recompute it).
+
+        Up to `sink_driver_max_keys` rows it is collected to the driver, and later jobs read it from
+        there (no checkpoint, no count job); a larger frame (a catch-up, the batch layer) is held.
+        """
+        limit = self._settings.sink_driver_max_keys
+        rows = df.limit(limit + 1).collect()
+        if len(rows) <= limit:
+            return Held(rows_frame(df.sparkSession, rows, df.schema), len(rows), rows)
+        return self.held(df)
+
+    def held(self, df: DataFrame) -> Held:
+        """`df` held (`hold`) and counted."""
+        held_df = self.hold(df)
+        return Held(held_df, held_df.count(), None)
+
     def release(self) -> None:
         """Drop the frames held for the batch that just ended."""
         for held_df in self._held:
@@ -192,6 +209,11 @@ class SinkTables:
     def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
         """Stored rows of `table` for the partition keys `keys`, read from the driver now, as tuples."""
         return self._reader.read_keys(table, key, keys, schema)
+
+    def read_keys_frame(self, spark: SparkSession, table: str, key: str, keys: Sequence[object],
+                        schema: T.StructType) -> DataFrame:
+        """`read_keys` as a frame of `spark` (for keys the driver already holds: no Spark job finds them)."""
+        return rows_frame(spark, self.read_keys(table, key, keys, schema), schema)
 
     def append(self, df: DataFrame, table: str, *, write_nulls: bool = False) -> None:
         append_rows(df, keyspace=self.keyspace, table=table, write_nulls=write_nulls)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +72,15 @@ def small_session(spark: SparkSession) -> SparkSession:
                 session.conf.set(conf_key, value)
             _small_sessions[key] = session
         return _small_sessions[key]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A frame materialised for the current batch, its row count, and its rows when the driver holds them."""
+
+    df: DataFrame
+    count: int
+    rows: list[Any] | None
 
 
 def held_on_driver(df: DataFrame, max_rows: int) -> tuple[DataFrame, list[Any]] | None:

@@ -41,7 +41,7 @@ from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import held_on_driver, rows_frame
+from pipeline.driver_rows import Held, held_on_driver, rows_frame
 from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
 from pipeline.table_rows import to_json_rows
 
@@ -71,15 +71,6 @@ BY_MERCHANT = RatedDeals("deal_ratings_by_merchant", "merchant_id", rs.DEAL_RATI
 
 
 @dataclass(frozen=True)
-class Held:
-    """A frame materialised for the current batch: its rows too when they are held on the driver."""
-
-    df: DataFrame
-    count: int
-    rows: list[Row] | None
-
-
-@dataclass(frozen=True)
 class Judged:
     """A batch's rows for the review tables, before any is written (lazy frames)."""
 
@@ -106,7 +97,7 @@ class ReviewSink:
         batch_df = events_df.filter(F.col("event_type").isin("review", "purchase"))
         on_driver = held_on_driver(batch_df, self.settings.sink_driver_max_keys)
         if on_driver is None:
-            batch = self._checkpointed(batch_df)
+            batch = self._tables.held(batch_df)
         else:
             batch = Held(on_driver[0], len(on_driver[1]), on_driver[1])
         if not batch.count:
@@ -127,7 +118,8 @@ class ReviewSink:
         reads = (("reviews_by_deal", rs.REVIEWS_BY_DEAL_SCHEMA), ("purchases_by_deal", rs.PURCHASES_BY_DEAL_SCHEMA))
         if batch_rows is not None:
             deals = sorted({row["deal_id"] for row in batch_rows if row["deal_id"] is not None})
-            return run_concurrently([partial(self._read_keys, purchases_df, table, "deal_id", deals, schema)
+            return run_concurrently([partial(self._tables.read_keys_frame, purchases_df.sparkSession, table,
+                                             "deal_id", deals, schema)
                                      for table, schema in reads])
         touched_df = purchases_df.select("deal_id").union(reviews_df.select("deal_id")).distinct()
         return run_concurrently([partial(self._tables.read, table, touched_df, schema) for table, schema in reads])
@@ -166,7 +158,7 @@ class ReviewSink:
                                      [tuple(record.get(name) for name in schema.fieldNames()) for record in ratings],
                                      schema)
         stored = run_concurrently([
-            partial(self._read_keys, like_df, rated.table, rated.partition,
+            partial(self._tables.read_keys_frame, like_df.sparkSession, rated.table, rated.partition,
                     sorted({r[rated.partition] for r in rows.records(FRESH, rated.table)}), rated.schema)
             for rated in (BY_CATEGORY, BY_MERCHANT)])
         aggregates = self._aggregates(deal_ratings_df, *stored)
@@ -178,20 +170,15 @@ class ReviewSink:
         """`df` computed now and held on the driver: later frames start from its rows, not its plan."""
         return rows_frame(df.sparkSession, df.collect(), df.schema)
 
-    def _read_keys(self, like_df: DataFrame, table: str, key: str, keys: Sequence[object],
-                   schema: T.StructType) -> DataFrame:
-        """The stored rows of `table` for the partition keys `keys`, read from the driver, as a frame."""
-        return rows_frame(like_df.sparkSession, self._tables.read_keys(table, key, keys, schema), schema)
-
     # -- a large batch: Spark joins and the connector --------------------------------------------
 
     def _write_by_connector(self, judged: Judged) -> dict[str, int]:
-        flagged_df = self._hold(judged.flagged_df).df
-        changed = self._hold(rt.changed_reviews(flagged_df))
+        flagged_df = self._tables.materialise(judged.flagged_df).df
+        changed = self._tables.materialise(rt.changed_reviews(flagged_df))
         if not changed.count:
             self._upsert_by_connector([(judged.purchases_df, "purchases_by_deal")])
             return {"reviews": 0, "deals": 0}
-        deal_ratings = self._hold(rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df)))
+        deal_ratings = self._tables.materialise(rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df)))
         partitions = {BY_CATEGORY: rt.to_deal_ratings_by_category_rows(deal_ratings.df),
                       BY_MERCHANT: rt.to_deal_ratings_by_merchant_rows(deal_ratings.df)}
         stored = run_concurrently([
@@ -207,21 +194,6 @@ class ReviewSink:
 
     def _upsert_by_connector(self, frames: Frames) -> None:
         run_concurrently([partial(self._tables.append, rows_df, table) for rows_df, table in frames])
-
-    def _hold(self, df: DataFrame) -> Held:
-        """Materialise now for this batch only (later steps must not recompute it), with its row count.
-
-        A frame of up to `sink_driver_max_keys` rows is collected to the driver, and later jobs read
-        it from there (no checkpoint, no count job); a larger one (the batch layer) is checkpointed.
-        """
-        rows = df.limit(self.settings.sink_driver_max_keys + 1).collect()
-        if len(rows) <= self.settings.sink_driver_max_keys:
-            return Held(rows_frame(df.sparkSession, rows, df.schema), len(rows), rows)
-        return self._checkpointed(df)
-
-    def _checkpointed(self, df: DataFrame) -> Held:
-        held_df = self._tables.hold(df)
-        return Held(held_df, held_df.count(), None)
 
     # -- the rows both ways write ------------------------------------------------------------------
 
