@@ -179,10 +179,12 @@ class AlertSink:
         ])
         self._tables.execute(upsert_statements(self._tables, rows, ["alerts_by_user", "alerts_by_interest_day"]))
         producer = self._kafka_producer()
-        for message in rows.records(FRESH, self.settings.topic_deal_alerts):
-            producer.send(self.settings.topic_deal_alerts, key=message["key"].encode(),
-                          value=message["value"].encode())
-        producer.flush()  # sent and acknowledged before the state says these alerts were raised
+        sent = [producer.send(self.settings.topic_deal_alerts, key=message["key"].encode(),
+                              value=message["value"].encode())
+                for message in rows.records(FRESH, self.settings.topic_deal_alerts)]
+        producer.flush()
+        for future in sent:  # acknowledged (a failed send raises here) before the state says they were raised
+            future.get()
         self._tables.execute(upsert_statements(self._tables, rows, ["alert_state_by_deal"]))
         # the interest-day rows are exactly the alerts delivered at once
         return len(rows.json(FRESH, "alerts_by_user")), len(rows.json(FRESH, "alerts_by_interest_day"))
