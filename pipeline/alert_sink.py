@@ -15,9 +15,9 @@ twice after such a replay; consumers drop repeats by `alert_id` (the API reads C
 A small batch (the steady stream's few dozen deals, matched in the small session) keeps its
 intermediate frames on the driver (`SinkTables.materialise`: no checkpoint or count jobs) and is
 delivered from it: one Spark job collects every alert row and message as JSON, and the driver sends
-them in the same order (prepared statements, an idempotent `acks=all` producer). Through the
-connector the same batch cost about seventeen Spark jobs, each with the fixed cost of a job on two
-busy cores; this way about seven. A large batch (a catch-up, 100k interests) goes through Spark joins
+them in the same order (prepared statements, an idempotent `acks=all` producer). Counted in the
+code, a batch that raises alerts ran about seventeen Spark jobs through the connector, each with the
+fixed cost of a job on two busy cores, and runs about seven this way. A large batch (a catch-up, 100k interests) goes through Spark joins
 and the connector. Same rows and messages either way.
 """
 from __future__ import annotations
