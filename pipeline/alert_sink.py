@@ -11,14 +11,6 @@ alerts_by_user + alerts_by_interest_day, then Kafka `deal_alerts`, then `alert_s
 so a replay after a crash anywhere recomputes the same alerts (the same ids, the same decisions),
 and a replay after the state was written finds them already alerted. Kafka may carry an alert
 twice after such a replay; consumers drop repeats by `alert_id` (the API reads Cassandra).
-
-A small batch (the steady stream's few dozen deals, matched in the small session) keeps its
-intermediate frames on the driver (`SinkTables.materialise`: no checkpoint or count jobs) and is
-delivered from it: one Spark job collects every alert row and message as JSON, and the driver sends
-them in the same order (prepared statements, an idempotent `acks=all` producer). Counted in the
-code, a batch that raises alerts ran about seventeen Spark jobs through the connector, each with the
-fixed cost of a job on two busy cores, and runs about seven this way. A large batch (a catch-up, 100k interests) goes through Spark joins
-and the connector. Same rows and messages either way.
 """
 from __future__ import annotations
 
@@ -27,23 +19,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from functools import partial
 
-from kafka import KafkaProducer
+from cassandra.cluster import Session
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from conf.clients import kafka_producer
 from conf.settings import Settings
 from pipeline import alert_delivery as ad
 from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
 from pipeline.alert_interests import InterestIndex
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
-from pipeline.cassandra_io import SinkTables, run_side_by_side
-from pipeline.driver_rows import Held, held_on_driver, rows_frame
-from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
-from pipeline.table_rows import to_json_rows
+from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_side_by_side
+from pipeline.driver_rows import held_on_driver, rows_frame
 
 log = logging.getLogger(__name__)
 SCORE_POLL_S = 0.25
@@ -55,7 +43,7 @@ SMALL_MAX_INTERESTS = 20_000
 class AlertReport:
     batch_id: int | None
     versions: int
-    candidates: int  # (interest, deal version) pairs meeting every criterion but the verified discount
+    candidates: int
     alerts: int
     instant: int
     seconds: float
@@ -66,9 +54,10 @@ class AlertSink:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._tables = SinkTables(settings)
+        self._session: Session | None = None
+        self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
         self._interests: dict[int, InterestIndex] = {}  # by session, see `_interest_index`
-        self._producer: KafkaProducer | None = None
+        self._held: list[DataFrame] = []
         self.reports: list[AlertReport] = []
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> AlertReport:
@@ -76,7 +65,9 @@ class AlertSink:
         try:
             report = self._write(raw_df, batch_id, started)
         finally:
-            self._tables.release()
+            for held_df in self._held:
+                held_df.unpersist()
+            self._held.clear()
         self.reports = [*self.reports[-999:], report]
         log.info("alerts batch %s: %d versions, %d candidates, %d alerts (%d instant), %.2fs", batch_id,
                  report.versions, report.candidates, report.alerts, report.instant, report.seconds)
@@ -88,132 +79,97 @@ class AlertSink:
         # One whose keys hold many interests is matched in the application's session again: its
         # candidate pairs are too many for one interpreted task (100k interests: 351k pairs for 1,000 deals).
         held = held_on_driver(raw_df, self.settings.sink_driver_max_rows)
-        small = held is not None
-        versions, keys, interests_df = self._versions_and_interests(raw_df if held is None else held[0], small)
-        if small and keys and self._interest_index(versions.df).filed_under(keys) > SMALL_MAX_INTERESTS:
-            small = False
-            versions, keys, interests_df = self._versions_and_interests(raw_df, small)
-        report = partial(AlertReport, batch_id, versions.count)
+        versions_df, keys, interests_df = self._versions_and_interests(raw_df if held is None else held[0])
+        if held is not None and keys and self._interest_index(versions_df).filed_under(keys) > SMALL_MAX_INTERESTS:
+            versions_df, keys, interests_df = self._versions_and_interests(raw_df)
+        versions = versions_df.count()
         if interests_df is None:
-            return report(0, 0, 0, time.monotonic() - started)
+            return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
         # held before the scores are looked up: their lookup and every later step read the matches
-        matches = self._materialise(at.match_interests(versions.df, interests_df), small)
-        if not matches.count:
-            return report(0, 0, 0, time.monotonic() - started)
-        candidates_df = self._with_scores(matches)
-        state_df = self._stored_state(matches)
-        fired = self._materialise(at.fired_alerts(candidates_df, state_df), small)
-        if not fired.count:
-            return report(matches.count, 0, 0, time.monotonic() - started)
+        candidates_df = self._with_scores(self._hold(at.match_interests(versions_df, interests_df)))
+        counts = candidates_df.agg(F.count(F.lit(1)).alias("n")).first()
+        if not counts or not counts["n"]:
+            return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
+        state_df = self._reader.read(candidates_df.select("deal_id").distinct(), "alert_state_by_deal",
+                                     ALERT_STATE_BY_DEAL_SCHEMA, self._hold)
+        fired_df = self._hold(at.fired_alerts(candidates_df, state_df))
+        if fired_df.isEmpty():
+            return AlertReport(batch_id, versions, counts["n"], 0, 0, time.monotonic() - started)
         # only an instant alert of a capped interest needs what earlier batches delivered that day
-        capped_df = fired.df.filter((F.col("delivery") == "INSTANT") & F.col("max_per_day").isNotNull())
+        capped_df = fired_df.filter((F.col("delivery") == "INSTANT") & F.col("max_per_day").isNotNull())
         day_keys_df = capped_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd").alias("day")).distinct()
-        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys_df, ALERTS_BY_INTEREST_DAY_SCHEMA)
-        decided_df = ad.with_delivery(fired.df, stored_days_df)
-        if fired.rows is not None:
-            alerts, instant = self._deliver_from_driver(decided_df)
-        else:
-            alerts, instant = self._deliver_by_connector(self._tables.hold(decided_df))
-        return report(matches.count, alerts, instant, time.monotonic() - started)
+        stored_days_df = self._reader.read(day_keys_df, "alerts_by_interest_day", ALERTS_BY_INTEREST_DAY_SCHEMA,
+                                           self._hold)
+        decided_df = self._hold(ad.with_delivery(fired_df, stored_days_df))
+        self._publish(decided_df)
+        self._append(ad.to_alert_state_rows(decided_df), "alert_state_by_deal")  # last: see the module doc
+        totals = decided_df.agg(F.count(F.lit(1)).alias("alerts"),
+                                F.count(F.when(F.col("delivery_mode") == "INSTANT", 1)).alias("instant")).first()
+        assert totals is not None
+        return AlertReport(batch_id, versions, counts["n"], totals["alerts"], totals["instant"],
+                           time.monotonic() - started)
 
-    def _versions_and_interests(self, raw_df: DataFrame, small: bool) -> tuple[Held, set[str], DataFrame | None]:
+    def _versions_and_interests(self, raw_df: DataFrame) -> tuple[DataFrame, set[str], DataFrame | None]:
         """The batch's deal versions (held), their index keys and the interests filed under them."""
         valid_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
-        versions = self._materialise(at.alert_versions(valid_df), small)
-        keys = {row[0] for row in at.with_index_keys(versions.df).select("index_key").distinct().collect()}
-        interests_df = self._interest_index(versions.df).frame(versions.df.sparkSession, keys) if keys else None
-        return versions, keys, interests_df
-
-    def _materialise(self, df: DataFrame, small: bool) -> Held:
-        """`df` computed now for this batch: later steps read it and must not re-run it after our own
-        writes. In the small session a frame of a few rows is collected to the driver (`SinkTables.materialise`)."""
-        return self._tables.materialise(df) if small else self._tables.held(df)
+        versions_df = self._hold(at.alert_versions(valid_df))
+        keys = {row[0] for row in at.with_index_keys(versions_df).select("index_key").distinct().collect()}
+        interests_df = self._interest_index(versions_df).frame(versions_df.sparkSession, keys) if keys else None
+        return versions_df, keys, interests_df
 
     def _interest_index(self, df: DataFrame) -> InterestIndex:
         """The interest index of `df`'s session (one per session: the frame it caches is joined there)."""
         key = id(df.sparkSession)  # the sessions live as long as the application: ids are not reused
         if key not in self._interests:
-            self._interests[key] = InterestIndex(self._tables.session, self.settings.keyspace)
+            self._interests[key] = InterestIndex(self._driver_session, self.settings.keyspace)
         return self._interests[key]
 
-    def _stored_state(self, matches: Held) -> DataFrame:
-        """The stored re-arm state of the matched deals (by deal id)."""
-        if matches.rows is None:
-            return self._tables.read("alert_state_by_deal", matches.df.select("deal_id").distinct(),
-                                     ALERT_STATE_BY_DEAL_SCHEMA)
-        return self._tables.read_keys_frame(matches.df.sparkSession, "alert_state_by_deal", "deal_id",
-                                            sorted({row["deal_id"] for row in matches.rows}),
-                                            ALERT_STATE_BY_DEAL_SCHEMA)
+    def _publish(self, decided_df: DataFrame) -> None:
+        """The two alert tables side by side, then Kafka (a consumer may then find the rows)."""
+        run_side_by_side(lambda: self._append(ad.to_alerts_by_user_rows(decided_df), "alerts_by_user"),
+                         lambda: self._append(ad.to_alerts_by_interest_day_rows(decided_df),
+                                              "alerts_by_interest_day"))
+        (ad.to_deal_alert_messages(decided_df).write.format("kafka")
+         .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
+         .option("kafka.acks", "all").option("kafka.enable.idempotence", "true")
+         .option("topic", self.settings.topic_deal_alerts).save())
 
-    def _with_scores(self, matches: Held) -> DataFrame:
-        """Matches with `verified_discount_pct`, waiting briefly for scores the deals stream is writing."""
-        needed_df = matches.df.filter(F.col("min_verified_discount").isNotNull()).select("deal_id", "updated_at")
-        needed = (needed_df.distinct().collect() if matches.rows is None else
-                  [row for row in matches.rows if row["min_verified_discount"] is not None])
+    def _with_scores(self, candidates_df: DataFrame) -> DataFrame:
+        """Candidates with `verified_discount_pct`, waiting briefly for scores the deals stream is writing."""
+        needed_df = candidates_df.filter(F.col("min_verified_discount").isNotNull()).select("deal_id", "updated_at")
         # Spark hands back local times, the driver naive UTC ones: both compared as aware UTC
-        wanted = {(row["deal_id"], row["updated_at"].astimezone(UTC)) for row in needed}
+        wanted = {(r[0], r[1].astimezone(UTC)) for r in needed_df.distinct().collect()}
         if not wanted:
-            return matches.df.withColumn("verified_discount_pct", F.lit(None).cast("double"))
+            return candidates_df.withColumn("verified_discount_pct", F.lit(None).cast("double"))
         deadline = time.monotonic() + self.settings.alert_score_wait_s
         while True:
-            rows = self._tables.read_keys("deal_score_versions", "deal_id", sorted({deal for deal, _ in wanted}),
+            rows = self._reader.read_keys("deal_score_versions", "deal_id", sorted({deal for deal, _ in wanted}),
                                           VERSION_SCORE_SCHEMA)
             found = {(r[0], r[1]) for r in rows}
             if wanted <= found or time.monotonic() >= deadline:
                 break
             time.sleep(SCORE_POLL_S)
-        scores_df = rows_frame(matches.df.sparkSession, rows, VERSION_SCORE_SCHEMA)
-        return at.with_verified_discount(matches.df, scores_df)
+        scores_df = rows_frame(candidates_df.sparkSession, rows, VERSION_SCORE_SCHEMA)
+        return at.with_verified_discount(candidates_df, scores_df)
 
-    # -- delivery: the alert tables, Kafka, then the re-arm state (the order of the module doc) -------
+    def _hold(self, df: DataFrame) -> DataFrame:
+        """Materialise now, for this batch only: later reads must not re-run after our own writes."""
+        held_df = df.localCheckpoint(eager=True)
+        self._held.append(held_df)
+        return held_df
 
-    def _deliver_from_driver(self, decided_df: DataFrame) -> tuple[int, int]:
-        """A small batch's alerts: every row and message collected as JSON in one Spark job, then sent
-        from the driver (the tables by prepared statements, Kafka by an idempotent producer); returns
-        (alerts, instant ones)."""
-        rows = CollectedRows([
-            to_json_rows(ad.to_alerts_by_user_rows(decided_df), FRESH, "alerts_by_user"),
-            to_json_rows(ad.to_alerts_by_interest_day_rows(decided_df), FRESH, "alerts_by_interest_day"),
-            to_json_rows(ad.to_deal_alert_messages(decided_df), FRESH, self.settings.topic_deal_alerts),
-            to_json_rows(ad.to_alert_state_rows(decided_df), FRESH, "alert_state_by_deal"),
-        ])
-        self._tables.execute(upsert_statements(self._tables, rows, ["alerts_by_user", "alerts_by_interest_day"]))
-        producer = self._kafka_producer()
-        sent = [producer.send(self.settings.topic_deal_alerts, key=message["key"].encode(),
-                              value=message["value"].encode())
-                for message in rows.records(FRESH, self.settings.topic_deal_alerts)]
-        producer.flush()
-        for future in sent:  # acknowledged (a failed send raises here) before the state says they were raised
-            future.get()
-        self._tables.execute(upsert_statements(self._tables, rows, ["alert_state_by_deal"]))
-        # the interest-day rows are exactly the alerts delivered at once
-        return len(rows.json(FRESH, "alerts_by_user")), len(rows.json(FRESH, "alerts_by_interest_day"))
+    def _append(self, df: DataFrame, table: str) -> None:
+        append_rows(df, keyspace=self.settings.keyspace, table=table)
 
-    def _deliver_by_connector(self, decided_df: DataFrame) -> tuple[int, int]:
-        """A large batch's alerts: the two alert tables side by side, then Kafka, then the state."""
-        run_side_by_side(lambda: self._tables.append(ad.to_alerts_by_user_rows(decided_df), "alerts_by_user"),
-                         lambda: self._tables.append(ad.to_alerts_by_interest_day_rows(decided_df),
-                                                     "alerts_by_interest_day"))
-        (ad.to_deal_alert_messages(decided_df).write.format("kafka")
-         .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
-         .option("kafka.acks", "all").option("kafka.enable.idempotence", "true")
-         .option("topic", self.settings.topic_deal_alerts).save())
-        self._tables.append(ad.to_alert_state_rows(decided_df), "alert_state_by_deal")
-        totals = decided_df.agg(F.count(F.lit(1)).alias("alerts"),
-                                F.count(F.when(F.col("delivery_mode") == "INSTANT", 1)).alias("instant")).first()
-        assert totals is not None  # an aggregate without grouping has exactly one row
-        return totals["alerts"], totals["instant"]
-
-    def _kafka_producer(self) -> KafkaProducer:
-        if self._producer is None:
-            self._producer = kafka_producer(self.settings, client_id="exstreamly-alerts")
-        return self._producer
+    def _driver_session(self) -> Session:
+        if self._session is None:
+            self._session = connect_sink_session(self.settings)
+        return self._session
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close()
-            self._producer = None
-        self._tables.close()
+        if self._session is not None:
+            self._session.cluster.shutdown()
+            self._session = None
 
 
 def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertReport]:

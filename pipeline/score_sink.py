@@ -73,15 +73,15 @@ class DealScoreSink:
             self._tables.release()
 
     def _write(self, clean_df: DataFrame, batch_id: int | None, *, on_driver: bool) -> int:
-        versions_df = ds.distinct_versions(clean_df).transform(with_item_key)
-        # a small batch's versions are collected: the keys to read are then on the driver already
-        version_rows = None
-        if on_driver:
-            versions = self._tables.materialise(versions_df)
-            versions_df, version_rows = versions.df, versions.rows
-        else:
-            versions_df = self._tables.hold(versions_df)
-        stored_versions_df, stored_offers_df, stored_keys_df = self._stored(versions_df, version_rows)
+        versions_df = self._tables.hold(ds.distinct_versions(clean_df).transform(with_item_key))
+        stored_versions_df, stored_offers_df, stored_keys_df = run_concurrently([
+            lambda: self._read("deal_score_versions", versions_df.select("deal_id").distinct(),
+                               ss.DEAL_SCORE_VERSIONS_SCHEMA),
+            lambda: self._read("offer_prices_by_item", versions_df.select("item_key").distinct().dropna(),
+                               ss.OFFER_PRICES_BY_ITEM_SCHEMA),
+            lambda: self._read("deal_scores_by_id", versions_df.select("deal_id").distinct(),
+                               ss.DEAL_SCORES_BY_ID_SCHEMA),
+        ])
         scores_df = self._tables.hold(ds.score_deal_versions(
             versions_df, sr.observations(versions_df, stored_versions_df),
             sr.offers(versions_df, stored_offers_df), self.rules))
@@ -111,20 +111,6 @@ class DealScoreSink:
         self._tables.upsert(fresh_df, sr.to_deal_scores_by_id_rows, "deal_scores_by_id", split)
         log.info("batch %s: %d deals' scores written", batch_id, counts["fresh"])
         return int(counts["fresh"])
-
-    def _stored(self, versions_df: DataFrame, version_rows: list[Any] | None) -> list[DataFrame]:
-        """What the score tables hold for the batch's deals and items: read by the keys of `version_rows`
-        when the driver holds them, else by the keys' frame (`SinkTables.read`)."""
-        reads = (("deal_score_versions", "deal_id", ss.DEAL_SCORE_VERSIONS_SCHEMA),
-                 ("offer_prices_by_item", "item_key", ss.OFFER_PRICES_BY_ITEM_SCHEMA),
-                 ("deal_scores_by_id", "deal_id", ss.DEAL_SCORES_BY_ID_SCHEMA))
-        if version_rows is not None:
-            return run_concurrently([
-                partial(self._tables.read_keys_frame, versions_df.sparkSession, table, key,
-                        sorted({row[key] for row in version_rows if row[key] is not None}), schema)
-                for table, key, schema in reads])
-        return run_concurrently([partial(self._read, table, versions_df.select(key).distinct().dropna(), schema)
-                                 for table, key, schema in reads])
 
     def _write_from_driver(self, versions_df: DataFrame, scores_df: DataFrame, latest_df: DataFrame,
                            stored_keys_df: DataFrame) -> int:
