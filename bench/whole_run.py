@@ -79,12 +79,15 @@ class Run:
         """Wait until the one-off work of a start has ended: the recommender's one training, and the deals
         stream's catch-up on the first crawl (a batch within `CAUGHT_UP_LAG_S`); seconds from the start."""
         deadline = time.monotonic() + timeout_s
-        while self.trained_at is None or not self._deals_caught_up():
+        while not self.start_up_work_ended():
             self.ensure_running("its start-up work")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the start-up work (training, first catch-up) did not end in {timeout_s:.0f}s")
             time.sleep(2)
         return time.monotonic() - self.started
+
+    def start_up_work_ended(self) -> bool:
+        return self.trained_at is not None and self._deals_caught_up()
 
     def _deals_caught_up(self) -> bool:
         lines = text_of(self.logs() / "speed_layer.log")[self._speed_log_start:].splitlines()
