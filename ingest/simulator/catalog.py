@@ -125,6 +125,8 @@ class Catalog:
         _discard(self.by_updated, (record.updated_ts, record.id))
         for name, value in fields.items():
             setattr(record, name, value)
+        if "price" in fields or "value" in fields:
+            record.restate_price()
         record.touch(ts)
         insort(self.by_updated, (record.updated_ts, record.id))
         self.truth.changed(self._version(record, ts))

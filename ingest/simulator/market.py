@@ -66,11 +66,10 @@ def _cents(x: float) -> float:
 
 
 def _retitle(record: DealRecord, item: str, price: float, value: float) -> None:
-    _, pct = values.discount(price, value)
     record.price, record.value = price, value
     record.title = f"${price:g} for a {item} (${value:g} Value)" if record.online else f"{item} at " \
         f"{record.merchant['name']}"
-    record.short_title = f"{round(100 * pct)}% off at {record.merchant['name']}"
+    record.short_title = values.short_title(price, value, record.merchant["name"])
 
 
 def _sellers(rng: random.Random, start_ts: float, first_id: int, count: int,
@@ -132,6 +131,5 @@ def history_scenario(rng: random.Random, labels: Labels, record: DealRecord, pat
         labels.schedule.append((t, record.id, {"price": reduced}))
         if pattern == NEW_LOW:
             labels.schedule.append((t + rng.uniform(35, 40) * DAY, record.id, {"price": _cents(reduced * 0.85)}))
-    record.short_title = f"{round(100 * values.discount(record.price, record.value)[1])}% off at " \
-        f"{record.merchant['name']}"
+    record.restate_price()
 

@@ -111,6 +111,11 @@ class DealRecord:
             self._wire = orjson.dumps({"deal": self.to_deal()})
         return self._wire
 
+    def restate_price(self) -> None:
+        """The title and short title made to state the current price and value (after a change of either)."""
+        self.title = values.restated(self.title, self.price, self.value)
+        self.short_title = values.short_title(self.price, self.value, self.merchant["name"])
+
     def touch(self, ts: float) -> None:
         """A new version: `updated_at` moves (whole seconds, as served) and the wire cache is dropped."""
         self.version += 1
@@ -152,7 +157,7 @@ def new_deal(
         provider=provider,
         online=online,
         title=values.title(rng, category, name, price, value, pct),
-        short_title=f"{round(100 * pct)}% off at {name}",
+        short_title=values.short_title(price, value, name),
         description=values.description(rng, category, name),
         fine_print=values.fine_print(rng),
         number_sold=values.number_sold(rng),

@@ -9,6 +9,7 @@ as 2-decimal fractions, trailing spaces in titles.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -312,6 +313,36 @@ def discount(price: float, value: float) -> tuple[float, float]:
     """(discount_amount, discount_percentage): `value − price` and a 2-decimal fraction (§5.4)."""
     amount = round(value - price, 2)
     return amount, round(amount / value, 2) if value else 0.0
+
+
+def short_title(price: float, value: float, merchant_name: object) -> str:
+    """`<N>% off at <merchant>`, N the rounded discount (sqoot_api.md, `short_title`)."""
+    return f"{round(100 * discount(price, value)[1])}% off at {merchant_name}"
+
+
+#: The headline shapes that state a price, a value or a discount (`title`, `market._retitle`), each with
+#: its text around them; an "<item> at <merchant>" headline states none.
+_STATED = (
+    (re.compile(r"^\$[0-9.]+ for \$[0-9.]+ Worth of (?P<rest>.*)$", re.S), "${price:g} for ${value:g} Worth of {rest}"),
+    (re.compile(r"^\$[0-9.]+ for (?P<rest>.*) \(\$[0-9.]+ Value\)$", re.S), "${price:g} for {rest} (${value:g} Value)"),
+    (re.compile(r"^Up to [0-9]+% Off (?P<rest>.*)$", re.S), "Up to {up_to}% Off {rest}"),
+    (re.compile(r"^[0-9]+% Off (?P<rest>.*)$", re.S), "{pct}% Off {rest}"),
+)
+
+
+def restated(title: str, price: float, value: float) -> str:
+    """`title` in its own shape, stating `price`, `value` and their discount: a provider's headline
+    follows its offer when the offer is repriced (a stale "$4 for a ... ($10 Value)" on a deal that now
+    costs $10 would be the simulator contradicting itself). A headline of a percentage off loses it when
+    there is no discount ("0% Off" is no headline)."""
+    pct = round(100 * discount(price, value)[1])
+    for pattern, shape in _STATED:
+        match = pattern.match(title)
+        if match:
+            if pct == 0 and "% Off" in shape:
+                return match["rest"]
+            return shape.format(price=price, value=value, pct=pct, up_to=min(94, pct), rest=match["rest"])
+    return title
 
 
 def title(rng: random.Random, category: str, name: str, price: float, value: float, pct: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import orjson
@@ -158,3 +159,35 @@ def test_location_resolves_and_forces_online_false(raw: str) -> None:
     sim, _ = make()
     total, wires, _ = sim.search(query)
     assert all(orjson.loads(w)["deal"]["online"] is False for w in wires)
+
+
+#: What a served title states, read back independently of how the simulator writes it.
+STATED_PRICE = re.compile(r"^\$([0-9.]+) for ")
+STATED_VALUE = re.compile(r"(?:\(\$([0-9.]+) Value\)$|^\$[0-9.]+ for \$([0-9.]+) Worth of )")
+STATED_PERCENT = re.compile(r"^(Up to )?([0-9]+)% Off ")
+
+
+def test_titles_state_the_served_price_value_and_discount_after_repricing() -> None:
+    """A repriced deal's headline and short title follow its new price (the initial catalog's and the
+    history scenarios' and churn's changes alike)."""
+    sim, clock = make(deals=2_000, churn=ChurnRates(new=0.0, change=0.05, sold=0.0, withdraw=0.0))
+    for _ in range(7):
+        clock.advance(86_400)  # the scheduled price paths start 1-6 days in
+        sim.search(to_query(parse_query_string("per_page=1")))
+    repriced = [d for d in all_deals(sim) if d["updated_at"] > "2016-02-01T00:00:00Z"]
+    assert len(repriced) > 200
+    stated = 0
+    for d in all_deals(sim):
+        pct = round(100 * d["discount_percentage"])
+        assert d["short_title"].startswith(f"{pct}% off at "), d
+        title = d["title"]
+        if (price := STATED_PRICE.match(title)) is not None:
+            assert float(price[1]) == d["price"], d
+        if (value := STATED_VALUE.search(title)) is not None:
+            assert float(value[1] or value[2]) == d["value"], d
+        if (percent := STATED_PERCENT.match(title)) is not None:
+            claimed = int(percent[2])
+            assert pct > 0, d
+            assert (min(94, pct) <= claimed <= pct + 5) if percent[1] else claimed == pct, d
+        stated += any(m is not None for m in (price, value, percent))
+    assert stated > len(all_deals(sim)) / 2
