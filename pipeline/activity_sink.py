@@ -109,7 +109,7 @@ class ActivityEventsSink(_TablesWriter):
         if held is None:
             judged_df = judge_activity_records(raw_df, self.settings).localCheckpoint()
         else:  # its rows are on the driver already: later plans start from them, nothing to checkpoint
-            judged_df = judge_activity_records(held[0], self.settings)
+            judged_df = judge_activity_records(held.df, self.settings)
         events_df = judged_df.transform(at.filter_valid_events).transform(at.clean_events)
         lateness = self.settings.activity_allowed_lateness_s
         frames = {
@@ -122,7 +122,7 @@ class ActivityEventsSink(_TablesWriter):
             # the review tables are written beside the others (they share no table): a review batch is
             # a few small Spark jobs, and two cores overlap them with these writes' jobs
             write = (partial(self._write_tables, judged_df, frames) if held is None
-                     else partial(self._write_from_driver, held[1], frames))
+                     else partial(self._write_from_driver, held.rows, frames))
             if self.reviews is None:
                 counts, newest = write()
             else:
@@ -205,7 +205,7 @@ def _held_windows(windows_df: DataFrame, max_rows: int) -> tuple[DataFrame, dict
     """
     held = held_on_driver(windows_df, max_rows)
     if held is not None:
-        return held[0], dict(Counter(row["metric"] for row in held[1])), True
+        return held.df, dict(Counter(row["metric"] for row in held.rows)), True
     held_df = windows_df.localCheckpoint()
     counted = held_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n")).collect()
     return held_df, {row["metric"]: row["n"] for row in counted}, False

@@ -79,7 +79,7 @@ class AlertSink:
         # One whose keys hold many interests is matched in the application's session again: its
         # candidate pairs are too many for one interpreted task (100k interests: 351k pairs for 1,000 deals).
         held = held_on_driver(raw_df, self.settings.sink_driver_max_rows)
-        versions_df, keys, interests_df = self._versions_and_interests(raw_df if held is None else held[0])
+        versions_df, keys, interests_df = self._versions_and_interests(raw_df if held is None else held.df)
         if held is not None and keys and self._interest_index(versions_df).filed_under(keys) > SMALL_MAX_INTERESTS:
             versions_df, keys, interests_df = self._versions_and_interests(raw_df)
         versions = versions_df.count()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -83,12 +83,22 @@ class Held:
     rows: list[Any] | None
 
 
-def held_on_driver(df: DataFrame, max_rows: int) -> tuple[DataFrame, list[Any]] | None:
+class OnDriver(NamedTuple):
+    """A small frame's rows collected, and a frame of them in `small_session`."""
+
+    df: DataFrame
+    rows: list[Any]
+
+    def held(self) -> Held:
+        return Held(self.df, len(self.rows), self.rows)
+
+
+def held_on_driver(df: DataFrame, max_rows: int) -> OnDriver | None:
     """`df`'s rows and a frame of them in `small_session`, when it has at most `max_rows`; else None."""
     rows = df.limit(max_rows + 1).collect()
     if len(rows) > max_rows:
         return None
-    return rows_frame(small_session(df.sparkSession), rows, df.schema), rows
+    return OnDriver(rows_frame(small_session(df.sparkSession), rows, df.schema), rows)
 
 
 def _arrow_value(value: Any, data_type: T.DataType) -> Any:

@@ -41,7 +41,7 @@ from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import Held, held_on_driver, rows_frame
+from pipeline.driver_rows import held_on_driver, rows_frame
 from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
 from pipeline.table_rows import to_json_rows
 
@@ -96,10 +96,7 @@ class ReviewSink:
     def _write(self, events_df: DataFrame, batch_id: int | None) -> dict[str, int]:
         batch_df = events_df.filter(F.col("event_type").isin("review", "purchase"))
         on_driver = held_on_driver(batch_df, self.settings.sink_driver_max_keys)
-        if on_driver is None:
-            batch = self._tables.held(batch_df)
-        else:
-            batch = Held(on_driver[0], len(on_driver[1]), on_driver[1])
+        batch = self._tables.held(batch_df) if on_driver is None else on_driver.held()
         if not batch.count:
             return {"reviews": 0, "deals": 0}
         purchases_df, reviews_df = rt.to_purchase_rows(batch.df), rt.to_review_rows(batch.df)

@@ -60,7 +60,7 @@ class DealScoreSink:
         `sink_driver_max_keys` records is collected first and scored in the small session
         (`driver_rows.small_session`): the same jobs, as single-task stages run without compiling."""
         held = held_on_driver(raw_df, self.settings.sink_driver_max_keys)
-        source_df = raw_df if held is None else held[0]
+        source_df = raw_df if held is None else held.df
         return self(source_df.transform(dt.clean_deal_records), batch_id, on_driver=held is not None)
 
     def __call__(self, clean_df: DataFrame, batch_id: int | None = None, *, on_driver: bool = False) -> int:

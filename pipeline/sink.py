@@ -124,7 +124,7 @@ class DealTablesSink:
         clock = RoundClock()
         max_on_driver = min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys)
         held = held_on_driver(raw_df, max_on_driver) if max_on_driver else None
-        done = self._write_large(raw_df, clock) if held is None else self._write_small(*held, clock=clock)
+        done = self._write_large(raw_df, clock) if held is None else self._write_small(held.df, held.rows, clock=clock)
         if self._scores is not None and done.rows_in > done.dead:  # else nothing to score
             self._scores(done.clean_df, batch_id, on_driver=held is not None)
         clock.lap("scores")
