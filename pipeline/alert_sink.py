@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
-from cassandra.cluster import Session
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -30,7 +29,7 @@ from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
 from pipeline.alert_interests import InterestIndex
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
-from pipeline.cassandra_io import PartitionReader, append_rows, connect_sink_session, run_side_by_side
+from pipeline.cassandra_io import SinkTables, run_side_by_side
 from pipeline.driver_rows import held_on_driver, rows_frame
 
 log = logging.getLogger(__name__)
@@ -54,10 +53,8 @@ class AlertSink:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._session: Session | None = None
-        self._reader = PartitionReader(self._driver_session, settings.keyspace, settings.sink_driver_max_keys)
+        self._tables = SinkTables(settings)
         self._interests: dict[int, InterestIndex] = {}  # by session, see `_interest_index`
-        self._held: list[DataFrame] = []
         self.reports: list[AlertReport] = []
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> AlertReport:
@@ -65,9 +62,7 @@ class AlertSink:
         try:
             report = self._write(raw_df, batch_id, started)
         finally:
-            for held_df in self._held:
-                held_df.unpersist()
-            self._held.clear()
+            self._tables.release()
         self.reports = [*self.reports[-999:], report]
         log.info("alerts batch %s: %d versions, %d candidates, %d alerts (%d instant), %.2fs", batch_id,
                  report.versions, report.candidates, report.alerts, report.instant, report.seconds)
@@ -86,23 +81,22 @@ class AlertSink:
         if interests_df is None:
             return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
         # held before the scores are looked up: their lookup and every later step read the matches
-        candidates_df = self._with_scores(self._hold(at.match_interests(versions_df, interests_df)))
+        candidates_df = self._with_scores(self._tables.hold(at.match_interests(versions_df, interests_df)))
         counts = candidates_df.agg(F.count(F.lit(1)).alias("n")).first()
         if not counts or not counts["n"]:
             return AlertReport(batch_id, versions, 0, 0, 0, time.monotonic() - started)
-        state_df = self._reader.read(candidates_df.select("deal_id").distinct(), "alert_state_by_deal",
-                                     ALERT_STATE_BY_DEAL_SCHEMA, self._hold)
-        fired_df = self._hold(at.fired_alerts(candidates_df, state_df))
+        state_df = self._tables.read("alert_state_by_deal", candidates_df.select("deal_id").distinct(),
+                                     ALERT_STATE_BY_DEAL_SCHEMA)
+        fired_df = self._tables.hold(at.fired_alerts(candidates_df, state_df))
         if fired_df.isEmpty():
             return AlertReport(batch_id, versions, counts["n"], 0, 0, time.monotonic() - started)
         # only an instant alert of a capped interest needs what earlier batches delivered that day
         capped_df = fired_df.filter((F.col("delivery") == "INSTANT") & F.col("max_per_day").isNotNull())
         day_keys_df = capped_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd").alias("day")).distinct()
-        stored_days_df = self._reader.read(day_keys_df, "alerts_by_interest_day", ALERTS_BY_INTEREST_DAY_SCHEMA,
-                                           self._hold)
-        decided_df = self._hold(ad.with_delivery(fired_df, stored_days_df))
+        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys_df, ALERTS_BY_INTEREST_DAY_SCHEMA)
+        decided_df = self._tables.hold(ad.with_delivery(fired_df, stored_days_df))
         self._publish(decided_df)
-        self._append(ad.to_alert_state_rows(decided_df), "alert_state_by_deal")  # last: see the module doc
+        self._tables.append(ad.to_alert_state_rows(decided_df), "alert_state_by_deal")  # last: see the module doc
         totals = decided_df.agg(F.count(F.lit(1)).alias("alerts"),
                                 F.count(F.when(F.col("delivery_mode") == "INSTANT", 1)).alias("instant")).first()
         assert totals is not None
@@ -112,7 +106,7 @@ class AlertSink:
     def _versions_and_interests(self, raw_df: DataFrame) -> tuple[DataFrame, set[str], DataFrame | None]:
         """The batch's deal versions (held), their index keys and the interests filed under them."""
         valid_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
-        versions_df = self._hold(at.alert_versions(valid_df))
+        versions_df = self._tables.hold(at.alert_versions(valid_df))
         keys = {row[0] for row in at.with_index_keys(versions_df).select("index_key").distinct().collect()}
         interests_df = self._interest_index(versions_df).frame(versions_df.sparkSession, keys) if keys else None
         return versions_df, keys, interests_df
@@ -121,13 +115,13 @@ class AlertSink:
         """The interest index of `df`'s session (one per session: the frame it caches is joined there)."""
         key = id(df.sparkSession)  # the sessions live as long as the application: ids are not reused
         if key not in self._interests:
-            self._interests[key] = InterestIndex(self._driver_session, self.settings.keyspace)
+            self._interests[key] = InterestIndex(self._tables.session, self.settings.keyspace)
         return self._interests[key]
 
     def _publish(self, decided_df: DataFrame) -> None:
         """The two alert tables side by side, then Kafka (a consumer may then find the rows)."""
-        run_side_by_side(lambda: self._append(ad.to_alerts_by_user_rows(decided_df), "alerts_by_user"),
-                         lambda: self._append(ad.to_alerts_by_interest_day_rows(decided_df),
+        run_side_by_side(lambda: self._tables.append(ad.to_alerts_by_user_rows(decided_df), "alerts_by_user"),
+                         lambda: self._tables.append(ad.to_alerts_by_interest_day_rows(decided_df),
                                               "alerts_by_interest_day"))
         (ad.to_deal_alert_messages(decided_df).write.format("kafka")
          .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
@@ -143,7 +137,7 @@ class AlertSink:
             return candidates_df.withColumn("verified_discount_pct", F.lit(None).cast("double"))
         deadline = time.monotonic() + self.settings.alert_score_wait_s
         while True:
-            rows = self._reader.read_keys("deal_score_versions", "deal_id", sorted({deal for deal, _ in wanted}),
+            rows = self._tables.read_keys("deal_score_versions", "deal_id", sorted({deal for deal, _ in wanted}),
                                           VERSION_SCORE_SCHEMA)
             found = {(r[0], r[1]) for r in rows}
             if wanted <= found or time.monotonic() >= deadline:
@@ -152,24 +146,8 @@ class AlertSink:
         scores_df = rows_frame(candidates_df.sparkSession, rows, VERSION_SCORE_SCHEMA)
         return at.with_verified_discount(candidates_df, scores_df)
 
-    def _hold(self, df: DataFrame) -> DataFrame:
-        """Materialise now, for this batch only: later reads must not re-run after our own writes."""
-        held_df = df.localCheckpoint(eager=True)
-        self._held.append(held_df)
-        return held_df
-
-    def _append(self, df: DataFrame, table: str) -> None:
-        append_rows(df, keyspace=self.settings.keyspace, table=table)
-
-    def _driver_session(self) -> Session:
-        if self._session is None:
-            self._session = connect_sink_session(self.settings)
-        return self._session
-
     def close(self) -> None:
-        if self._session is not None:
-            self._session.cluster.shutdown()
-            self._session = None
+        self._tables.close()
 
 
 def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertReport]:
