@@ -7,6 +7,7 @@ the context is built (HTTP) or at `connection_init` (websocket); request bodies 
 """
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -86,6 +87,20 @@ def app_from_environment() -> Starlette:
     return create_app(load_settings())
 
 
+def freeze_start_up_objects() -> None:
+    """Put what start-up made (modules, the schema, the Cassandra driver's metadata) out of the garbage
+    collector's reach, as pre-fork servers do.
+
+    A full collection walks every tracked object with the event loop stopped. Without this, under 50
+    req/s each worker ran one every ~3 s, each ~90 ms on this machine, and every request that arrived
+    meanwhile waited for it (bench.load's p99); after it, a full collection walks only what requests
+    made since. Nothing is lost: frozen objects are still freed by reference counting, only their
+    cycles are never collected, and start-up leaves none worth collecting (`gc.collect()` first).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings) -> Starlette:
     """The API application for `settings` (read once by the caller)."""
     repository = Repository(settings)
@@ -94,6 +109,7 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await repository.start()
+        freeze_start_up_objects()
         log.info("API ready (profile %s, keyspace %s)", settings.api_profile, settings.keyspace)
         try:
             yield

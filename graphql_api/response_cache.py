@@ -19,6 +19,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
@@ -140,8 +141,16 @@ def _storable(messages: list[Message], body: bytes) -> Answer | None:
 
 
 def _is_query(document: object, operation_name: object) -> bool:
-    if not isinstance(document, str):
+    if not isinstance(document, str) or not (operation_name is None or isinstance(operation_name, str)):
         return False
+    return _names_a_query(document, operation_name)
+
+
+@lru_cache(maxsize=MAX_ENTRIES)
+def _names_a_query(document: str, operation_name: str | None) -> bool:
+    """Whether the operation chosen is a query. Cached: clients send the same few documents, and each
+    parse leaves a linked list of tokens that only the cycle collector frees (its pauses were the API's
+    tail under load, see graphql_api/app.py)."""
     try:
         parsed = parse(document, no_location=True)
     except GraphQLError:
