@@ -122,7 +122,7 @@ class AlertSink:
         """The two alert tables side by side, then Kafka (a consumer may then find the rows)."""
         run_side_by_side(lambda: self._tables.append(ad.to_alerts_by_user_rows(decided_df), "alerts_by_user"),
                          lambda: self._tables.append(ad.to_alerts_by_interest_day_rows(decided_df),
-                                              "alerts_by_interest_day"))
+                                                     "alerts_by_interest_day"))
         (ad.to_deal_alert_messages(decided_df).write.format("kafka")
          .option("kafka.bootstrap.servers", self.settings.kafka_bootstrap)
          .option("kafka.acks", "all").option("kafka.enable.idempotence", "true")
