@@ -11,6 +11,11 @@ from conf.settings import Settings
 
 log = logging.getLogger(__name__)
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "conf" / "cassandra" / "schema.cql"
+#: How long the nodes of a cluster may take to agree on a schema change. The driver waits 10 s after
+#: each DDL statement and then goes on regardless; three nodes on a busy 2-core box can take longer, and
+#: the next statement, sent to a node that has not seen the keyspace yet, fails with "Keyspace ...
+#: doesn't exist" (seen in CI's cluster tests).
+SCHEMA_AGREEMENT_WAIT_S = 120.0
 _REPLICATION = re.compile(r"^\{\s*'class'\s*:\s*'[A-Za-z.]+'(\s*,\s*'[\w-]+'\s*:\s*'?\w+'?)*\s*\}$")
 
 
@@ -31,6 +36,14 @@ def apply_schema(session: Session, settings: Settings) -> int:
     statements = schema_statements(settings)
     for stmt in statements:
         session.execute(stmt, timeout=60)
-    session.cluster.control_connection.wait_for_schema_agreement()
+        wait_for_schema_agreement(session)
     log.info("schema applied: %d statements, keyspace %s", len(statements), settings.keyspace)
     return len(statements)
+
+
+def wait_for_schema_agreement(session: Session, wait_s: float = SCHEMA_AGREEMENT_WAIT_S) -> None:
+    """Block until every live node reports the same schema version, so the next statement, whichever
+    node coordinates it, sees the last one's effect; fail clearly when they do not agree in time."""
+    if not session.cluster.control_connection.wait_for_schema_agreement(wait_time=wait_s):
+        raise RuntimeError(f"the Cassandra nodes did not agree on the schema within {wait_s:.0f} s; "
+                           "check that every node is up (`exstreamly stack status`) and try again")

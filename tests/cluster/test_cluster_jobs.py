@@ -29,7 +29,7 @@ from conf.clients import cassandra_cluster
 from conf.settings import PROJECT_ROOT, Settings
 from conf.versions import load_versions
 from stack.cluster import ClusterLayout, cluster_env, cluster_settings
-from stack.cql import apply_schema
+from stack.cql import apply_schema, wait_for_schema_agreement
 from stack.hadoop import get_json
 from stack.manager import status, up
 from streaming.progress import Offsets, end_offsets
@@ -80,6 +80,7 @@ def fresh_keyspace(s: Settings) -> Any:
     cluster = cassandra_cluster(s)
     session = cluster.connect()
     session.execute(f"DROP KEYSPACE IF EXISTS {s.keyspace}", timeout=120)
+    wait_for_schema_agreement(session)
     apply_schema(session, s)
     session.set_keyspace(s.keyspace)
     session.default_consistency_level = ConsistencyLevel.LOCAL_QUORUM

@@ -1,12 +1,14 @@
 """Settings and version pins: typed, frozen, validated, one place for every pin."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from pydantic import ValidationError
 
 from conf.settings import Settings, load_settings
 from conf.versions import load_versions, parse_env_file
-from stack.cql import schema_statements
+from stack.cql import apply_schema, schema_statements
 
 
 def test_defaults_point_at_the_local_stack(tmp_path):
@@ -106,3 +108,32 @@ def test_production_refuses_the_development_token_key_without_printing_secrets()
 def test_schema_rejects_a_replication_that_is_not_a_map():
     with pytest.raises(ValueError, match="EXS_REPLICATION"):
         schema_statements(load_settings(replication="1; DROP KEYSPACE x"))
+
+
+class _Nodes:
+    """The part of a driver session `apply_schema` uses: statements run, and whether the nodes agree."""
+
+    def __init__(self, agree: bool) -> None:
+        self.agree, self.log = agree, []
+        self.cluster = SimpleNamespace(control_connection=self)
+
+    def execute(self, statement, timeout):
+        self.log.append("execute")
+
+    def wait_for_schema_agreement(self, wait_time):
+        self.log.append("agree")
+        return self.agree
+
+
+def test_every_schema_statement_waits_for_the_nodes_to_agree():
+    """On a multi-node cluster the next statement may reach a node that has not seen the last one yet."""
+    nodes = _Nodes(agree=True)
+    count = apply_schema(nodes, load_settings(keyspace="ks1"))
+    assert nodes.log == ["execute", "agree"] * count
+
+
+def test_nodes_that_never_agree_fail_with_a_clear_error():
+    nodes = _Nodes(agree=False)
+    with pytest.raises(RuntimeError, match="did not agree on the schema"):
+        apply_schema(nodes, load_settings(keyspace="ks1"))
+    assert nodes.log == ["execute", "agree"]
