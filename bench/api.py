@@ -9,18 +9,22 @@ One uvicorn worker (a subprocess) serves the real API app, to which two bare end
 concurrency with a minimal keep-alive HTTP/1.1 client, then measures the worst documents the cost
 budget admits (`bench/api_worst.py`). The GraphQL scenarios run twice: as clients send them (hot
 queries reuse an answer for EXS_API_RESPONSE_CACHE_S, graphql_api/response_cache.py) and with
-`Cache-Control: no-cache` (`uncached_*`: what resolving costs). Output: a table and bench/results/api.json.
+`Cache-Control: no-cache` (`uncached_*`: what resolving costs). Then the same server with two uvicorn
+workers (as `exstreamly api` runs by default) at the highest concurrency (`w2_c8_*`): GraphQL and the
+bare endpoints both on two processes. Output: a table and bench/results/api.json.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import logging
 import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,11 +47,17 @@ SEARCH_QUERY = """query Search($c: String!) { deals(filter: {category: $c, minDi
 
 # -- the server (subprocess) ----------------------------------------------------------------------
 
-def serve(settings: Settings, port: int) -> None:
-    """Run the API plus the bare endpoints in one uvicorn worker."""
+def serve(port: int, workers: int) -> None:
+    """Run the API plus the bare endpoints in `workers` uvicorn worker processes."""
     import uvicorn
 
-    uvicorn.run(bench_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run("bench.api:bench_app_of_keyspace", factory=True, workers=workers, host="127.0.0.1", port=port,
+                log_level="warning", access_log=False)
+
+
+def bench_app_of_keyspace() -> Any:
+    """The app factory each worker calls (a worker process gets an import string, not an object)."""
+    return bench_app(load_settings(keyspace=KEYSPACE))
 
 
 def bench_app(settings: Settings) -> Any:
@@ -245,23 +255,20 @@ def _main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 s per scenario instead of 10 s")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8],
                         help="client connections; each level is measured [default: 1 8]")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="uvicorn workers of the second server, measured at the highest concurrency [default: 2]")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = load_settings(keyspace=KEYSPACE)
     if args.serve:
-        serve(settings, args.serve)
+        serve(args.serve, args.serve_workers)
         return
     logging.basicConfig(level=logging.WARNING)
     ids = seed(settings)
-    from tests.integration.api_client import free_port
-
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.api", "--serve", str(port)])
-    try:
-        wait_ready(port, server)
-        time.sleep(1.0)
-        seconds = 2.0 if args.quick else 10.0
-        metrics = {}
+    seconds = 2.0 if args.quick else 10.0
+    metrics: dict[str, float] = {}
+    with api_server(workers=1) as port:
         for level in args.concurrency:
             measured = asyncio.run(measure(port, ids, level, seconds))
             metrics.update({f"c{level}_{key}": value for key, value in measured.items()})
@@ -269,27 +276,46 @@ def _main() -> None:
         uncached = functools.partial(request_bytes, no_cache=True)
         metrics["cql_requests_per_search_page"] = asyncio.run(cql_per_search_page(port, uncached))
         metrics.update(asyncio.run(measure_worst(port, uncached, drive, seconds, settings.api_max_cost)))
+    top = max(args.concurrency)
+    with api_server(workers=args.workers) as port:
+        measured = asyncio.run(measure(port, ids, top, seconds))
+        metrics.update({f"w{args.workers}_c{top}_{key}": value for key, value in measured.items()})
+    report(metrics, args.concurrency, args.workers)
+
+
+@contextlib.contextmanager
+def api_server(workers: int) -> Iterator[int]:
+    """The bench server in a subprocess with `workers` uvicorn workers; yields its port."""
+    from tests.integration.api_client import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.api", "--serve", str(port),
+                               "--serve-workers", str(workers)])
+    try:
+        wait_ready(port, server)
+        time.sleep(1.0 + workers)  # every worker has connected, not only the first to accept
+        yield port
     finally:
         server.terminate()
         server.wait(timeout=30)
-    report(metrics, args.concurrency)
 
 
-def report(metrics: dict[str, float], levels: list[int]) -> None:
-    rows = [[f"c={c}", name, metrics[f"c{c}_{name}_rps"], metrics[f"c{c}_{name}_p50_ms"],
-             metrics[f"c{c}_{name}_p99_ms"]]
-            for c in levels for name in ("bare_deal", "graphql_deal", "uncached_deal", "bare_search50",
-                                         "graphql_search50", "uncached_search50")]
-    print(table(["conc.", "endpoint", "req/s", "p50 ms", "p99 ms"], rows))
+def report(metrics: dict[str, float], levels: list[int], workers: int) -> None:
+    top = max(levels)
+    runs = [(f"c{c}", f"c={c}") for c in levels] + [(f"w{workers}_c{top}", f"c={top}, {workers} workers")]
+    rows = [[label, name, *(metrics[f"{run}_{name}_{stat}"] for stat in ("rps", "p50_ms", "p99_ms"))]
+            for run, label in runs for name in ("bare_deal", "graphql_deal", "uncached_deal", "bare_search50",
+                                                "graphql_search50", "uncached_search50")]
+    print(table(["run", "endpoint", "req/s", "p50 ms", "p99 ms"], rows))
     goals = []
-    for c in levels:
-        goals += [[f"c={c} deal(id) p50 vs bare", metrics[f"c{c}_ratio_deal_p50_ms"], "<= 1.5"],
-                  [f"c={c} deal(id) p99 vs bare", metrics[f"c{c}_ratio_deal_p99_ms"], "<= 2"],
-                  [f"c={c} search50 p50 vs bare", metrics[f"c{c}_ratio_search50_p50_ms"], "<= 3"],
-                  [f"c={c} search50 p99 vs bare", metrics[f"c{c}_ratio_search50_p99_ms"], "<= 3"],
-                  [f"c={c} deal(id) p50 vs bare, cache bypassed", metrics[f"c{c}_uncached_ratio_deal_p50_ms"],
+    for run, label in runs:
+        goals += [[f"{label} deal(id) p50 vs bare", metrics[f"{run}_ratio_deal_p50_ms"], "<= 1.5"],
+                  [f"{label} deal(id) p99 vs bare", metrics[f"{run}_ratio_deal_p99_ms"], "<= 2"],
+                  [f"{label} search50 p50 vs bare", metrics[f"{run}_ratio_search50_p50_ms"], "<= 3"],
+                  [f"{label} search50 p99 vs bare", metrics[f"{run}_ratio_search50_p99_ms"], "<= 3"],
+                  [f"{label} deal(id) p50 vs bare, cache bypassed", metrics[f"{run}_uncached_ratio_deal_p50_ms"],
                    "reference"],
-                  [f"c={c} search50 p50 vs bare, cache bypassed", metrics[f"c{c}_uncached_ratio_search50_p50_ms"],
+                  [f"{label} search50 p50 vs bare, cache bypassed", metrics[f"{run}_uncached_ratio_search50_p50_ms"],
                    "reference"]]
     goals.append(["CQL requests per search page", metrics["cql_requests_per_search_page"], "1"])
     goals += [["worst admitted document: CQL reads", metrics["worst_admitted_cql_reads"],
