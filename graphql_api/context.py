@@ -88,7 +88,7 @@ class Context:
     def reset_loaders(self) -> None:
         """Fresh DataLoaders: their caches must not outlive one operation."""
         repo = self.repository
-        self.deals = DataLoader(_concurrent(repo.deal))
+        self.deals = DataLoader(repo.deals)
 
         async def history(deal_id: int) -> list[Row]:
             return await repo.price_history(deal_id, limit=PRICE_HISTORY_LIMIT)
@@ -105,7 +105,7 @@ class Context:
 
     def _reset_score_loaders(self) -> None:
         repo, limit = self.repository, self.settings.api_scan_limit
-        self.scores = DataLoader(_concurrent(repo.score))
+        self.scores = DataLoader(repo.scores)
 
         async def offers(item_key: str) -> list[Row]:
             return await repo.offer_prices(item_key, limit=limit)
@@ -135,5 +135,5 @@ def _rating_loaders(repo: Repository, limit: int) -> tuple[DataLoader[int, Row |
     async def merchants_of(slug: str) -> list[Row]:
         return await repo.category_merchant_ratings(slug, limit=limit)
 
-    return (DataLoader(_concurrent(repo.deal_rating)), DataLoader(_concurrent(repo.merchant_rating)),
+    return (DataLoader(repo.deal_ratings), DataLoader(repo.merchant_ratings),
             DataLoader(_concurrent(repo.rating_prior)), DataLoader(_concurrent(merchants_of)))

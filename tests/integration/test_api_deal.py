@@ -2,12 +2,14 @@
 the independent expectation (tests/expected.py) computed from the raw payloads."""
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from graphql_api import repository
 from graphql_api.app import create_app
 from tests import expected, factories
 from tests.integration.api_client import data, gql, http_client, uvicorn_server
@@ -93,3 +95,24 @@ def test_deal_through_real_uvicorn_with_graphiql_and_health(seeded: list[dict[st
         assert page.status_code == 200 and "graphiql" in page.text.lower()
         health = client.get("/healthz")
         assert health.status_code == 200 and health.json() == {"status": "up"}
+
+
+def test_deals_read_by_key_come_back_in_the_order_asked(seeded: list[dict[str, Any]], api_settings: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Repository.rows_by_key` (the DataLoaders' reads): `IN` reads of KEYS_PER_READ keys each, every
+    row in the place of its key, None for a key with no row, a repeated key answered twice."""
+    monkeypatch.setattr(repository, "KEYS_PER_READ", 7)  # 43 keys: seven reads, the last one short
+    latest = expected.latest_by_id(seeded)
+    present = sorted(latest)[:20]
+    asked = [k for pair in zip(present, range(-1, -21, -1), strict=True) for k in pair] + present[:3]
+
+    async def read() -> list[Any]:
+        repo = repository.Repository(api_settings)
+        await repo.start()
+        try:
+            return await repo.deals(asked)
+        finally:
+            await repo.close()
+
+    got = [None if row is None else (row["deal_id"], row["title"]) for row in asyncio.run(read())]
+    assert got == [(k, expected.deal_row(latest[k])["title"]) if k in latest else None for k in asked]

@@ -75,10 +75,10 @@ def test_merchants_validate_category_and_page_size(client: TestClient) -> None:
 
 
 def test_unexpected_errors_are_masked(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(deal_id: int) -> None:
+    async def broken(deal_ids: list[int]) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(client.app.state.repository, "deal", broken)  # type: ignore[attr-defined]
+    monkeypatch.setattr(client.app.state.repository, "deals", broken)  # type: ignore[attr-defined]
     error = only_error(gql(client, '{ deal(id: "5") { id } }'))
     assert (error["message"], error["extensions"]["code"]) == ("Unexpected error.", "INTERNAL_SERVER_ERROR")
 
