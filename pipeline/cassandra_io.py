@@ -74,10 +74,11 @@ def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A
 class PartitionReader:
     """Stored rows of a table for given partition keys, as a frame of the table's schema.
 
-    Up to `max_keys` keys (settings: sink_driver_max_keys) the rows are read from the driver with a
-    prepared statement per key: a micro-batch touches few keys, and a Spark direct join costs more
-    (planning, a connector scan per task, task launch) than the reads themselves. More keys (a
-    catch-up, the batch layer): the connector's direct join.
+    Up to `max_keys` keys (settings: sink_driver_max_keys) the rows are read from the driver with
+    prepared statements (`key IN ?` of KEYS_PER_READ keys for a one-column key, else one per key): a
+    micro-batch touches few keys, and a Spark direct join costs more (planning, a connector scan per
+    task, task launch) than the reads themselves. More keys (a catch-up, the batch layer): the
+    connector's direct join.
     """
 
     def __init__(self, session: Callable[[], Session], keyspace: str, max_keys: int) -> None:
