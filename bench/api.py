@@ -9,9 +9,11 @@ One uvicorn worker (a subprocess) serves the real API app, to which two bare end
 concurrency with a minimal keep-alive HTTP/1.1 client, then measures the worst documents the cost
 budget admits (`bench/api_worst.py`). The GraphQL scenarios run twice: as clients send them (hot
 queries reuse an answer for EXS_API_RESPONSE_CACHE_S, graphql_api/response_cache.py) and with
-`Cache-Control: no-cache` (`uncached_*`: what resolving costs). Then the same server with two uvicorn
-workers (as `exstreamly api` runs by default) at the highest concurrency (`w2_c8_*`): GraphQL and the
-bare endpoints both on two processes. Output: a table and bench/results/api.json.
+`Cache-Control: no-cache` (`uncached_*`: what resolving costs); each scenario runs in two halves, the
+scenarios in order and then reversed, so a drift over the run does not favour one side. Then the same
+server with two uvicorn workers (as `exstreamly api` runs by default) at the highest concurrency
+(`w2_c8_*`): GraphQL and the bare endpoints both on two processes. Output: a table and
+bench/results/api.json.
 """
 from __future__ import annotations
 
@@ -183,15 +185,26 @@ async def connection(port: int, requests: list[bytes], until: float, latencies: 
 
 
 async def drive(port: int, requests: list[bytes], concurrency: int, seconds: float) -> dict[str, float]:
+    latencies, elapsed = await timed_requests(port, requests, concurrency, seconds)
+    return latency_stats(latencies, elapsed)
+
+
+async def timed_requests(port: int, requests: list[bytes], concurrency: int,
+                         seconds: float) -> tuple[list[float], float]:
+    """Each request's latency over `seconds` of `concurrency` connections (after a 0.5 s warm-up), and
+    the seconds they ran."""
     latencies: list[float] = []
     await asyncio.gather(*(connection(port, requests, time.perf_counter() + 0.5, []) for _ in range(concurrency)))
     started = time.perf_counter()
     until = started + seconds
     await asyncio.gather(*(connection(port, requests, until, latencies) for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": 1000 * latencies[len(latencies) // 2],
-            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)], "requests": float(len(latencies))}
+    return latencies, time.perf_counter() - started
+
+
+def latency_stats(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {"rps": len(ordered) / elapsed, "p50_ms": 1000 * ordered[len(ordered) // 2],
+            "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)], "requests": float(len(ordered))}
 
 
 def scenarios(ids: list[int]) -> dict[str, list[bytes]]:
@@ -212,10 +225,17 @@ def scenarios(ids: list[int]) -> dict[str, list[bytes]]:
 
 
 async def measure(port: int, ids: list[int], concurrency: int, seconds: float) -> dict[str, float]:
+    """Every scenario for `seconds` in two halves, the scenarios in order and then in reverse: a drift
+    of the machine over the run falls on the bare endpoints and on GraphQL alike."""
+    named = scenarios(ids)
+    runs: dict[str, tuple[list[float], float]] = {name: ([], 0.0) for name in named}
+    for order in (list(named), list(reversed(named))):
+        for name in order:
+            latencies, elapsed = await timed_requests(port, named[name], concurrency, seconds / 2)
+            runs[name] = (runs[name][0] + latencies, runs[name][1] + elapsed)
     metrics: dict[str, float] = {}
-    for name, requests in scenarios(ids).items():
-        for key, value in (await drive(port, requests, concurrency, seconds)).items():
-            metrics[f"{name}_{key}"] = value
+    for name, (latencies, elapsed) in runs.items():
+        metrics.update({f"{name}_{key}": value for key, value in latency_stats(latencies, elapsed).items()})
     for what in ("deal", "search50"):
         for stat in ("p50_ms", "p99_ms"):
             metrics[f"ratio_{what}_{stat}"] = metrics[f"graphql_{what}_{stat}"] / metrics[f"bare_{what}_{stat}"]
