@@ -79,7 +79,7 @@ def bench_app(settings: Settings) -> Any:
 
     async def bare_deal(request: Request) -> Response:
         deal_id = int(request.query_params["id"])
-        row, history = await asyncio.gather(repo.deal(deal_id), repo.price_history(deal_id, limit=100))
+        (row,), history = await asyncio.gather(repo.deals([deal_id]), repo.price_history(deal_id, limit=100))
         body = None if row is None else {
             "id": str(row["deal_id"]), "title": row["title"], "price": row["price"], "value": row["value"],
             "discountPct": row["discount_pct"], "merchantName": row["merchant_name"],

@@ -41,7 +41,6 @@ _INTEREST = ("user_id, interest_id, category, max_price, min_discount, min_verif
 _ALERT = ("user_id, deliver_at, alert_id, interest_id, deal_id, deal_updated_at, alert_at, kind, reason, delivery, "
           "digest_id, title, price, previous_price, discount_pct, category_slug, merchant_name, distance_km")
 _STATEMENTS = {
-    "deal": "SELECT * FROM {ks}.deals_by_id WHERE deal_id = ?",
     "deals": "SELECT * FROM {ks}.deals_by_id WHERE deal_id IN ?",  # a DataLoader's keys: see `rows_by_key`
     "price_history": "SELECT deal_id, observed_at, price, value, discount_pct FROM {ks}.price_history_by_deal "
                      "WHERE deal_id = ? LIMIT ?",
@@ -225,10 +224,6 @@ class Repository:
         """Cassandra's release version; raises StoreUnavailable when it does not answer."""
         page = await self._execute("ping", ())
         return str(page.rows[0]["release_version"])
-
-    async def deal(self, deal_id: int) -> Row | None:
-        rows = (await self._execute("deal", (deal_id,))).rows
-        return rows[0] if rows else None
 
     async def deals(self, deal_ids: Sequence[int]) -> list[Row | None]:
         """Deals by id, in the order of `deal_ids` (None: no such deal)."""
