@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pyspark.sql import types as T
 
+from pipeline import activity_schemas, alert_schemas, recommend_schemas, review_schemas, schemas, score_schemas
 from pipeline.activity_schemas import ACTIVITY_WINDOW_SCHEMA
 from pipeline.alert_schemas import ALERTS_BY_INTEREST_DAY_SCHEMA
 from pipeline.driver_rows import rows_frame
@@ -47,8 +48,16 @@ def test_rows_collected_from_spark_round_trip(spark):
     assert_same_rows(rows_frame(spark, original_df.collect(), MIXED_SCHEMA), original_df)
 
 
+def pipeline_schemas() -> list[T.StructType]:
+    """Every row schema the pipeline declares (the frames a sink may read back empty)."""
+    modules = (schemas, activity_schemas, alert_schemas, recommend_schemas, review_schemas, score_schemas)
+    return [value for module in modules for value in vars(module).values() if isinstance(value, T.StructType)]
+
+
 def test_empty_rows_give_an_empty_frame_of_the_schema(spark):
-    for schema in (ACTIVITY_WINDOW_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA):
+    found = pipeline_schemas()
+    assert ACTIVITY_WINDOW_SCHEMA in found and len(found) > 20
+    for schema in found:
         frame = rows_frame(spark, [], schema)
         assert frame.schema == schema and frame.count() == 0
 
@@ -58,3 +67,9 @@ def test_the_frame_needs_no_python_rdd(spark):
     plan = rows_frame(spark, MIXED_ROWS, MIXED_SCHEMA)._jdf.queryExecution().toRdd().toDebugString()
     pickled = spark.createDataFrame(MIXED_ROWS, MIXED_SCHEMA)._jdf.queryExecution().toRdd().toDebugString()
     assert "PythonRDD" in pickled and "PythonRDD" not in plan
+
+
+def test_an_empty_frame_needs_no_python_rdd_either(spark):
+    """PySpark converts an empty pandas frame without Arrow, as a pickled RDD; the empty frame has none."""
+    plan = rows_frame(spark, [], ALERTS_BY_INTEREST_DAY_SCHEMA)._jdf.queryExecution().toRdd().toDebugString()
+    assert "PythonRDD" not in plan
