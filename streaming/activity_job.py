@@ -23,7 +23,6 @@ from pyspark.sql.streaming import StreamingQuery
 from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
 from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, activity_windows
-from streaming.checkpoints import checkpoint_at
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
@@ -64,7 +63,7 @@ def start_activity_streams(spark: SparkSession, settings: Settings, *, available
     events = (
         read_topic(spark, settings, settings.topic_user_events)
         .writeStream.foreachBatch(foreach_batch(events_sink, retry_for_s=settings.sink_retry_s))
-        .option("checkpointLocation", checkpoint_at(spark, f"{root}/activity-events"))
+        .option("checkpointLocation", f"{root}/activity-events")
         .queryName("activity-events")
         .trigger(**trigger).start()
     )
@@ -72,7 +71,7 @@ def start_activity_streams(spark: SparkSession, settings: Settings, *, available
         activity_windows(read_topic(spark, settings, settings.topic_user_events), settings)
         .writeStream.outputMode("update")
         .foreachBatch(foreach_batch(windows_sink, retry_for_s=settings.sink_retry_s))
-        .option("checkpointLocation", checkpoint_at(spark, f"{root}/activity-windows-v{WINDOWS_STATE_VERSION}"))
+        .option("checkpointLocation", f"{root}/activity-windows-v{WINDOWS_STATE_VERSION}")
         .queryName("activity-windows")
         .trigger(**trigger).start()
     )

@@ -22,7 +22,6 @@ from conf.clients import ensure_topics
 from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
 from pipeline.alert_sink import AlertReport, alert_sink
-from streaming.checkpoints import checkpoint_at, default_checkpoint
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
@@ -39,7 +38,7 @@ def start_alerts_stream(
     writer = (
         read_topic(spark, settings, settings.topic_deals_raw)
         .writeStream.foreachBatch(foreach_batch(sink or alert_sink(settings), retry_for_s=settings.sink_retry_s))
-        .option("checkpointLocation", checkpoint_at(spark, checkpoint or default_checkpoint(settings, "alerts")))
+        .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/alerts")
         .queryName("alerts")
     )
     trigger = {"availableNow": True} if available_now else {"processingTime": f"{settings.trigger_seconds} seconds"}

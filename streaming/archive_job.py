@@ -16,7 +16,6 @@ from pyspark.sql.streaming import StreamingQuery
 
 from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
-from streaming.checkpoints import checkpoint_at, default_checkpoint
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.kafka_source import read_topic
 
@@ -35,7 +34,7 @@ def start_archive(
         read_topic(spark, settings, topic).transform(with_archive_date)
         .writeStream.format("parquet")
         .option("path", settings.lake_dir(topic))
-        .option("checkpointLocation", checkpoint_at(spark, default_checkpoint(settings, f"archive-{topic}")))
+        .option("checkpointLocation", f"{settings.checkpoint_root.rstrip('/')}/archive-{topic}")
         .partitionBy("date")
         .queryName(f"archive-{topic}")
     )

@@ -28,7 +28,6 @@ from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
 from pipeline.score_sink import DealScoreSink
 from pipeline.sink import BatchReport, deal_tables_sink
-from streaming.checkpoints import checkpoint_at, default_checkpoint
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
@@ -47,7 +46,7 @@ def start_deals_stream(
         read_topic(spark, settings, settings.topic_deals_raw)
         .writeStream.foreachBatch(foreach_batch(sink or deal_tables_sink(settings, scores=False),
                                                  retry_for_s=settings.sink_retry_s))
-        .option("checkpointLocation", checkpoint_at(spark, checkpoint or default_checkpoint(settings, "deals")))
+        .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deals")
         .queryName("deals")
     )
     return writer.trigger(**_trigger(available_now, settings.trigger_seconds)).start()
@@ -63,7 +62,7 @@ def start_scores_stream(
         read_topic(spark, settings, settings.topic_deals_raw, max_offsets=settings.score_max_offsets_per_trigger)
         .writeStream.foreachBatch(foreach_batch((sink or DealScoreSink(settings)).from_raw,
                                                  retry_for_s=settings.sink_retry_s))
-        .option("checkpointLocation", checkpoint_at(spark, checkpoint or default_checkpoint(settings, "deal-scores")))
+        .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deal-scores")
         .queryName("deal-scores")
     )
     return writer.trigger(**_trigger(available_now, settings.score_trigger_seconds)).start()
