@@ -6,11 +6,12 @@ from pyspark.sql import functions as F
 
 from conf.settings import Settings
 
-#: How long Kafka may hold a task's fetch when it has no new record. A task reads a fixed offset range;
-#: its consumer's fetch of the records *after* that range stays at the broker for this long, and the
-#: next task on the same (pooled) consumer waits for it before its own fetch. At Kafka's default of
-#: 500 ms, a micro-batch's read of 40 deals took 0.3-1.0 s with 6 ms of CPU per task (2 cores, local
-#: stack); at 10 ms it takes 15-60 ms. An idle stream polls no more often: tasks run once per trigger.
+#: How long Kafka may hold a fetch when it has no new record. At Kafka's default of 500 ms, a
+#: micro-batch's read of 40 deals took 0.3-1.0 s with 6 ms of CPU per task, many tasks lasting just
+#: over 500 ms or a multiple of it (2 cores, local stack); at 10 ms it takes 15-60 ms. Most likely a
+#: task's pooled consumer still has a fetch of the records after its offset range at the broker, held
+#: there this long, and the next task on that consumer waits for it. An idle stream polls no more
+#: often: tasks run once per trigger.
 FETCH_MAX_WAIT_MS = 10
 
 
