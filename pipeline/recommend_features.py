@@ -15,12 +15,16 @@ from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from pipeline import recommend_schemas as s
 from pipeline.definitions import AREA_PRECISION, INTERACTION_CONFIDENCE
+from pipeline.driver_rows import empty_frame
 from pipeline.geo import geohash, haversine_km
 from pipeline.records import lookup, select_schema
 
+#: The (user, deal) pairs an area has already seen: none (the popular deals of an area exclude nothing).
+NOBODY_SEEN_SCHEMA = T.StructType([T.StructField("user_id", T.StringType()), T.StructField("deal_id", T.LongType())])
 
 def confidence_of(event_type: Column, weights: Mapping[str, float] = INTERACTION_CONFIDENCE) -> Column:
     """The confidence one event adds (0 for a type without a weight)."""
@@ -143,7 +147,7 @@ def to_popular_area_rows(popularity_df: DataFrame, deals_df: DataFrame, *, n: in
                          trained_at: datetime) -> DataFrame:
     """The `n` most popular live deals of each area (at most `per_merchant` per merchant), best first."""
     scored_df = popularity_df.select(F.col("area").alias("user_id"), "deal_id", F.col("popularity").alias("score"))
-    nobody_df = scored_df.sparkSession.createDataFrame([], "user_id string, deal_id long")
+    nobody_df = empty_frame(scored_df.sparkSession, NOBODY_SEEN_SCHEMA)  # no pickled RDD: see `empty_frame`
     ranked_df = top_n_per_user(scored_df, deals_df, nobody_df, n=n, per_merchant=per_merchant)
     rows_df = (ranked_df.drop("merchant_id").withColumnRenamed("user_id", "area").join(deals_df.drop("area"), "deal_id")
                .withColumn("trained_at", F.lit(trained_at)))
