@@ -13,6 +13,7 @@ own `collect` hands back), an aware one is its instant; sets become sorted array
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,8 +45,20 @@ def empty_frame(spark: SparkSession, schema: T.StructType) -> DataFrame:
     empty batch of stored versions, read by seven branches of the deals sink's collect, cost 0.8 s of
     such waits per micro-batch on two cores. An empty range reads nothing, and the optimiser removes
     what joins it. (No schema here has a non-nullable field, so the nulls' types match it.)
+
+    Kept per session and schema: a frame is immutable, and making it is three calls to the JVM per field.
     """
-    return spark.range(0).select(*(F.lit(None).cast(field.dataType).alias(field.name) for field in schema.fields))
+    key = schema.json()
+    with _empty_frames_lock:
+        frames = _empty_frames.setdefault(spark, {})
+        if key not in frames:
+            frames[key] = spark.range(0).select(
+                *(F.lit(None).cast(field.dataType).alias(field.name) for field in schema.fields))
+        return frames[key]
+
+
+_empty_frames: weakref.WeakKeyDictionary[SparkSession, dict[str, DataFrame]] = weakref.WeakKeyDictionary()
+_empty_frames_lock = threading.Lock()
 
 
 #: conf/spark-defaults.conf sets both; a session built without that file gets them on first use.

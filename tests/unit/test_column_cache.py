@@ -1,0 +1,54 @@
+"""Column expressions reused across micro-batches: the same expression once, a different one never confused."""
+from __future__ import annotations
+
+from pyspark.sql import functions as F
+
+from pipeline import geo
+from pipeline.cells import geohash as python_geohash
+from pipeline.column_cache import reused
+from pipeline.records import lookup
+
+
+def test_the_same_arguments_reuse_one_column_and_build_it_once(spark):
+    built = []
+
+    @reused
+    def doubled(name: str):
+        built.append(name)
+        return F.col(name) * 2
+
+    assert doubled("a") is doubled("a")
+    assert doubled("a") is not doubled("b")
+    assert built == ["a", "b"]
+
+
+def test_columns_that_print_alike_are_different_keys(spark):
+    """`lit(1)` and `lit("1")` print as the same text; as lookup keys they must not share an entry."""
+    mapping = {"1": "text one"}
+    df = spark.createDataFrame([("1", 1)], "s string, n int")
+    by_text = df.select(lookup(mapping, F.lit("1")).alias("v")).first()["v"]
+    by_column = df.select(lookup(mapping, F.col("s")).alias("v")).first()["v"]
+    by_number = df.select(lookup({"1": "text one", "x": "other"}, F.lit(1).cast("string")).alias("v")).first()["v"]
+    assert (by_text, by_column, by_number) == ("text one", "text one", "text one")
+    assert lookup(mapping, F.lit("1")) is lookup(mapping, F.lit("1"))
+    assert lookup(mapping, F.lit("1")) is not lookup(mapping, F.lit(1))
+    assert lookup(mapping, F.col("s")) is not lookup(mapping, F.lit("s"))
+
+
+def test_a_changed_mapping_is_a_different_lookup(spark):
+    df = spark.createDataFrame([("k",)], "key string")
+    first = df.select(lookup({"k": "old"}, F.col("key")).alias("v")).first()["v"]
+    second = df.select(lookup({"k": "new"}, F.col("key")).alias("v")).first()["v"]
+    assert (first, second) == ("old", "new")
+
+
+def test_reused_geohashes_equal_the_python_geohash_on_every_frame(spark):
+    """Two frames (two 'batches') through the cached geohash expressions, against the plain-Python one."""
+    points = [[(40.7128, -74.006), (51.5074, -0.1278)], [(-33.8688, 151.2093), (None, 2.0), (35.6762, 139.6503)]]
+    for batch in points:
+        df = spark.createDataFrame(batch, "lat double, lon double")
+        hashed = geo.with_geohash(df, lat_col="lat", lon_col="lon", out_col="h", precision=7)
+        as_column = df.select("lat", "lon", geo.geohash(F.col("lat"), F.col("lon"), 5).alias("h5"))
+        want = [None if lat is None or lon is None else python_geohash(lat, lon, 7) for lat, lon in batch]
+        assert [row["h"] for row in hashed.collect()] == want
+        assert [row["h5"] for row in as_column.collect()] == [h and h[:5] for h in want]
