@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from pipeline.column_cache import reused
+from pipeline.column_cache import reused, select_expressions
 from pipeline.schemas import CORRUPT_RECORD, RAW_RECORD_SCHEMA
 
 INTEGER_TEXT = r"^-?[0-9]+$"
@@ -32,11 +32,13 @@ def require_columns(df: DataFrame, required: tuple[str, ...]) -> None:
 def select_schema(df: DataFrame, schema: T.StructType) -> DataFrame:
     """End a transform with a select that matches the target table exactly (names and types).
 
-    As SQL expressions, in one call to the JVM: built from Column objects the select cost about four
+    As SQL expressions, in one call to the JVM (`column_cache.select_expressions`): built from Column
+    objects the select cost about four
     py4j round trips per field (column, type, cast, alias), and a micro-batch sink selects a few
     hundred fields per batch (issue 10's profile: about a second per batch on two busy cores).
     """
-    return df.selectExpr(*[f"CAST(`{f.name}` AS {f.dataType.simpleString()}) AS `{f.name}`" for f in schema.fields])
+    return select_expressions(df, tuple(f"CAST(`{f.name}` AS {f.dataType.simpleString()}) AS `{f.name}`"
+                                        for f in schema.fields))
 
 
 def lookup(mapping: Mapping[str, Any], key: Column) -> Column:

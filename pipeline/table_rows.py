@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from pipeline import schemas
+from pipeline.column_cache import select_expressions
 from pipeline.records import select_schema
 
 
@@ -157,4 +158,5 @@ def to_json_rows(rows_df: DataFrame, kind: str, table: str) -> DataFrame:
     """
     # double-quoted SQL strings: the timestamp format holds single quotes
     options = ", ".join(f'"{key}", "{value}"' for key, value in CQL_JSON_OPTIONS.items())
-    return rows_df.selectExpr(f"'{kind}' AS kind", f"'{table}' AS table", f"to_json(struct(*), map({options})) AS json")
+    return select_expressions(rows_df, (f"'{kind}' AS kind", f"'{table}' AS table",
+                                        f"to_json(struct(*), map({options})) AS json"))

@@ -5,7 +5,7 @@ from pyspark.sql import functions as F
 
 from pipeline import geo
 from pipeline.cells import geohash as python_geohash
-from pipeline.column_cache import reused
+from pipeline.column_cache import _java_strings, reused, select_expressions
 from pipeline.records import lookup
 
 
@@ -52,3 +52,15 @@ def test_reused_geohashes_equal_the_python_geohash_on_every_frame(spark):
         want = [None if lat is None or lon is None else python_geohash(lat, lon, 7) for lat, lon in batch]
         assert [row["h"] for row in hashed.collect()] == want
         assert [row["h5"] for row in as_column.collect()] == [h and h[:5] for h in want]
+
+
+def test_selected_expressions_equal_spark_own_select_expr(spark):
+    df = spark.createDataFrame([(1, "a"), (2, None)], "n int, s string")
+    expressions = ("n * 2 AS twice", "upper(s) AS loud", "CAST(n AS string) AS `n text`")
+    for _ in range(2):  # the second time from the kept sequence
+        got = select_expressions(df, expressions)
+        want = df.selectExpr(*expressions)
+        assert got.schema == want.schema and got.collect() == want.collect()
+    context = spark.sparkContext
+    assert _java_strings(context, expressions) is _java_strings(context, expressions)
+    assert _java_strings(context, expressions) is not _java_strings(context, expressions[:2])
