@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from pipeline import activity_schemas as s
 from pipeline import records
+from pipeline.column_cache import reused
 from pipeline.definitions import (
     CELL_PRECISIONS,
     EVENT_TYPES,
@@ -93,10 +94,16 @@ def _meaning_rules(*, future_tolerance_s: float) -> list[records.Rule]:
 
 def with_event_rejection_reason(parsed_df: DataFrame, *, future_tolerance_s: float) -> DataFrame:
     """Add `rejection_reason`: the first rule a parsed record breaks, null for a valid event."""
+    return parsed_df.withColumn("rejection_reason", _event_rejection_reason(future_tolerance_s))
+
+
+@reused
+def _event_rejection_reason(future_tolerance_s: float) -> Column:
+    """Built once per JVM and tolerance (`column_cache`)."""
     rules = [*records.envelope_rules("event"),
              *records.field_rules(_field, integers=INTEGER_FIELDS, decimals=DECIMAL_FIELDS, required=REQUIRED_FIELDS),
              *_meaning_rules(future_tolerance_s=future_tolerance_s)]
-    return parsed_df.withColumn("rejection_reason", records.first_reason(rules))
+    return records.first_reason(rules)
 
 
 def filter_valid_events(judged_df: DataFrame) -> DataFrame:
@@ -105,6 +112,12 @@ def filter_valid_events(judged_df: DataFrame) -> DataFrame:
 
 def clean_events(valid_df: DataFrame) -> DataFrame:
     """One typed row per valid event (ACTIVITY_EVENT_SCHEMA)."""
+    return valid_df.select(*_clean_event_columns())
+
+
+@reused
+def _clean_event_columns() -> tuple[Column, ...]:
+    """The columns of `clean_events` (built once per JVM: `column_cache`)."""
     slug = F.lower(F.trim(_field("category_slug")))
     columns = {
         "event_id": F.trim(_field("event_id")), "event_type": F.lower(F.trim(_field("event_type"))),
@@ -121,7 +134,7 @@ def clean_events(valid_df: DataFrame) -> DataFrame:
         "rating": records.integer(_field("rating"), "int"),
         "review_text": F.substring(records.blank_to_null(_field("review_text")), 1, MAX_REVIEW_TEXT),
     }
-    return valid_df.select(*[columns[f.name].cast(f.dataType).alias(f.name) for f in s.ACTIVITY_EVENT_SCHEMA])
+    return tuple(columns[f.name].cast(f.dataType).alias(f.name) for f in s.ACTIVITY_EVENT_SCHEMA)
 
 
 def _lateness_s(events_df: DataFrame) -> Column:

@@ -18,21 +18,27 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, ParamSpec
+from typing import Any, ParamSpec, TypeVar
 
 from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame
 
 P = ParamSpec("P")
+R = TypeVar("R")  # a Column, or a tuple of them
 
 
-def reused(build: Callable[P, Column]) -> Callable[P, Column]:
-    """`build(*args)` once per distinct arguments and JVM; its arguments must be hashable or columns."""
-    built: dict[tuple[Hashable, ...], Column] = {}
+def reused(build: Callable[P, R]) -> Callable[P, R]:
+    """`build(*args)` once per distinct arguments and JVM; its arguments must be hashable or columns.
+
+    The columns may carry aliases: every frame selected through them then has the same attribute ids,
+    as frames made from one Column object always do. Joined by column name (as the pipeline joins,
+    never by `df[name]` references) such frames meet in one plan correctly: Spark's analyser gives one
+    side new ids (tests/unit/test_column_cache.py)."""
+    built: dict[tuple[Hashable, ...], R] = {}
     lock = threading.Lock()
 
     @functools.wraps(build)
-    def get(*args: P.args, **kwargs: P.kwargs) -> Column:
+    def get(*args: P.args, **kwargs: P.kwargs) -> R:
         key = (id(SparkContext._gateway), *map(_key_of, args), *sorted((k, _key_of(v)) for k, v in kwargs.items()))
         with lock:
             column = built.get(key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from pipeline.column_cache import reused
 from pipeline.definitions import DISCOUNT_TOLERANCE
 from pipeline.geo import DEAL_GEOHASH_PRECISION, GEOCELL_PRECISION, geohash_prefix, with_geohash
 from pipeline.records import (
@@ -53,8 +54,10 @@ def parse_deal_records(raw_df: DataFrame) -> DataFrame:
     return parse_records(raw_df, DEAL_PAYLOAD_SCHEMA, "deal")
 
 
+@reused
 def _rejection_reason() -> Column:
-    """The first rule a parsed record breaks, as a readable reason; null for a valid record."""
+    """The first rule a parsed record breaks, as a readable reason; null for a valid record (built once
+    per JVM: `column_cache`)."""
     rules: list[Rule] = [
         *envelope_rules("deal"),
         *field_rules(_deal_field, integers=INTEGER_FIELDS, decimals=DECIMAL_FIELDS, required=REQUIRED_FIELDS),
@@ -122,6 +125,12 @@ def _coordinate(col: Column, *, is_online: Column) -> Column:
 
 def clean_deals(valid_df: DataFrame) -> DataFrame:
     """One clean row per valid record: plain text, canonical category, recomputed savings, geohash."""
+    return valid_df.select(*_clean_deal_columns()).transform(with_geohash_cells)
+
+
+@reused
+def _clean_deal_columns() -> tuple[Column, ...]:
+    """The columns of `clean_deals` (built once per JVM: about 500 calls to it; `column_cache`)."""
     d = F.col("deal")
     slug = F.lower(F.trim(d.getField("category_slug")))
     price, value = F.round(decimal(d.getField("price")), 2), F.round(decimal(d.getField("value")), 2)
@@ -130,7 +139,7 @@ def clean_deals(valid_df: DataFrame) -> DataFrame:
     lon = _coordinate(decimal(_merchant_field("longitude")), is_online=is_online)
     discount_pct = F.when(value > 0, F.round((value - price) / value, 4)).otherwise(F.lit(0.0))
     advertised = decimal(d.getField("discount_percentage"))
-    return valid_df.select(
+    return (
         integer(d.getField("id")).alias("deal_id"),
         F.trim(d.getField("title")).alias("title"),
         blank_to_null(d.getField("short_title")).alias("short_title"),
@@ -165,7 +174,7 @@ def clean_deals(valid_df: DataFrame) -> DataFrame:
         blank_to_null(_merchant_field("url")).alias("merchant_url"),
         lat.alias("latitude"), lon.alias("longitude"),
         F.col("offset").alias("source_offset"),
-    ).transform(with_geohash_cells)
+    )
 
 
 def clean_deal_records(raw_df: DataFrame) -> DataFrame:

@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline import review_schemas as rs
+from pipeline.column_cache import reused
 from pipeline.records import select_schema
 from pipeline.review_rules import STARS
 from pipeline.table_rows import explode_listing_categories
@@ -98,14 +99,15 @@ def _with_mean(ratings_df: DataFrame) -> DataFrame:
     return ratings_df.withColumn("mean", F.when(F.col("reviews") > 0, F.col("stars") / F.col("reviews")))
 
 
-def _review_sums() -> list[Column]:
+@reused
+def _review_sums() -> tuple[Column, ...]:
     """Verified reviews, their stars, each star's count, and the unverified reviews left out."""
     verified = F.col("verified")
     stars = [F.count(F.when(verified & (F.col("rating") == s), 1)).cast("int") for s in STARS]
-    return [F.count(F.when(verified, 1)).cast("int").alias("reviews"),
+    return (F.count(F.when(verified, 1)).cast("int").alias("reviews"),
             F.coalesce(F.sum(F.when(verified, F.col("rating"))), F.lit(0)).cast("long").alias("stars"),
             F.array(*stars).alias("distribution"),
-            F.count(F.when(~verified, 1)).cast("int").alias("unverified_reviews")]
+            F.count(F.when(~verified, 1)).cast("int").alias("unverified_reviews"))
 
 
 def to_deal_rating_rows(judged_df: DataFrame) -> DataFrame:
@@ -130,13 +132,16 @@ def to_deal_ratings_by_merchant_rows(deal_ratings_df: DataFrame) -> DataFrame:
 
 def _merged(deal_ratings_df: DataFrame, *keys: str) -> DataFrame:
     """Deal ratings summed per `keys`: counts, stars and each star's count add up exactly."""
+    return _with_mean(deal_ratings_df.groupBy(*keys).agg(*_merged_sums()))
+
+
+@reused
+def _merged_sums() -> tuple[Column, ...]:
     stars = [F.sum(F.col("distribution")[i]).cast("int") for i in range(len(STARS))]
-    merged_df = deal_ratings_df.groupBy(*keys).agg(
-        F.sum("reviews").cast("int").alias("reviews"), F.sum("stars").cast("long").alias("stars"),
-        F.array(*stars).alias("distribution"), F.sum("unverified_reviews").cast("int").alias("unverified_reviews"),
-        F.max("merchant_name").alias("merchant_name"),
-        F.count(F.when(F.col("reviews") > 0, 1)).cast("int").alias("rated_deals"))
-    return _with_mean(merged_df)
+    return (F.sum("reviews").cast("int").alias("reviews"), F.sum("stars").cast("long").alias("stars"),
+            F.array(*stars).alias("distribution"), F.sum("unverified_reviews").cast("int").alias("unverified_reviews"),
+            F.max("merchant_name").alias("merchant_name"),
+            F.count(F.when(F.col("reviews") > 0, 1)).cast("int").alias("rated_deals"))
 
 
 def to_ratings_by_merchant_rows(merchant_deal_ratings_df: DataFrame) -> DataFrame:

@@ -64,3 +64,20 @@ def test_selected_expressions_equal_spark_own_select_expr(spark):
     context = spark.sparkContext
     assert _java_strings(context, expressions) is _java_strings(context, expressions)
     assert _java_strings(context, expressions) is not _java_strings(context, expressions[:2])
+
+
+def test_frames_made_with_one_kept_projection_join_and_union_by_name(spark):
+    """Two frames selected through the same kept aliased columns share attribute ids; joined by name
+    and stacked they give what plain Python gives."""
+
+    @reused
+    def shaped():
+        return (F.col("k").alias("key"), (F.col("v") * 10).alias("value"))
+
+    left = spark.createDataFrame([(1, 1), (2, 2), (3, 3)], "k int, v int").select(*shaped())
+    right = spark.createDataFrame([(2, 5), (3, 6), (4, 7)], "k int, v int").select(*shaped())
+    joined = left.join(right.withColumnRenamed("value", "other"), on="key").orderBy("key").collect()
+    assert [(r["key"], r["value"], r["other"]) for r in joined] == [(2, 20, 50), (3, 30, 60)]
+    stacked = sorted(tuple(r) for r in left.unionByName(right).collect())
+    assert stacked == sorted([(1, 10), (2, 20), (3, 30), (2, 50), (3, 60), (4, 70)])
+    assert left.join(right, on="key", how="left_anti").collect() == [(1, 10)]
