@@ -12,7 +12,9 @@ One local[2] Spark session (FAIR pools, as the speed layer), keyspace `exs_bench
    tests/alert_oracle.py (missed, extra, duplicated; the socket's repeats counted too);
 2. throughput: 100k interests filed (cells and categories of the catalog), then the same N deals
    drained with availableNow by the deals stream and by the alerts stream (its cache warmed first);
-   changed deals/s each, and their ratio (goal >= 1: matching is never the bottleneck);
+   changed deals/s each, and their ratio (goal >= 1: matching is never the bottleneck); then the
+   matching alone (the sink's steps without its writes, on the same deals) against the same baseline,
+   which tells matching from delivering when the ratio falls short;
 3. noise: instant alerts per user-day in the throughput run against the interests' maxPerDay.
 Output: a table and bench/results/alerts.json.
 """
@@ -26,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -35,6 +37,9 @@ from bench.activity import _pct, _wait, start_api
 from bench.pipeline import catalog_deals
 from bench.report import bench_main, remove_local_dir, table
 from conf.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pipeline.alert_interests import InterestIndex
 
 log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_alerts"
@@ -260,7 +265,38 @@ class Run:
         query.awaitTermination()
         return time.monotonic() - started
 
+    def match_alone(self, settings: Settings, index: InterestIndex) -> tuple[float, int]:
+        """Seconds to find the alerts of the deals in `settings`' topic without delivering any, and how many.
+
+        The alert sink's steps up to its writes, on the whole topic read as a batch: parse, one row per
+        version, its index keys, the interests filed under them (`index`, warm), the join and every
+        criterion, the re-arm rule (against no stored state: the matcher run's deals are all new).
+        With the full run's time it splits the matcher's cost into matching and delivering.
+        """
+        from pipeline import alert_transforms as at
+        from pipeline import deal_transforms as dt
+        from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, VERSION_SCORE_SCHEMA
+        from pipeline.driver_rows import empty_frame
+
+        started = time.monotonic()
+        raw_df = (self.spark.read.format("kafka").option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+                  .option("subscribe", settings.topic_deals_raw).option("startingOffsets", "earliest").load()
+                  .selectExpr("CAST(key AS string) AS key", "CAST(value AS string) AS value", "topic", "partition",
+                              "offset", "timestamp"))
+        valid_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
+        versions_df = at.alert_versions(valid_df).localCheckpoint()
+        keys = {row[0] for row in at.with_index_keys(versions_df).select("index_key").distinct().collect()}
+        interests_df = index.frame(self.spark, keys)
+        assert interests_df is not None, "100k interests: the catalog's keys hold some"
+        # no interest here sets a verified discount: the sink then looks up no score either
+        candidates_df = at.with_verified_discount(at.match_interests(versions_df, interests_df),
+                                                  empty_frame(self.spark, VERSION_SCORE_SCHEMA))
+        alerts = at.fired_alerts(candidates_df, empty_frame(self.spark, ALERT_STATE_BY_DEAL_SCHEMA)).count()
+        versions_df.unpersist()
+        return time.monotonic() - started, alerts
+
     def throughput(self) -> dict[str, float]:
+        from pipeline.alert_interests import InterestIndex
         from pipeline.alert_sink import AlertSink
 
         count, interests = (1000 if self.quick else 20_000), 100_000
@@ -272,11 +308,17 @@ class Run:
         alerts_s = self.drain(self.topics("matcher"), catalog[:count], 1, sink)
         deals_s = self.drain(self.topics("deals"), catalog[:count], 0)
         sink.close()
+        index = InterestIndex(lambda: self.session, KEYSPACE)
+        self.match_alone(self.topics("warm"), index)  # reads the interests of every key once, as above
+        matching_s, alerts = self.match_alone(self.topics("matcher"), index)
         per_user_day = Counter((r.user_id, r.deliver_at.date()) for r in self.session.execute(
             f"SELECT user_id, deliver_at, delivery FROM {KEYSPACE}.alerts_by_user") if r.delivery == "INSTANT")
         return {"throughput_deals": count, "throughput_interests": interests,
                 "matcher_changed_deals_per_s": count / alerts_s, "deals_stream_deals_per_s": count / deals_s,
                 "matcher_over_deals_stream": deals_s / alerts_s,
+                "matching_alone_changed_deals_per_s": count / matching_s,
+                "matching_alone_over_deals_stream": deals_s / matching_s,
+                "matcher_alerts": alerts, "matcher_alerts_per_s": alerts / alerts_s,
                 "instant_alerts_per_user_day_max": max(per_user_day.values(), default=0),
                 "instant_alerts_per_user_day_mean": sum(per_user_day.values()) / max(1, len(per_user_day)),
                 "max_per_day_cap": CAP}
@@ -290,12 +332,16 @@ def report(m: dict[str, float]) -> str:
          m["alert_latency_p99_s"] / m["row_latency_p99_s"]),
         ("matcher deals/s (100k interests) vs deals stream", m["matcher_changed_deals_per_s"],
          m["deals_stream_deals_per_s"], m["matcher_over_deals_stream"]),
+        ("matching alone deals/s (no writes) vs deals stream", m["matching_alone_changed_deals_per_s"],
+         m["deals_stream_deals_per_s"], m["matching_alone_over_deals_stream"]),
         ("instant alerts per user-day: max vs cap", m["instant_alerts_per_user_day_max"], m["max_per_day_cap"],
          m["instant_alerts_per_user_day_max"] / m["max_per_day_cap"]),
     ]
     counts = (f"alerts expected {m['alerts_expected']:.0f}: missed {m['alerts_missed']:.0f}, extra "
               f"{m['alerts_extra']:.0f}, duplicated {m['alerts_duplicated']:.0f}; probes alerted on the socket "
-              f"{m['probes_alerted_on_socket']:.0f}/{m['probes']:.0f}")
+              f"{m['probes_alerted_on_socket']:.0f}/{m['probes']:.0f}; the matcher run found "
+              f"{m['matcher_alerts']:.0f} alerts for {m['throughput_deals']:.0f} deals, "
+              f"{m['matcher_alerts_per_s']:,.0f} delivered per second")
     return table(("measure", "value", "baseline", "ratio"), rows) + "\n" + counts
 
 
