@@ -221,12 +221,16 @@ def _of_metric(windows_df: DataFrame, metric: str) -> DataFrame:
 
 
 def to_trending_rows(windows_df: DataFrame) -> DataFrame:
-    score = sum((F.col(f"{kind}s") * F.lit(weight) for kind, weight in SCORE_WEIGHTS.items()), F.lit(0))
-    rows_df = _of_metric(windows_df, "trend").select(
-        "bucket_seconds", "bucket_start", F.col("key").alias("category_slug"),
-        records.lookup(PARENT_OF, F.col("key")).alias("parent_category"),
-        "views", "clicks", "purchases", "reviews", score.alias("score"))
+    rows_df = _of_metric(windows_df, "trend").select(*_trending_columns())
     return records.select_schema(rows_df, s.TRENDING_CATEGORIES_BY_BUCKET_SCHEMA)
+
+
+@reused
+def _trending_columns() -> tuple[Column, ...]:
+    score = sum((F.col(f"{kind}s") * F.lit(weight) for kind, weight in SCORE_WEIGHTS.items()), F.lit(0))
+    return (F.col("bucket_seconds"), F.col("bucket_start"), F.col("key").alias("category_slug"),
+            records.lookup(PARENT_OF, F.col("key")).alias("parent_category"),
+            F.col("views"), F.col("clicks"), F.col("purchases"), F.col("reviews"), score.alias("score"))
 
 
 def to_sales_by_second_rows(windows_df: DataFrame) -> DataFrame:
@@ -238,12 +242,16 @@ def to_sales_by_second_rows(windows_df: DataFrame) -> DataFrame:
 
 def to_activity_by_cell_rows(windows_df: DataFrame, *, min_users: int) -> DataFrame:
     """Cells with at least `min_users` distinct users: a smaller cell could single someone out."""
-    is_anonymous = F.col("users") >= F.lit(min_users)
-    rows_df = _of_metric(windows_df, "cell").filter(is_anonymous).select(
-        F.length("key").alias("precision"), F.substring("key", 1, REGION_PRECISION).alias("region"), "hour",
-        F.col("key").alias("cell"), "users", (F.col("views") + F.col("clicks") + F.col("purchases")
-                                              + F.col("reviews")).alias("events"), "purchases")
+    rows_df = _of_metric(windows_df, "cell").filter(F.col("users") >= F.lit(min_users)).select(*_cell_columns())
     return records.select_schema(rows_df, s.ACTIVITY_BY_CELL_SCHEMA)
+
+
+@reused
+def _cell_columns() -> tuple[Column, ...]:
+    return (F.length("key").alias("precision"), F.substring("key", 1, REGION_PRECISION).alias("region"),
+            F.col("hour"), F.col("key").alias("cell"), F.col("users"),
+            (F.col("views") + F.col("clicks") + F.col("purchases") + F.col("reviews")).alias("events"),
+            F.col("purchases"))
 
 
 def to_merchant_sales_rows(windows_df: DataFrame) -> DataFrame:

@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, ALERTS_BY_USER_SCHEMA
+from pipeline.column_cache import reused
 from pipeline.records import select_schema
 
 HOUR_S, DAY_S = 3600, 86_400
@@ -58,13 +59,26 @@ def with_delivery(alerts_df: DataFrame, stored_day_df: DataFrame) -> DataFrame:
     `stored_day_df` holds the stored alerts of the same interests and days (ALERTS_BY_INTEREST_DAY),
     so the daily cap counts what earlier micro-batches already delivered at once.
     """
-    seconds = _seconds(F.col("alert_at"))
-    dated_df = alerts_df.withColumns({
-        "day": F.date_format("alert_at", "yyyy-MM-dd"),
-        "is_candidate": (F.col("delivery") == "INSTANT") & ~in_quiet_hours(seconds),
-    })
+    day, is_candidate = _dating_columns()
+    dated_df = alerts_df.withColumns({"day": day, "is_candidate": is_candidate})
     positions_df = _cap_positions(dated_df, stored_day_df)
     decided_df = dated_df.join(positions_df, on="alert_id", how="left")
+    deliver_at, how, digest_id = _decision_columns()
+    with_due_df = decided_df.withColumns({"deliver_at": deliver_at, "delivery_mode": how})
+    return with_due_df.withColumn("digest_id", digest_id).drop("position")
+
+
+@reused
+def _dating_columns() -> tuple[Column, Column]:
+    """The alert's UTC day, and whether it may go at once (an instant interest outside its quiet hours)."""
+    seconds = _seconds(F.col("alert_at"))
+    return F.date_format("alert_at", "yyyy-MM-dd"), (F.col("delivery") == "INSTANT") & ~in_quiet_hours(seconds)
+
+
+@reused
+def _decision_columns() -> tuple[Column, Column, Column]:
+    """`deliver_at`, `delivery_mode` and `digest_id` of an alert with its place under the cap (`position`)."""
+    seconds = _seconds(F.col("alert_at"))
     within_cap = F.col("max_per_day").isNull() | (F.col("position") <= F.col("max_per_day"))
     is_now = F.col("is_candidate") & within_cap
     over_cap_due = (F.floor(seconds / DAY_S) + 1) * DAY_S
@@ -75,9 +89,8 @@ def with_delivery(alerts_df: DataFrame, stored_day_df: DataFrame) -> DataFrame:
     how = (F.when(is_now, F.lit("INSTANT")).when(F.col("is_candidate"), F.lit("DAILY_CAP_DIGEST"))
            .when(F.col("delivery") == "INSTANT", F.lit("QUIET_HOURS_DIGEST"))
            .otherwise(F.concat(F.col("delivery"), F.lit("_DIGEST"))))
-    with_due_df = decided_df.withColumns({"deliver_at": F.timestamp_seconds(due), "delivery_mode": how})
     digest = F.substring(F.sha2(F.concat_ws("|", F.col("interest_id"), F.unix_micros("deliver_at")), 256), 1, 32)
-    return with_due_df.withColumn("digest_id", F.when(~is_now, digest)).drop("position")
+    return F.timestamp_seconds(due), how, F.when(~is_now, digest)
 
 
 def _cap_positions(dated_df: DataFrame, stored_day_df: DataFrame) -> DataFrame:

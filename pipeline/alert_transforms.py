@@ -4,7 +4,8 @@ Flow: valid deal records --alert_versions--> one row per deal version (the share
       when it first arrived) --with_index_keys--> one row per index key --match_interests (equi-join on
       the key with the interests filed under it, then every criterion)--> candidate (interest, deal
       version) pairs --fired_alerts (the re-arm rule against the stored state)--> alerts.
-No I/O, no session access: safe in foreachBatch and in tests alike.
+No I/O, no session access: safe in foreachBatch and in tests alike. The column expressions are built
+once per JVM (`column_cache.reused`), not once per micro-batch.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pyspark.sql import functions as F
 
 from pipeline import deal_transforms as dt
 from pipeline.alert_keys import CATEGORY_PREFIX, CELL_PREFIX, NEW_MATCH, PRICE_DROP
+from pipeline.column_cache import reused
 from pipeline.geo import haversine_km
 from pipeline.records import integer
 
@@ -36,13 +38,18 @@ def alert_versions(valid_df: DataFrame) -> DataFrame:
 
 def with_index_keys(versions_df: DataFrame) -> DataFrame:
     """One row per index key a version is looked up under: its cell, its category, its parent."""
+    return versions_df.withColumn("index_key", _index_key())
+
+
+@reused
+def _index_key() -> Column:
     keys = F.array(
         F.when(F.col("geocell").isNotNull(), F.concat(F.lit(CELL_PREFIX), F.col("geocell"))),
         F.concat(F.lit(CATEGORY_PREFIX), F.col("category_slug")),
         F.when(F.col("parent_category") != F.col("category_slug"),
                F.concat(F.lit(CATEGORY_PREFIX), F.col("parent_category"))),
     )
-    return versions_df.withColumn("index_key", F.explode(F.filter(keys, lambda key: key.isNotNull())))
+    return F.explode(F.filter(keys, lambda key: key.isNotNull()))
 
 
 def _criteria(distance: Column) -> Column:
@@ -64,10 +71,16 @@ def _criteria(distance: Column) -> Column:
 def match_interests(versions_df: DataFrame, interests_df: DataFrame) -> DataFrame:
     """Candidate pairs: an equi-join on the index key, then every criterion but the verified discount."""
     joined_df = with_index_keys(versions_df).join(interests_df, on="index_key")
-    distance = haversine_km(F.col("latitude"), F.col("longitude"), F.col("near_lat"), F.col("near_lon"))
-    return (joined_df.filter(_criteria(distance))
-            .withColumn("distance_km", F.when(F.col("near_lat").isNotNull(), F.round(distance, 2)))
+    criteria, distance_km = _match_columns()
+    return (joined_df.filter(criteria).withColumn("distance_km", distance_km)
             .drop("index_key").dropDuplicates([*PAIR, "updated_at"]))
+
+
+@reused
+def _match_columns() -> tuple[Column, Column]:
+    """Every criterion (`_criteria`), and the distance to the interest's place (null without one)."""
+    distance = haversine_km(F.col("latitude"), F.col("longitude"), F.col("near_lat"), F.col("near_lon"))
+    return _criteria(distance), F.when(F.col("near_lat").isNotNull(), F.round(distance, 2))
 
 
 def with_verified_discount(candidates_df: DataFrame, scores_df: DataFrame) -> DataFrame:
@@ -85,18 +98,26 @@ def fired_alerts(matched_df: DataFrame, state_df: DataFrame) -> DataFrame:
     versions are split into micro-batches, and a replayed batch finds its own alerts in the state.
     """
     joined_df = matched_df.join(state_df.select(*PAIR, "last_price", "last_updated_at"), on=PAIR, how="left")
-    newer_df = joined_df.filter(F.col("last_updated_at").isNull() | (F.col("updated_at") > F.col("last_updated_at")))
-    earlier = Window.partitionBy(*PAIR).orderBy("updated_at", "source_offset").rowsBetween(Window.unboundedPreceding,
-                                                                                            -1)
-    previous = F.least(F.col("last_price"), F.min("price").over(earlier))
-    alerted_df = newer_df.withColumn("previous_price", previous).filter(
-        F.col("previous_price").isNull() | (F.col("price") < F.col("previous_price")))
-    kind = F.when(F.col("previous_price").isNull(), F.lit(NEW_MATCH)).otherwise(F.lit(PRICE_DROP))
+    is_newer, previous, is_lower, kind = _rearm_columns()
+    alerted_df = joined_df.filter(is_newer).withColumn("previous_price", previous).filter(is_lower)
     # the alert is dated by when the platform received the version: fixed by the record, so replays agree
     return alerted_df.withColumns({"kind": kind, "alert_id": alert_id(), "reason": alert_reason(),
                                    "alert_at": F.col("received_at")})
 
 
+@reused
+def _rearm_columns() -> tuple[Column, Column, Column, Column]:
+    """Newer than the stored state; the last alerted price; a price below it; the alert's kind."""
+    is_newer = F.col("last_updated_at").isNull() | (F.col("updated_at") > F.col("last_updated_at"))
+    earlier = Window.partitionBy(*PAIR).orderBy("updated_at", "source_offset").rowsBetween(Window.unboundedPreceding,
+                                                                                            -1)
+    previous = F.least(F.col("last_price"), F.min("price").over(earlier))
+    is_lower = F.col("previous_price").isNull() | (F.col("price") < F.col("previous_price"))
+    kind = F.when(F.col("previous_price").isNull(), F.lit(NEW_MATCH)).otherwise(F.lit(PRICE_DROP))
+    return is_newer, previous, is_lower, kind
+
+
+@reused
 def alert_id() -> Column:
     """Deterministic: the same user, interest, deal and version always give the same id."""
     parts = F.concat_ws("|", F.col("user_id"), F.col("interest_id"), F.col("deal_id"), F.unix_micros("updated_at"))
@@ -111,6 +132,7 @@ def _percent(col: Column) -> Column:
     return F.concat(F.format_number(col * 100, 0), F.lit("%"))
 
 
+@reused
 def alert_reason() -> Column:
     """Why the alert fired, one clause per criterion the interest sets, e.g.
     'in restaurants; $12.00 within your max $20.00; 60% off (at least 50%); 3.1 km from your place'."""

@@ -21,6 +21,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline import score_rules as sr
+from pipeline.column_cache import reused
 from pipeline.item_keys import is_street_key
 from pipeline.records import select_schema
 from pipeline.score_explain import explanation
@@ -57,8 +58,15 @@ def own_history(versions_df: DataFrame, observations_df: DataFrame, rules: sr.Sc
         F.col("deal_id"), F.col("observed_at"), F.col("price").alias("o_price"), F.col("number_sold").alias("o_sold"))
     joined_df = versions_df.select(*_VERSION_KEY).join(obs_df, on="deal_id").filter(
         F.col("observed_at") < F.col("updated_at"))
+    aggregates, in_effect = _history_columns(rules)
+    return joined_df.groupBy(*_VERSION_KEY).agg(*aggregates).withColumns(dict(in_effect))
+
+
+@reused
+def _history_columns(rules: sr.ScoreRules) -> tuple[tuple[Column, ...], tuple[tuple[str, Column], ...]]:
+    """The aggregates of `own_history`, and the columns it adds after them."""
     age = _age_s(F.col("observed_at"))
-    return joined_df.groupBy(*_VERSION_KEY).agg(
+    return (
         F.min(F.when(age <= sr.OMNIBUS_DAYS * DAY_S, F.col("o_price"))).alias("low_within_30d"),
         F.max(F.when(age <= sr.OMNIBUS_DAYS * DAY_S, F.col("o_price"))).alias("high_within_30d"),
         F.max(F.when(age > sr.OMNIBUS_DAYS * DAY_S, F.struct("observed_at", "o_price"))).alias("in_effect_30d_ago"),
@@ -68,10 +76,10 @@ def own_history(versions_df: DataFrame, observations_df: DataFrame, rules: sr.Sc
         F.max(age).alias("first_seen_age_s"),
         F.max(F.struct("observed_at", "o_price")).getField("o_price").alias("previous_price"),
         F.min(F.when(age <= sr.SALES_TREND_DAYS * DAY_S, F.struct("observed_at", "o_sold"))).alias("trend_start"),
-    ).withColumns({  # the price still in effect when the window opened was applied in it too (Art. 6a)
-        "prior_low_30d": F.least("low_within_30d", F.col("in_effect_30d_ago").getField("o_price")),
-        "prior_high_30d": F.greatest("high_within_30d", F.col("in_effect_30d_ago").getField("o_price")),
-    })
+    ), (  # the price still in effect when the window opened was applied in it too (Art. 6a)
+        ("prior_low_30d", F.least("low_within_30d", F.col("in_effect_30d_ago").getField("o_price"))),
+        ("prior_high_30d", F.greatest("high_within_30d", F.col("in_effect_30d_ago").getField("o_price"))),
+    )
 
 
 def market_prices(versions_df: DataFrame, offers_df: DataFrame) -> DataFrame:
@@ -102,17 +110,29 @@ def _median_cents(cents: Column) -> Column:
 
 
 def _with_market(df: DataFrame, rules: sr.ScoreRules) -> DataFrame:
+    return df.withColumns(dict(_market_columns(rules)))
+
+
+@reused
+def _market_columns(rules: sr.ScoreRules) -> tuple[tuple[str, Column], ...]:
     cents = F.col("market_cents")
     enough = F.coalesce(F.size(cents) >= rules.min_other_sellers, F.lit(False))
-    return df.withColumns({
-        "market_price": F.when(enough, _median_cents(cents) / 100.0),
-        "market_sellers": F.when(enough, F.size(cents)),
-        "market_low": F.when(enough, F.element_at(cents, 1) / 100.0),
-        "market_high": F.when(enough, F.element_at(cents, -1) / 100.0),
-    })
+    return (
+        ("market_price", F.when(enough, _median_cents(cents) / 100.0)),
+        ("market_sellers", F.when(enough, F.size(cents))),
+        ("market_low", F.when(enough, F.element_at(cents, 1) / 100.0)),
+        ("market_high", F.when(enough, F.element_at(cents, -1) / 100.0)),
+    )
 
 
 def _with_reference(df: DataFrame, rules: sr.ScoreRules) -> DataFrame:
+    reference, is_genuine = _reference_columns(rules)
+    return df.withColumns(dict(reference)).withColumn("is_genuine", is_genuine)
+
+
+@reused
+def _reference_columns(rules: sr.ScoreRules) -> tuple[tuple[tuple[str, Column], ...], Column]:
+    """The reference price and what follows from it, and the verdict (over those columns)."""
     market_kind = F.when(is_street_key(F.col("item_key")), F.lit(sr.STREET_PRICE)).otherwise(F.lit(sr.AREA_COMPARABLE))
     price = F.col("price")
     # the own history is evidence when the price moved in the window, or a "sale" never ended
@@ -122,13 +142,13 @@ def _with_reference(df: DataFrame, rules: sr.ScoreRules) -> DataFrame:
     kind = (F.when(own == ref, F.lit(sr.PRIOR_30_DAY_LOW))
             .when(F.col("market_price") == ref, market_kind).otherwise(F.lit(sr.CLAIMED_VALUE)))
     verified = F.when(ref > 0, F.round(F.greatest(F.lit(0.0), (ref - price) / ref), 4)).otherwise(F.lit(0.0))
-    with_ref_df = df.withColumns({
-        "reference_price": ref, "reference_kind": kind, "verified_discount_pct": verified,
-        "verified_saving": F.round(F.greatest(F.lit(0.0), ref - price), 2),
-        "advertised_discount_pct": F.col("discount_pct"),
-    })
+    reference = (
+        ("reference_price", ref), ("reference_kind", kind), ("verified_discount_pct", verified),
+        ("verified_saving", F.round(F.greatest(F.lit(0.0), ref - price), 2)),
+        ("advertised_discount_pct", F.col("discount_pct")),
+    )
     gap = F.round(F.col("advertised_discount_pct") - F.col("verified_discount_pct"), 4)
-    return with_ref_df.withColumn("is_genuine", gap <= rules.verdict_tolerance)
+    return reference, gap <= rules.verdict_tolerance
 
 
 def _is_perpetual(rules: sr.ScoreRules) -> Column:
@@ -137,6 +157,7 @@ def _is_perpetual(rules: sr.ScoreRules) -> Column:
             & (F.col("discount_pct") > rules.verdict_tolerance))
 
 
+@reused
 def _flags(rules: sr.ScoreRules) -> Column:
     price, updated = F.col("price"), F.col("updated_at")
     expires = F.col("expires_at")

@@ -6,6 +6,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from pipeline import score_rules as sr
+from pipeline.column_cache import reused
 
 
 def pct_text(fraction: Column) -> Column:
@@ -42,6 +43,7 @@ def _conclusion() -> Column:
     )
 
 
+@reused
 def explanation() -> Column:
     """Claim; evidence; conclusion — from the score columns of `deal_scores`."""
     return F.concat(F.lit("The merchant claims "), _money(F.col("value")), F.lit("; "), _evidence(),

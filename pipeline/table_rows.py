@@ -7,19 +7,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from pipeline import schemas
-from pipeline.column_cache import select_expressions
+from pipeline.column_cache import reused, select_expressions
 from pipeline.records import select_schema
 
 
 def explode_listing_categories(deals_df: DataFrame) -> DataFrame:
     """One row per category a deal is listed under: its own slug and, if different, its parent."""
-    categories = F.array_distinct(F.array("category_slug", "parent_category"))
-    return deals_df.withColumn("listing_category", F.explode(categories))
+    return deals_df.withColumn("listing_category", _listing_categories())
+
+
+@reused
+def _listing_categories() -> Column:
+    return F.explode(F.array_distinct(F.array("category_slug", "parent_category")))
 
 
 def to_deals_by_id_rows(deals_df: DataFrame) -> DataFrame:
@@ -70,10 +74,12 @@ SORTED_DEAL_TABLES = (
 
 def with_sort_flags(deals_df: DataFrame) -> DataFrame:
     """The conditions `only_if` names, as columns (so deals and stored versions share them)."""
-    return deals_df.withColumns({
-        "has_geocell": F.col("geocell").isNotNull(),
-        "has_merchant": F.col("merchant_id").isNotNull(),
-    })
+    return deals_df.withColumns(dict(_sort_flags()))
+
+
+@reused
+def _sort_flags() -> tuple[tuple[str, Column], ...]:
+    return (("has_geocell", F.col("geocell").isNotNull()), ("has_merchant", F.col("merchant_id").isNotNull()))
 
 
 def to_deal_versions_rows(deals_df: DataFrame) -> DataFrame:
