@@ -24,7 +24,7 @@ from pyspark import SparkContext
 from pyspark.sql import Column, DataFrame
 
 P = ParamSpec("P")
-R = TypeVar("R")  # a Column, or a tuple of them
+R = TypeVar("R")  # a Column, a tuple of them, or another immutable JVM object
 
 
 def reused(build: Callable[P, R]) -> Callable[P, R]:
@@ -63,20 +63,11 @@ def select_expressions(df: DataFrame, expressions: tuple[str, ...]) -> DataFrame
     PySpark sends a list of strings to the JVM one element per call; the sinks select the same table
     shapes every micro-batch (about 250 such calls per deals batch).
     """
-    return DataFrame(df._jdf.selectExpr(_java_strings(df.sparkSession.sparkContext, expressions)), df.sparkSession)
+    return DataFrame(df._jdf.selectExpr(_java_strings(expressions)), df.sparkSession)
 
 
-def _java_strings(context: SparkContext, strings: tuple[str, ...]) -> Any:
-    key = (id(SparkContext._gateway), strings)
-    with _sequences_lock:
-        sequence = _sequences.get(key)
-    if sequence is None:
-        assert context._jvm is not None
-        sequence = context._jvm.PythonUtils.toSeq(list(strings))
-        with _sequences_lock:
-            sequence = _sequences.setdefault(key, sequence)
-    return sequence
-
-
-_sequences: dict[tuple[int, tuple[str, ...]], Any] = {}
-_sequences_lock = threading.Lock()
+@reused
+def _java_strings(strings: tuple[str, ...]) -> Any:
+    """The strings as a Java sequence of the running JVM (kept per JVM by `reused`, like the columns)."""
+    assert SparkContext._jvm is not None, "a Spark session must be running"
+    return SparkContext._jvm.PythonUtils.toSeq(list(strings))

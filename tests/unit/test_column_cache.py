@@ -61,9 +61,8 @@ def test_selected_expressions_equal_spark_own_select_expr(spark):
         got = select_expressions(df, expressions)
         want = df.selectExpr(*expressions)
         assert got.schema == want.schema and got.collect() == want.collect()
-    context = spark.sparkContext
-    assert _java_strings(context, expressions) is _java_strings(context, expressions)
-    assert _java_strings(context, expressions) is not _java_strings(context, expressions[:2])
+    assert _java_strings(expressions) is _java_strings(expressions)
+    assert _java_strings(expressions) is not _java_strings(expressions[:2])
 
 
 def test_frames_made_with_one_kept_projection_join_and_union_by_name(spark):
