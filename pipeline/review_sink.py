@@ -15,15 +15,17 @@ back what the batch wrote, so a replay after a partial write computes the same v
 
 A micro-batch small enough to be held on the driver (`sink_driver_max_keys` rows of reviews and
 purchases) is written from it, in a session made for a few rows (`driver_rows.small_session`): its
-stored rows are read with prepared statements; the judged reviews are collected back (later plans
-start from those rows, not from the plans that made them); every table's rows are collected as JSON
-in one more collect and sent with prepared statements while the aggregates are made from them (they
-need the stored ratings of the categories and merchants those rows name) in a last collect. On two
-cores the cost of a review batch was Spark's fixed cost per job and per plan, not the rows: 737
-reviews and purchases (20,000 events of the activity bench's mix) took about 25 jobs, 3.0 s and 4 s
-of JVM CPU with one round of writes per table group; this way 10 jobs, 2.2 s and 2 s (quiet machine,
-local[2], steady state). A larger batch (a catch-up, the batch layer over the lake) goes through
-Spark joins and the connector. Same rows either way.
+stored rows are read with prepared statements, and with them the stored deal ratings of every
+category and merchant its reviews (new or stored) name, a superset of the partitions its ratings
+fall under; the judged reviews are collected back (later plans start from those rows, not from the
+plans that made them); then every table's rows, the aggregates' among them, are collected as JSON in
+one more collect and sent with prepared statements. On two cores the cost of a review batch is
+Spark's fixed cost per job and per plan, not the rows: 737 reviews and purchases (20,000 events of
+the activity bench's mix) took about 25 jobs, 3.0 s and 4 s of JVM CPU with one round of writes per
+table group; this way 3 jobs and 1.9-2.0 s, 1.3-1.4 s once the JIT has compiled Spark's planner
+(after about 30 batches; quiet machine, local[2]). A larger batch
+(a catch-up, the batch layer over the lake) goes through Spark joins and the connector. Same rows
+either way.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -42,7 +44,7 @@ from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
 from pipeline.driver_rows import held_on_driver, rows_frame
-from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
+from pipeline.driver_sink import FRESH, CollectedRows, Statements, upsert_statements
 from pipeline.table_rows import to_json_rows
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,20 @@ class RatedDeals:
 
 BY_CATEGORY = RatedDeals("deal_ratings_by_category", "category_slug", rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA)
 BY_MERCHANT = RatedDeals("deal_ratings_by_merchant", "merchant_id", rs.DEAL_RATINGS_BY_MERCHANT_SCHEMA)
+
+
+#: The keyed rows a batch's reviews are judged against: (table, schema), read by deal id.
+STORED = (("reviews_by_deal", rs.REVIEWS_BY_DEAL_SCHEMA), ("purchases_by_deal", rs.PURCHASES_BY_DEAL_SCHEMA))
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What is stored for the deals a batch touches; for a batch held on the driver, also the stored deal
+    ratings (by category, by merchant) its aggregates are made from (a large batch reads them later)."""
+
+    reviews_df: DataFrame
+    purchases_df: DataFrame
+    ratings: tuple[DataFrame, DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,67 +116,61 @@ class ReviewSink:
         if not batch.count:
             return {"reviews": 0, "deals": 0}
         purchases_df, reviews_df = rt.to_purchase_rows(batch.df), rt.to_review_rows(batch.df)
-        stored_df, stored_purchases_df = self._stored(purchases_df, reviews_df, batch.rows)
-        judged_df = rt.judge_reviews(rt.latest_reviews(reviews_df.unionByName(stored_df)),
-                                     purchases_df.unionByName(stored_purchases_df))
-        judged = Judged(purchases_df, stored_df, rt.flag_changed_reviews(judged_df, stored_df))
-        counts = self._write_by_connector(judged) if batch.rows is None else self._write_from_driver(judged)
+        stored = (self._stored_by_join(purchases_df, reviews_df) if batch.rows is None
+                  else self._stored_on_driver(batch.df.sparkSession, batch.rows))
+        judged_df = rt.judge_reviews(rt.latest_reviews(reviews_df.unionByName(stored.reviews_df)),
+                                     purchases_df.unionByName(stored.purchases_df))
+        judged = Judged(purchases_df, stored.reviews_df, rt.flag_changed_reviews(judged_df, stored.reviews_df))
+        counts = (self._write_by_connector(judged) if stored.ratings is None
+                  else self._write_from_driver(judged, stored.ratings))
         log.info("batch %s: %d reviews changed, %d deals rated", batch_id, counts["reviews"], counts["deals"])
         return counts
 
-    def _stored(self, purchases_df: DataFrame, reviews_df: DataFrame,
-                batch_rows: list[Row] | None) -> list[DataFrame]:
-        """The stored reviews and purchases of the deals the batch reviews or buys. A batch held on the
-        driver names its deals there (no Spark job to find them); a large one joins in Spark."""
-        reads = (("reviews_by_deal", rs.REVIEWS_BY_DEAL_SCHEMA), ("purchases_by_deal", rs.PURCHASES_BY_DEAL_SCHEMA))
-        if batch_rows is not None:
-            deals = sorted({row["deal_id"] for row in batch_rows if row["deal_id"] is not None})
-            return run_concurrently([partial(self._tables.read_keys_frame, purchases_df.sparkSession, table,
-                                             "deal_id", deals, schema)
-                                     for table, schema in reads])
+    def _stored_by_join(self, purchases_df: DataFrame, reviews_df: DataFrame) -> Stored:
+        """The stored reviews and purchases of the deals a large batch reviews or buys, joined in Spark."""
         touched_df = purchases_df.select("deal_id").union(reviews_df.select("deal_id")).distinct()
-        return run_concurrently([partial(self._tables.read, table, touched_df, schema) for table, schema in reads])
+        reviews, purchases = run_concurrently([partial(self._tables.read, table, touched_df, schema)
+                                               for table, schema in STORED])
+        return Stored(reviews, purchases)
+
+    def _stored_on_driver(self, spark: SparkSession, batch_rows: list[Row]) -> Stored:
+        """The stored reviews and purchases of the deals a batch held on the driver names, read by those
+        ids; then the stored deal ratings of every category and merchant a rating of those deals can
+        fall under (each review's, stored or new, names one), so the aggregates need no read later."""
+        deals = sorted({row["deal_id"] for row in batch_rows if row["deal_id"] is not None})
+        reviews, purchases = run_concurrently([partial(self._tables.read_keys, table, "deal_id", deals, schema)
+                                               for table, schema in STORED])
+        named: list[Any] = [*batch_rows, *(dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True))
+                                for row in reviews)]
+        partitions = {BY_CATEGORY: {row[c] for row in named for c in ("category_slug", "parent_category")},
+                      BY_MERCHANT: {row["merchant_id"] for row in named}}
+        ratings = run_concurrently([
+            partial(self._tables.read_keys_frame, spark, rated.table, rated.partition,
+                    sorted(key for key in keys if key is not None), rated.schema)
+            for rated, keys in partitions.items()])
+        return Stored(rows_frame(spark, reviews, rs.REVIEWS_BY_DEAL_SCHEMA),
+                      rows_frame(spark, purchases, rs.PURCHASES_BY_DEAL_SCHEMA), (ratings[0], ratings[1]))
 
     # -- a batch held on the driver --------------------------------------------------------------
 
-    def _write_from_driver(self, judged: Judged) -> dict[str, int]:
-        """The judged reviews collected back; every own table's rows in one more collect, written at once
-        while the aggregates are made from them (the ratings of a deal are readable first); then
-        reviews_by_deal."""
+    def _write_from_driver(self, judged: Judged, stored_ratings: tuple[DataFrame, DataFrame]) -> dict[str, int]:
+        """The judged reviews collected back; every table's rows, the aggregates' among them, in one more
+        collect and sent at once; then reviews_by_deal."""
         flagged_df = self._collected(judged.flagged_df)
         changed_df = rt.changed_reviews(flagged_df)
         deal_ratings_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
-        own = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
-               (changed_df, "reviews_by_deal")]
+        frames = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
+                  *self._aggregates(deal_ratings_df, *stored_ratings), (changed_df, "reviews_by_deal")]
         # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
         replaced_df = rt.replaced_feed_keys(judged.stored_df, changed_df).withColumn(
             "occurred_at", F.unix_millis("occurred_at"))
-        rows = CollectedRows([*(to_json_rows(df, FRESH, table) for df, table in own),
+        rows = CollectedRows([*(to_json_rows(df, FRESH, table) for df, table in frames),
                               to_json_rows(replaced_df, REPLACED, "review_feeds")])
-        tables = [table for _, table in own if table != "reviews_by_deal"]
-        statements = upsert_statements(self._tables, rows, tables) + self._feed_deletes(rows.records(REPLACED,
-                                                                                                     "review_feeds"))
-        run_side_by_side(partial(self._tables.execute, statements), partial(self._write_aggregates, rows, changed_df))
+        tables = [table for _, table in frames if table != "reviews_by_deal"]
+        self._tables.execute(upsert_statements(self._tables, rows, tables)
+                             + self._feed_deletes(rows.records(REPLACED, "review_feeds")))
         self._tables.execute(upsert_statements(self._tables, rows, ["reviews_by_deal"]))
         return {"reviews": len(rows.json(FRESH, "reviews_by_deal")), "deals": len(rows.json(FRESH, "ratings_by_deal"))}
-
-    def _write_aggregates(self, rows: CollectedRows, like_df: DataFrame) -> int:
-        """The aggregates of the deal ratings in `rows` (collected JSON), from the driver."""
-        ratings = rows.records(FRESH, "ratings_by_deal")
-        if not ratings:
-            return 0
-        # back into a frame as collected: a rating row has no timestamp, so its JSON values are its own
-        schema = rs.RATINGS_BY_DEAL_SCHEMA
-        deal_ratings_df = rows_frame(like_df.sparkSession,
-                                     [tuple(record.get(name) for name in schema.fieldNames()) for record in ratings],
-                                     schema)
-        stored = run_concurrently([
-            partial(self._tables.read_keys_frame, like_df.sparkSession, rated.table, rated.partition,
-                    sorted({r[rated.partition] for r in rows.records(FRESH, rated.table)}), rated.schema)
-            for rated in (BY_CATEGORY, BY_MERCHANT)])
-        aggregates = self._aggregates(deal_ratings_df, *stored)
-        aggregate_rows = CollectedRows([to_json_rows(df, FRESH, table) for df, table in aggregates])
-        return self._tables.execute(upsert_statements(self._tables, aggregate_rows, [table for _, table in aggregates]))
 
     @staticmethod
     def _collected(df: DataFrame) -> DataFrame:
@@ -208,21 +218,24 @@ class ReviewSink:
     def _aggregates(deal_ratings_df: DataFrame, stored_by_category_df: DataFrame,
                     stored_by_merchant_df: DataFrame) -> Frames:
         """The priors and merchant ratings the touched deals feed: recomputed from the stored deal
-        ratings of their categories and merchants, the batch's own ratings in place of stored ones."""
+        ratings of their categories and merchants, the batch's own ratings in place of stored ones.
+        Stored partitions no rating of the batch falls under (the driver reads every one it may) are
+        left out."""
         listed_df = rt.to_deal_ratings_by_category_rows(deal_ratings_df)
-        by_category_df = rt.overlay(stored_by_category_df, listed_df, BY_CATEGORY.key)
-        by_merchant_df = rt.overlay(stored_by_merchant_df, rt.to_deal_ratings_by_merchant_rows(deal_ratings_df),
-                                    BY_MERCHANT.key)
-        touched_df = listed_df.select("category_slug", "merchant_id").distinct()
-        in_category_df = rt.to_merchant_ratings_by_category_rows(by_category_df).join(
-            touched_df, on=["category_slug", "merchant_id"], how="left_semi")
+        merchant_rows_df = rt.to_deal_ratings_by_merchant_rows(deal_ratings_df)
+        by_category_df = _touched(rt.overlay(stored_by_category_df, listed_df, BY_CATEGORY.key), listed_df,
+                                  ["category_slug"])
+        by_merchant_df = _touched(rt.overlay(stored_by_merchant_df, merchant_rows_df, BY_MERCHANT.key),
+                                  merchant_rows_df, ["merchant_id"])
+        in_category_df = _touched(rt.to_merchant_ratings_by_category_rows(by_category_df), listed_df,
+                                  ["category_slug", "merchant_id"])
         return [
             (rt.to_rating_prior_rows(by_category_df), "rating_priors_by_category"),
             (in_category_df, "merchant_ratings_by_category"),
             (rt.to_ratings_by_merchant_rows(by_merchant_df), "ratings_by_merchant"),
         ]
 
-    def _feed_deletes(self, replaced: Sequence[Mapping[str, Any]]) -> list[tuple[Any, tuple[Any, ...]]]:
+    def _feed_deletes(self, replaced: Sequence[Mapping[str, Any]]) -> Statements:
         """Deletes of the feed rows of reviews a newer review of the same user and deal replaced (a key
         left out or null: that review has no row in that feed)."""
         return [(self._tables.delete_statement(table, keys), tuple(row[k] for k in keys))
@@ -231,3 +244,8 @@ class ReviewSink:
 
     def close(self) -> None:
         self._tables.close()
+
+
+def _touched(rows_df: DataFrame, fresh_df: DataFrame, keys: list[str]) -> DataFrame:
+    """The rows of `rows_df` whose `keys` some fresh row has."""
+    return rows_df.join(fresh_df.select(*keys), on=keys, how="left_semi")
