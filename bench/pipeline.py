@@ -9,7 +9,8 @@ Run: `.venv/bin/python -m bench.pipeline [--quick]` (starts the local stack if i
 2. The transforms against the same query with its two heavy column functions (HTML to text,
    geohash) as row-at-a-time Python UDFs, and a check that the real plan has no Python UDF.
 3. End-to-end latency at a steady rate below saturation (trigger 500 ms): produce -> the row
-   readable in deals_by_id, p50 / p99 (goals 1.5 s / 3 s).
+   readable in deals_by_id, p50 / p99 (goals 1.5 s / 3 s), timed after `LATENCY_WARM_UP_S` of the
+   same traffic; the first 10 s of it printed beside (the driver's JIT still compiling).
 Writes bench/results/pipeline.json.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -30,6 +32,12 @@ from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_pipeline"
+#: Seconds of deals at the latency run's rate before the timed ones. The driver's JIT compiles the sink's
+#: small-batch path (Spark's planner, the driver writes) for its first minute or so: a 50-deal batch took
+#: 3.2 s in its first 7 batches, 1.8 s by the 20th, 1.2-1.3 s from the 40th (2,000 deals at 20/s, 2026-12-06).
+#: A stream runs for days; what its users see is the steady state, so that is what the goal is read
+#: against; the first 10 s of the run (what this bench timed before) is printed beside it.
+LATENCY_WARM_UP_S = 90
 
 
 def catalog_deals(count: int, seed: int) -> list[dict[str, Any]]:
@@ -46,6 +54,19 @@ def timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Produce -> readable seconds of every deal in the order they were produced (NaN: never seen), and
+    the sink's reports of the batches after the warm-up (they held only steady deals)."""
+
+    in_order: list[float]
+    steady_reports: list[Any]
+
+    def sample(self, start: int, stop: int | None = None) -> list[float]:
+        """The latencies of deals `start` to `stop` (in production order), seen ones only, sorted."""
+        return sorted(x for x in self.in_order[start:stop] if x == x)
 
 
 class Bench:
@@ -141,7 +162,9 @@ class Bench:
 
     # -- 3. latency --------------------------------------------------------------------------------
 
-    def latency(self, payloads: list[dict[str, Any]], rate_per_s: float) -> tuple[list[float], list[Any]]:
+    def latency(self, payloads: list[dict[str, Any]], rate_per_s: float, warm_up: int) -> Latency:
+        """Every payload produced at `rate_per_s` and timed until readable; the batches after the first
+        `warm_up` payloads are the steady state's (see LATENCY_WARM_UP)."""
         from kafka import KafkaProducer
 
         from conf.clients import ensure_topics
@@ -167,11 +190,14 @@ class Bench:
         spawn = multiprocessing.get_context("spawn")  # never fork a process that runs a JVM gateway
         produced_queue, seen_queue = spawn.Queue(), spawn.Queue()
         watcher = spawn.Process(target=watch_deals, args=(settings, produced_queue, seen_queue))
-        time.sleep(8)  # let the first (empty) micro-batches and the JIT settle
+        time.sleep(8)  # let the first (empty) micro-batches run
         watcher.start()
         produced: dict[int, float] = {}
+        last_warm_batch = -1
         try:
-            for payload in payloads:
+            for n, payload in enumerate(payloads):
+                if n == warm_up:  # the batches after the one running now hold only steady deals
+                    last_warm_batch = max((r.batch_id or 0 for r in list(sink.reports)), default=0) + 1
                 producer.send(settings.topic_deals_raw, key=str(payload["id"]).encode(), value=orjson.dumps(payload))
                 producer.flush()
                 produced[payload["id"]] = time.time()
@@ -188,8 +214,9 @@ class Bench:
             producer.close()
             for name in ("lat", "lat-scores"):
                 remove_local_dir(f"{settings.checkpoint_root}/{name}-{self.run_id}")
-        reports = [r for r in sink.reports if r.rows_in]
-        return sorted(seen[i] - produced[i] for i in seen if i in produced), reports
+        in_order = [seen[p["id"]] - produced[p["id"]] if p["id"] in seen and p["id"] in produced else float("nan")
+                    for p in payloads]
+        return Latency(in_order, [r for r in sink.reports if r.rows_in and (r.batch_id or 0) > last_warm_batch])
 
 
 def round_breakdown(reports: list[Any]) -> dict[str, float]:
@@ -304,8 +331,10 @@ def run(quick: bool) -> dict[str, float]:
     has_python_udf = "EvalPython" in plan_text
     log.info("latency at a steady rate…")
     lat_rate = 20.0
-    latencies, reports = bench.latency(catalog_deals(200 if quick else 600, seed=99), rate_per_s=lat_rate)
-    return round_breakdown(reports) | {
+    warm_up, timed = (LATENCY_WARM_UP_S * int(lat_rate), 400 if quick else 1200)
+    lat = bench.latency(catalog_deals(warm_up + timed, seed=99), rate_per_s=lat_rate, warm_up=warm_up)
+    latencies, first = lat.sample(warm_up), lat.sample(0, int(10 * lat_rate))
+    return round_breakdown(lat.steady_reports) | {
         "deals": count,
         "table_rows_written": table_rows,
         "streaming_deals_per_s": count / stream_s,
@@ -324,6 +353,9 @@ def run(quick: bool) -> dict[str, float]:
         "latency_p50_s": percentile(latencies, 0.50),
         "latency_p99_s": percentile(latencies, 0.99),
         "latency_mean_s": statistics.fmean(latencies) if latencies else float("nan"),
+        "latency_warm_up_deals": warm_up,
+        "latency_first_10s_p50_s": percentile(first, 0.50),
+        "latency_first_10s_p99_s": percentile(first, 0.99),
     }
 
 
@@ -340,14 +372,17 @@ def report(m: dict[str, float]) -> str:
          f"same with Python UDFs {m['transforms_with_python_udfs_deals_per_s']:,.0f} deals/s",
          f"{m['native_vs_python_udfs']:.2f}x", f"no Python UDF in plan: {not m['plan_has_python_udf']}"),
         ("latency produce -> deals_by_id", f"p50 {m['latency_p50_s']:.2f} s, p99 {m['latency_p99_s']:.2f} s",
-         f"trigger 0.5 s, {m['latency_rate_per_s']:.0f} deals/s", "", "p50 <= 1.5 s, p99 <= 3 s"),
+         f"trigger 0.5 s, {m['latency_rate_per_s']:.0f} deals/s, after {LATENCY_WARM_UP_S} s of them", "",
+         "p50 <= 1.5 s, p99 <= 3 s"),
+        ("  the same, first 10 s of the stream", f"p50 {m['latency_first_10s_p50_s']:.2f} s, "
+         f"p99 {m['latency_first_10s_p99_s']:.2f} s", "JIT still compiling", "", "reference"),
     ]
     rounds = [(name.removeprefix("round_").removesuffix("_mean_s"), f"{value:.3f} s")
               for name, value in m.items() if name.startswith("round_")]
     rounds.append((f"whole batch ({m.get('batch_mean_rows', 0):.0f} rows on average)",
                    f"{m.get('batch_mean_s', float('nan')):.3f} s"))
     return (table(("measure", "value", "baseline (same run)", "ratio", "goal"), rows)
-            + "\n\nwhere a latency-run micro-batch's time goes (mean per round):\n"
+            + "\n\nwhere a latency-run micro-batch's time goes (mean per round, after the warm-up):\n"
             + table(("round", "mean"), rounds))
 
 

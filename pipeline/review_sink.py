@@ -18,14 +18,13 @@ purchases) is written from it, in a session made for a few rows (`driver_rows.sm
 stored rows are read with prepared statements, and with them the stored deal ratings of every
 category and merchant its reviews (new or stored) name, a superset of the partitions its ratings
 fall under; the judged reviews are collected back (later plans start from those rows, not from the
-plans that made them); then every table's rows, the aggregates' among them, are collected as JSON in
-one more collect and sent with prepared statements. On two cores the cost of a review batch is
-Spark's fixed cost per job and per plan, not the rows: 737 reviews and purchases (20,000 events of
-the activity bench's mix) took about 25 jobs, 3.0 s and 4 s of JVM CPU with one round of writes per
-table group; this way 3 jobs and 1.9-2.0 s, 1.3-1.4 s once the JIT has compiled Spark's planner
-(after about 30 batches; quiet machine, local[2]). A larger batch
-(a catch-up, the batch layer over the lake) goes through Spark joins and the connector. Same rows
-either way.
+plans that made them); then the deal tables' rows and the aggregates' are collected as JSON side by
+side, and each is sent with prepared statements as soon as it is in. On two cores the cost of a
+review batch is Spark's fixed cost per job and per plan, not the rows: 737 reviews and purchases
+(20,000 events of the activity bench's mix) took about 25 jobs, 3.0 s and 4 s of JVM CPU with one
+round of writes per table group; this way 4 jobs and 1.9-2.0 s, 1.3-1.4 s once the JIT has compiled
+Spark's planner (after about 30 batches; quiet machine, local[2]). A larger batch (a catch-up, the
+batch layer over the lake) goes through Spark joins and the connector. Same rows either way.
 """
 from __future__ import annotations
 
@@ -154,23 +153,37 @@ class ReviewSink:
     # -- a batch held on the driver --------------------------------------------------------------
 
     def _write_from_driver(self, judged: Judged, stored_ratings: tuple[DataFrame, DataFrame]) -> dict[str, int]:
-        """The judged reviews collected back; every table's rows, the aggregates' among them, in one more
-        collect and sent at once; then reviews_by_deal."""
+        """The judged reviews collected back; the deal tables' rows and the aggregates' each in one more
+        collect, side by side, each sent as soon as it is in (a deal's rating is readable first); then
+        reviews_by_deal."""
         flagged_df = self._collected(judged.flagged_df)
         changed_df = rt.changed_reviews(flagged_df)
         deal_ratings_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
-        frames = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
-                  *self._aggregates(deal_ratings_df, *stored_ratings), (changed_df, "reviews_by_deal")]
+        own = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
+               (changed_df, "reviews_by_deal")]
         # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
         replaced_df = rt.replaced_feed_keys(judged.stored_df, changed_df).withColumn(
             "occurred_at", F.unix_millis("occurred_at"))
-        rows = CollectedRows([*(to_json_rows(df, FRESH, table) for df, table in frames),
-                              to_json_rows(replaced_df, REPLACED, "review_feeds")])
-        tables = [table for _, table in frames if table != "reviews_by_deal"]
-        self._tables.execute(upsert_statements(self._tables, rows, tables)
-                             + self._feed_deletes(rows.records(REPLACED, "review_feeds")))
+        rows, _ = run_side_by_side(
+            partial(self._send_own, own, replaced_df),
+            partial(self._send, self._aggregates(deal_ratings_df, *stored_ratings)))
         self._tables.execute(upsert_statements(self._tables, rows, ["reviews_by_deal"]))
         return {"reviews": len(rows.json(FRESH, "reviews_by_deal")), "deals": len(rows.json(FRESH, "ratings_by_deal"))}
+
+    def _send_own(self, own: Frames, replaced_df: DataFrame) -> CollectedRows:
+        """The batch's own rows collected and sent, but for reviews_by_deal (sent last, by the caller);
+        the deletes of the feed rows they replace with them."""
+        rows = CollectedRows([*(to_json_rows(df, FRESH, table) for df, table in own),
+                              to_json_rows(replaced_df, REPLACED, "review_feeds")])
+        tables = [table for _, table in own if table != "reviews_by_deal"]
+        self._tables.execute(upsert_statements(self._tables, rows, tables)
+                             + self._feed_deletes(rows.records(REPLACED, "review_feeds")))
+        return rows
+
+    def _send(self, frames: Frames) -> int:
+        """Every frame's rows in one collect, sent at once."""
+        rows = CollectedRows([to_json_rows(df, FRESH, table) for df, table in frames])
+        return self._tables.execute(upsert_statements(self._tables, rows, [table for _, table in frames]))
 
     @staticmethod
     def _collected(df: DataFrame) -> DataFrame:
