@@ -181,6 +181,10 @@ class Settings(BaseSettings):
         True, description="the activity events query also keeps reviews and ratings (off: bench baseline)")
     activity_unverified_review_share: float = Field(
         0.1, ge=0, lt=1, description="share of simulated reviews written by users who never bought the deal")
+    review_driver_max_rows: int = Field(
+        5000, ge=0, le=1_000_000,
+        description="up to this many reviews and purchases, a batch's reviews are judged and written from the "
+                    "Spark driver; more go through Spark joins and the connector (pipeline/review_sink.py)")
 
     score_min_other_sellers: int = Field(
         2, ge=1, le=50, description="other sellers of the same item needed before their median is a street price")

@@ -80,5 +80,5 @@ def test_stream_equals_the_oracle_and_batch_over_the_lake_agrees(spark: Any, act
     truncate_keyspace(act_cassandra, KEYSPACE)
     # The stream held its small micro-batches on the driver; the batch layer holds its windows in
     # Spark (no driver path at all here), so the two ways of holding a batch are compared too.
-    run_activity_batch(spark, act_settings.model_copy(update={"sink_driver_max_keys": 0}))
+    run_activity_batch(spark, act_settings.model_copy(update={"sink_driver_max_keys": 0, "review_driver_max_rows": 0}))
     assert snapshot(act_cassandra, KEYSPACE) == streamed

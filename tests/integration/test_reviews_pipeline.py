@@ -90,5 +90,5 @@ def test_stream_equals_the_oracle_replays_change_nothing_and_batch_agrees(
     finally:
         archive.stop()
     truncate_keyspace(rev_cassandra, KEYSPACE)
-    run_activity_batch(spark, rev_settings.model_copy(update={"sink_driver_max_keys": 0}))
+    run_activity_batch(spark, rev_settings.model_copy(update={"sink_driver_max_keys": 0, "review_driver_max_rows": 0}))
     assert snapshot(rev_cassandra, KEYSPACE) == streamed
