@@ -137,8 +137,8 @@ class ReviewSink:
         deals = sorted({row["deal_id"] for row in batch_rows if row["deal_id"] is not None})
         reviews, purchases = run_concurrently([partial(self._tables.read_keys, table, "deal_id", deals, schema)
                                                for table, schema in STORED])
-        named: list[Any] = [*batch_rows, *(dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True))
-                                for row in reviews)]
+        stored_reviews = [dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True)) for row in reviews]
+        named: list[Any] = [*batch_rows, *stored_reviews]
         partitions = {BY_CATEGORY: {row[c] for row in named for c in ("category_slug", "parent_category")},
                       BY_MERCHANT: {row["merchant_id"] for row in named}}
         ratings = run_concurrently([
@@ -151,10 +151,11 @@ class ReviewSink:
     # -- a batch held on the driver --------------------------------------------------------------
 
     def _write_from_driver(self, judged: Judged, stored_ratings: tuple[DataFrame, DataFrame]) -> dict[str, int]:
-        """The judged reviews collected back; the deal tables' rows and the aggregates' each in one more
-        collect, side by side, each sent as soon as it is in (a deal's rating is readable first); then
-        reviews_by_deal."""
-        flagged_df = self._collected(judged.flagged_df)
+        """The judged reviews collected back (later frames start from their rows, not their plan); the deal
+        tables' rows and the aggregates' each in one more collect, side by side, each sent as soon as it
+        is in (a deal's rating is readable first); then reviews_by_deal."""
+        flagged = judged.flagged_df.collect()
+        flagged_df = rows_frame(judged.flagged_df.sparkSession, flagged, judged.flagged_df.schema)
         changed_df = rt.changed_reviews(flagged_df)
         deal_ratings_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
         own = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
@@ -162,9 +163,11 @@ class ReviewSink:
         # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
         replaced_df = rt.replaced_feed_keys(judged.stored_df, changed_df).withColumn(
             "occurred_at", F.unix_millis("occurred_at"))
-        rows, _ = run_side_by_side(
-            partial(self._send_own, own, replaced_df),
-            partial(self._send, self._aggregates(deal_ratings_df, *stored_ratings)))
+        if any(row["deal_changed"] for row in flagged):
+            rows, _ = run_side_by_side(partial(self._send_own, own, replaced_df),
+                                       partial(self._send, self._aggregates(deal_ratings_df, *stored_ratings)))
+        else:  # purchases that change no review: no rating to recompute
+            rows = self._send_own(own, replaced_df)
         self._tables.execute(upsert_statements(self._tables, rows, ["reviews_by_deal"]))
         return {"reviews": len(rows.json(FRESH, "reviews_by_deal")), "deals": len(rows.json(FRESH, "ratings_by_deal"))}
 
@@ -182,11 +185,6 @@ class ReviewSink:
         """Every frame's rows in one collect, sent at once."""
         rows = CollectedRows([to_json_rows(df, FRESH, table) for df, table in frames])
         return self._tables.execute(upsert_statements(self._tables, rows, [table for _, table in frames]))
-
-    @staticmethod
-    def _collected(df: DataFrame) -> DataFrame:
-        """`df` computed now and held on the driver: later frames start from its rows, not its plan."""
-        return rows_frame(df.sparkSession, df.collect(), df.schema)
 
     # -- a large batch: Spark joins and the connector --------------------------------------------
 
