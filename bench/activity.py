@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.report import local_stack, remove_local_dir, table, write_results
+from bench.report import LATENCY_WARM_UP_S, local_stack, remove_local_dir, table, write_results
 from conf.settings import Settings, load_settings
 from ingest.activity.behaviour import iso_millis
 
@@ -43,10 +43,6 @@ PROBE_CATEGORY = "skydiving"
 TREND_QUERY = "{ trending(window: ONE_HOUR, first: 100) { slug views } }"
 PROBE_DEAL, PROBE_USERS = 999_999, 900_000
 PROBE_TIMEOUT_S = 120.0
-#: Seconds of background events before the first probe. The driver's JIT compiles the small-batch paths
-#: for its first minute or so (a 737-row review batch: 2.4 s in its 4th call, 1.3-1.4 s from its 35th,
-#: 2026-12-06); a stream runs for days, and its steady state is what the goals are read against.
-LATENCY_WARM_UP_S = 90
 WARM_UP_S = 300  # simulated: the longest follow-up (a review, up to ~5 min after its view) is flowing
 RATING_QUERY = f'{{ deal(id: "{PROBE_DEAL}") {{ rating {{ count }} }} }}'
 REVIEW_TABLES = ("purchases_by_deal", "reviews_by_deal", "review_feed_by_deal", "review_feed_by_merchant",

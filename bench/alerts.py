@@ -6,8 +6,8 @@ Run: `.venv/bin/python -m bench.alerts [--quick]` (starts Kafka and Cassandra wh
 
 One local[2] Spark session (FAIR pools, as the speed layer), keyspace `exs_bench_alerts`, fresh topics:
 1. latency: the deals and alerts streams running at their trigger, the API as a subprocess, one
-   subscriber of `dealAlerts` (user 1); background deals flow at a steady rate, first alone for 90 s
-   (`WARM_UP_CHUNKS`), then while probe deals matching user 1's interest are produced; for each
+   subscriber of `dealAlerts` (user 1); background deals flow at a steady rate, first alone for
+   `LATENCY_WARM_UP_S`, then while probe deals matching user 1's interest are produced; for each
    probe: produce -> alert on the socket, and produce -> the deal's row in deals_by_id; then the
    stored alerts of every interest against tests/alert_oracle.py (missed, extra, duplicated; the
    socket's repeats counted too);
@@ -36,7 +36,7 @@ import orjson
 
 from bench.activity import _pct, _wait, start_api
 from bench.pipeline import catalog_deals
-from bench.report import bench_main, remove_local_dir, table
+from bench.report import LATENCY_WARM_UP_S, bench_main, remove_local_dir, table
 from conf.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -45,11 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_alerts"
 PROBE_CATEGORY = "skydiving"
-#: Half-second chunks of ten background deals before the first probe (90 s at the probe phase's rate):
-#: the driver's JIT compiles the small-batch paths for its first minute or so (a 50-deal deals batch took
-#: 3.2 s in its first 7 batches, 1.2-1.3 s from its 40th, 2026-12-06); a stream runs for days, and its
-#: steady state is what the goals are read against.
-WARM_UP_CHUNKS = 180
 PROBE_USER, CAP = 1, 5
 
 
@@ -221,7 +216,7 @@ class Run:
             # warm-up: the probe phase's traffic without its probes; probes start once both streams have
             # processed it, so the latency measured is the steady state's, not that of the first micro-
             # batches (tens of seconds on a loaded 2-core machine) or of a JIT still compiling
-            warm_up = background[:WARM_UP_CHUNKS * 10]
+            warm_up = background[:LATENCY_WARM_UP_S * 2 * 10]  # 10 deals every 0.5 s
             for k in range(0, len(warm_up), 10):
                 produce(settings, warm_up[k:k + 10])
                 time.sleep(0.5)

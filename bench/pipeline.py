@@ -16,6 +16,7 @@ Writes bench/results/pipeline.json.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import random
 import statistics
@@ -27,17 +28,11 @@ from typing import Any
 
 import orjson
 
-from bench.report import bench_main, remove_local_dir, table
+from bench.report import LATENCY_WARM_UP_S, bench_main, remove_local_dir, table
 from conf.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 KEYSPACE = "exs_bench_pipeline"
-#: Seconds of deals at the latency run's rate before the timed ones. The driver's JIT compiles the sink's
-#: small-batch path (Spark's planner, the driver writes) for its first minute or so: a 50-deal batch took
-#: 3.2 s in its first 7 batches, 1.8 s by the 20th, 1.2-1.3 s from the 40th (2,000 deals at 20/s, 2026-12-06).
-#: A stream runs for days; what its users see is the steady state, so that is what the goal is read
-#: against; the first 10 s of the run (what this bench timed before) is printed beside it.
-LATENCY_WARM_UP_S = 90
 
 
 def catalog_deals(count: int, seed: int) -> list[dict[str, Any]]:
@@ -66,7 +61,7 @@ class Latency:
 
     def sample(self, start: int, stop: int | None = None) -> list[float]:
         """The latencies of deals `start` to `stop` (in production order), seen ones only, sorted."""
-        return sorted(x for x in self.in_order[start:stop] if x == x)
+        return sorted(x for x in self.in_order[start:stop] if not math.isnan(x))
 
 
 class Bench:
@@ -164,7 +159,7 @@ class Bench:
 
     def latency(self, payloads: list[dict[str, Any]], rate_per_s: float, warm_up: int) -> Latency:
         """Every payload produced at `rate_per_s` and timed until readable; the batches after the first
-        `warm_up` payloads are the steady state's (see LATENCY_WARM_UP)."""
+        `warm_up` payloads are the steady state's (see `bench.report.LATENCY_WARM_UP_S`)."""
         from kafka import KafkaProducer
 
         from conf.clients import ensure_topics
