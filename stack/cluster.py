@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import shlex
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pyspark
 
 from conf.settings import Settings, load_settings
 from conf.versions import Versions
+from stack.errors import ServiceStartError
 from stack.hadoop import HadoopLayout, hadoop_daemons, hdfs_exists, hdfs_put
 from stack.services import Cassandra, CassandraNode, JvmService, Kafka, KafkaNode
 from stack.spark_standalone import SPARK_HOME, StandaloneLayout, standalone_daemons
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Murmur3's token range, split evenly between the ring's nodes (num_tokens 1: a fixed, balanced ring)
 MIN_TOKEN, TOKEN_SPAN = -(2**63), 2**64
+#: How long the Cassandra nodes may take, once each answers, to know each other and agree on a schema
+RING_WAIT_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,41 @@ def cassandra_nodes(settings: Settings, versions: Versions, layout: ClusterLayou
                       heap=layout.cassandra_heap,
                       node=CassandraNode(host, seeds, MIN_TOKEN + i * TOKEN_SPAN // len(hosts), "exstreamly-cluster"))
             for i, host in enumerate(hosts)]
+
+
+def wait_for_cassandra_ring(settings: Settings, versions: Versions, timeout_s: float = RING_WAIT_S) -> str:
+    """Block until every node answers, knows every other node and all agree on one schema version.
+
+    A node answers CQL before gossip has told it about its peers. A schema change it coordinates then is
+    not pushed to the nodes it does not see yet, and they pull it only later, by gossip: once CI's
+    cluster tests created their keyspace on such a ring and the three nodes still disagreed 120 s later.
+    So the profile is ready when the ring is whole, not when each node answers."""
+    nodes = cassandra_nodes(settings, versions, ClusterLayout.of(settings))
+    hosts = {node.node.host for node in nodes}
+    deadline, views = time.monotonic() + timeout_s, {}
+    while time.monotonic() < deadline:
+        views = {node.name: _schema_view(node) for node in nodes}
+        if (agreed := agreed_schema(views, hosts)) is not None:
+            return f"ring of {len(hosts)}, schema {agreed}"
+        time.sleep(1.0)
+    raise ServiceStartError(f"the Cassandra ring did not form within {timeout_s:.0f} s: each node's view of the "
+                            f"schema versions (address: version) is {views}; see each node's system.log")
+
+
+def agreed_schema(views: dict[str, dict[str, str]], hosts: set[str]) -> str | None:
+    """The one schema version of a whole ring, or None: some node does not answer, does not know every
+    address of the ring, or some view holds another version."""
+    if not views or any(set(view) != hosts for view in views.values()):
+        return None
+    versions = {version for view in views.values() for version in view.values()}
+    return versions.pop() if len(versions) == 1 else None
+
+
+def _schema_view(node: Cassandra) -> dict[str, str]:
+    try:
+        return node.schema_view()
+    except Exception:  # noqa: BLE001 - a node that does not answer yet has no view
+        return {}
 
 
 def cluster_services(settings: Settings, versions: Versions) -> list[JvmService]:

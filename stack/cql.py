@@ -45,5 +45,12 @@ def wait_for_schema_agreement(session: Session, wait_s: float = SCHEMA_AGREEMENT
     """Block until every live node reports the same schema version, so the next statement, whichever
     node coordinates it, sees the last one's effect; fail clearly when they do not agree in time."""
     if not session.cluster.control_connection.wait_for_schema_agreement(wait_time=wait_s):
-        raise RuntimeError(f"the Cassandra nodes did not agree on the schema within {wait_s:.0f} s; "
+        raise RuntimeError(f"the Cassandra nodes did not agree on the schema within {wait_s:.0f} s (schema "
+                           f"version by node, as one node's gossip knows them: {_schema_versions(session)}); "
                            "check that every node is up (`exstreamly stack status`) and try again")
+
+
+def _schema_versions(session: Session) -> dict[str, str]:
+    local = session.execute("SELECT broadcast_address, schema_version FROM system.local").one()
+    peers = session.execute("SELECT peer, schema_version FROM system.peers_v2")
+    return {str(address): str(version) for address, version in [tuple(local), *map(tuple, peers)]}

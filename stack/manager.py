@@ -81,8 +81,9 @@ def up(settings: Settings, versions: Versions, *, echo: Callable[[str], None] = 
     """Start every service of the profile that is not running, then wait until each really answers."""
     ready = start_services(services(settings, versions, profile), startup_timeout_s(settings, profile), echo=echo)
     if profile == "cluster":
-        from stack.cluster import publish_spark_archive
+        from stack.cluster import publish_spark_archive, wait_for_cassandra_ring
 
+        echo(f"cassandra: {wait_for_cassandra_ring(settings, versions)}")
         echo(f"Spark's jars for YARN: {publish_spark_archive(settings)}")
     return ready
 

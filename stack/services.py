@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from conf.settings import Settings
 from conf.versions import Versions
@@ -180,6 +183,23 @@ class Cassandra(JvmService):
 
     def probe(self) -> str:
         """`release_version` of the node and the peers it sees up; raises while it does not answer CQL."""
+        with self._session() as session:
+            version = session.execute("SELECT release_version FROM system.local").one().release_version
+            peers = len(list(session.execute("SELECT peer FROM system.peers_v2")))
+            return str(version) if not peers else f"{version}, ring of {peers + 1}"
+
+    def schema_view(self) -> dict[str, str]:
+        """The schema version of this node and of each peer as this node's gossip knows it, by address;
+        raises while the node does not answer CQL."""
+        with self._session() as session:
+            view = {self.node.host: str(session.execute("SELECT schema_version FROM system.local").one()[0])}
+            for peer, version in session.execute("SELECT peer, schema_version FROM system.peers_v2"):
+                view[str(peer)] = str(version)
+            return view
+
+    @contextmanager
+    def _session(self) -> Iterator[Any]:
+        """A short-lived session that talks to this node only."""
         from cassandra.policies import WhiteListRoundRobinPolicy
 
         from conf.clients import cassandra_cluster
@@ -188,10 +208,7 @@ class Cassandra(JvmService):
         cluster = cassandra_cluster(node_only, connect_timeout=3, control_connection_timeout=3,
                                     load_balancing_policy=WhiteListRoundRobinPolicy([self.node.host]))
         try:
-            session = cluster.connect()
-            version = session.execute("SELECT release_version FROM system.local").one().release_version
-            peers = len(list(session.execute("SELECT peer FROM system.peers_v2")))
-            return str(version) if not peers else f"{version}, ring of {peers + 1}"
+            yield cluster.connect()
         finally:
             cluster.shutdown()
 

@@ -10,6 +10,7 @@ from conf.settings import load_settings
 from stack.cluster import (
     MIN_TOKEN,
     ClusterLayout,
+    agreed_schema,
     cassandra_nodes,
     cluster_env,
     cluster_settings,
@@ -53,6 +54,23 @@ def test_the_ring_is_balanced_and_every_node_seeds_it(base):
     gaps = {b - a for a, b in zip(tokens, [*tokens[1:], MIN_TOKEN + 2**64], strict=True)}
     assert tokens[0] == MIN_TOKEN and max(gaps) - min(gaps) <= 1
     assert all(n.seeds == nodes[0].seeds for n in nodes) and len(nodes[0].seeds.split(",")) == len(nodes)
+
+
+RING = {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+
+
+@pytest.mark.parametrize(("views", "expected"), [
+    pytest.param({n: dict.fromkeys(RING, "v1") for n in "abc"}, "v1", id="whole-and-agreed"),
+    pytest.param({"a": dict.fromkeys(RING, "v1"), "b": dict.fromkeys(RING, "v1"), "c": {}}, None,
+                 id="a-node-does-not-answer"),
+    pytest.param({n: dict.fromkeys(RING - {"127.0.0.4"}, "v1") for n in "abc"}, None,
+                 id="gossip-has-not-told-them-of-a-node"),
+    pytest.param({"a": dict.fromkeys(RING, "v1"), "b": dict.fromkeys(RING, "v1"),
+                  "c": {**dict.fromkeys(RING, "v1"), "127.0.0.4": "v2"}}, None, id="one-view-holds-another-version"),
+    pytest.param({}, None, id="no-node"),
+])
+def test_the_ring_is_ready_only_whole_and_on_one_schema(views, expected):
+    assert agreed_schema(views, RING) == expected
 
 
 def test_kafka_nodes_share_one_static_quorum_and_replicate_three_times(base):
