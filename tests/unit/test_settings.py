@@ -117,12 +117,20 @@ class _Nodes:
         self.agree, self.log = agree, []
         self.cluster = SimpleNamespace(control_connection=self)
 
-    def execute(self, statement, timeout):
+    def execute(self, statement, timeout=None):
+        if statement.startswith("SELECT"):  # the versions the error names
+            return _Rows([("127.0.0.2", "v1")] if "system.local" in statement else [("127.0.0.3", "v2")])
         self.log.append("execute")
+        return _Rows([])
 
     def wait_for_schema_agreement(self, wait_time):
         self.log.append("agree")
         return self.agree
+
+
+class _Rows(list):
+    def one(self):
+        return self[0]
 
 
 def test_every_schema_statement_waits_for_the_nodes_to_agree():
@@ -134,6 +142,7 @@ def test_every_schema_statement_waits_for_the_nodes_to_agree():
 
 def test_nodes_that_never_agree_fail_with_a_clear_error():
     nodes = _Nodes(agree=False)
-    with pytest.raises(RuntimeError, match="did not agree on the schema"):
+    with pytest.raises(RuntimeError, match="did not agree on the schema") as failed:
         apply_schema(nodes, load_settings(keyspace="ks1"))
     assert nodes.log == ["execute", "agree"]
+    assert "{'127.0.0.2': 'v1', '127.0.0.3': 'v2'}" in str(failed.value)
