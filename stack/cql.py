@@ -46,11 +46,12 @@ def wait_for_schema_agreement(session: Session, wait_s: float = SCHEMA_AGREEMENT
     node coordinates it, sees the last one's effect; fail clearly when they do not agree in time."""
     if not session.cluster.control_connection.wait_for_schema_agreement(wait_time=wait_s):
         raise RuntimeError(f"the Cassandra nodes did not agree on the schema within {wait_s:.0f} s (schema "
-                           f"version by node, as one node's gossip knows them: {_schema_versions(session)}); "
+                           f"version by node, as one node's gossip knows them: {schema_versions(session)}); "
                            "check that every node is up (`exstreamly stack status`) and try again")
 
 
-def _schema_versions(session: Session) -> dict[str, str]:
+def schema_versions(session: Session) -> dict[str, str]:
+    """The schema version of the node `session` asks and of each peer as its gossip knows it, by address."""
     local = session.execute("SELECT broadcast_address, schema_version FROM system.local").one()
     peers = session.execute("SELECT peer, schema_version FROM system.peers_v2")
     return {str(address): str(version) for address, version in [tuple(local), *map(tuple, peers)]}

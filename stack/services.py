@@ -191,11 +191,10 @@ class Cassandra(JvmService):
     def schema_view(self) -> dict[str, str]:
         """The schema version of this node and of each peer as this node's gossip knows it, by address;
         raises while the node does not answer CQL."""
+        from stack.cql import schema_versions
+
         with self._session() as session:
-            view = {self.node.host: str(session.execute("SELECT schema_version FROM system.local").one()[0])}
-            for peer, version in session.execute("SELECT peer, schema_version FROM system.peers_v2"):
-                view[str(peer)] = str(version)
-            return view
+            return schema_versions(session)
 
     @contextmanager
     def _session(self) -> Iterator[Any]:
