@@ -21,20 +21,25 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial, reduce
 from typing import Any
 
 from cassandra.query import PreparedStatement
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from pipeline import deal_transforms as dt
 from pipeline import schemas
 from pipeline import table_rows as tr
 from pipeline.cassandra_io import SinkTables
-from pipeline.driver_rows import rows_frame
+from pipeline.plan_templates import Slot, Template
 
-#: Kinds of collected rows: the rows of this batch's fresh versions, and what the stored ones hold.
-FRESH, OLD_KEYS = "fresh", "old-keys"
+#: Kinds of collected rows: the rows of this batch's fresh versions, what the stored ones hold, and
+#: facts of the batch itself.
+FRESH, OLD_KEYS, BATCH = "fresh", "old-keys", "batch"
+#: `table_rows.CQL_JSON_OPTIONS`' timestamps, read back in Python.
+JSON_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f%z"
 #: The row shapes a fresh deal version writes, by table; `deal_versions` goes last of all.
 FRESH_ROWS: tuple[tuple[str, Callable[[DataFrame], DataFrame]], ...] = (
     ("deals_by_id", tr.to_deals_by_id_rows),
@@ -50,10 +55,11 @@ Statements = list[tuple[PreparedStatement, Sequence[object]]]
 class CollectedRows:
     """The JSON rows of one collect, by (kind, table)."""
 
-    def __init__(self, frames: Sequence[DataFrame]) -> None:
-        """Collect every frame of `to_json_rows` shape in one Spark job (and one task: the rows are few)."""
+    def __init__(self, frames: Sequence[DataFrame] | DataFrame) -> None:
+        """Collect every frame of `to_json_rows` shape (or one frame of them stacked, `stacked`) in one
+        Spark job."""
         self._json: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for row in reduce(DataFrame.union, frames).coalesce(1).collect():  # same columns in the same order
+        for row in (frames if isinstance(frames, DataFrame) else stacked(frames)).collect():
             self._json[row["kind"], row["table"]].append(row["json"])
 
     def json(self, kind: str, table: str) -> list[str]:
@@ -63,26 +69,55 @@ class CollectedRows:
         return [json.loads(text) for text in self.json(kind, table)]
 
 
+def stacked(frames: Sequence[DataFrame]) -> DataFrame:
+    """Frames of `to_json_rows` shape as one, in one task (the rows are few)."""
+    return reduce(DataFrame.union, frames).coalesce(1)  # same columns in the same order
+
+
 def keys_of(records: Iterable[Record], keys: tuple[str, ...]) -> set[tuple[Any, ...]]:
     return {tuple(record.get(key) for key in keys) for record in records}
 
 
-@dataclass(frozen=True)
-class DriverWrite:
-    """What `write_from_driver` did: fresh versions written, rows deleted, dead letters written."""
+class DealPlans:
+    """The frames of a small deals batch, built once per session over slots (`plan_templates`) and run
+    on each batch's rows: the records judged, the newest version of each deal, every table row as JSON,
+    the merchant ranking. What the templates compute is what `DealTablesSink._write_large` computes
+    with the same transforms; the table tests check both paths against the oracle."""
 
-    fresh: int
-    deleted: int
-    dead_letters: int
+    def __init__(self, spark: SparkSession) -> None:
+        self.raw = Slot(spark, schemas.RAW_RECORD_SCHEMA)
+        judged_df = self.raw.df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason)
+        self.judge = Template(judged_df)
+        # Held in slots (computed once per batch, not once per branch that reads them): the judged
+        # records and the newest versions, which a window ranks.
+        self.judged = Slot(spark, judged_df.schema)
+        clean_df = self.judged.df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
+        self.clean = Template(clean_df)
+        latest_df = clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags)
+        self.newest = Template(latest_df)
+        self.latest = Slot(spark, latest_df.schema)
+        self.latest_ids = Template(self.latest.df.select("deal_id"))
+        self.stored = Slot(spark, schemas.DEAL_VERSIONS_SCHEMA)
+        self.rows = Template(stacked(_table_json_frames(self.judged.df, clean_df, self.latest.df,
+                                                        self.stored.df.transform(tr.with_sort_flags))))
+        self.merchant_deals = Slot(spark, schemas.DEALS_BY_MERCHANT_SCHEMA)
+        ranking_df = tr.to_merchants_by_category_rows(self.merchant_deals.df)
+        self.ranking = Template(stacked([
+            tr.to_json_rows(ranking_df, FRESH, "merchants_by_category"),
+            tr.to_json_rows(tr.to_merchant_rank_keys_rows(ranking_df), FRESH, "merchant_rank_keys")]))
+
+    def clear(self) -> None:
+        for slot in (self.raw, self.judged, self.latest, self.stored, self.merchant_deals):
+            slot.clear()
 
 
-def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFrame, latest_df: DataFrame,
-                      stored_df: DataFrame, *, lap: Callable[[str], None]) -> DriverWrite:
-    """Every deal table for the batch whose newest versions are `latest_df` (`stored_df`: what
-    `deal_versions` held for them before the batch)."""
+def _table_json_frames(judged_df: DataFrame, clean_df: DataFrame, latest_df: DataFrame,
+                       stored_df: DataFrame) -> list[DataFrame]:
+    """Every row the batch writes and every stored key it may replace, as `to_json_rows` frames.
+
+    Whether a row replaces a stored version, and so clears the fields it no longer has, is told on
+    the driver from the stored deal ids; so is the batch's newest arrival (its lag)."""
     fresh_df = tr.filter_newer_than_stored(latest_df, stored_df)
-    # One branch per table (each costs plan building): whether a row replaces a stored version, and so
-    # clears the fields it no longer has, is told on the driver from the stored deal ids.
     frames = [tr.to_json_rows(to_rows(fresh_df), FRESH, table)
               for table, to_rows in (*FRESH_ROWS, ("deal_versions", tr.to_deal_versions_rows))]
     frames.append(tr.to_json_rows(stored_df.select("deal_id"), OLD_KEYS, "deal_versions"))
@@ -90,7 +125,31 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
                for table in tr.SORTED_DEAL_TABLES]
     frames.append(tr.to_json_rows(dt.to_price_history_rows(clean_df), FRESH, "price_history_by_deal"))
     frames.append(tr.to_json_rows(dt.to_dead_letter_rows(judged_df), FRESH, "dead_letters_by_day"))
-    rows = CollectedRows(frames)
+    frames.append(tr.to_json_rows(judged_df.agg(F.max("received_at").alias("newest")), BATCH, "arrivals"))
+    return frames
+
+
+@dataclass(frozen=True)
+class DriverWrite:
+    """What `write_from_driver` did: fresh versions written, rows deleted, dead letters written, and
+    the newest arrival among the batch's records (None for an empty batch)."""
+
+    fresh: int
+    deleted: int
+    dead_letters: int
+    newest: datetime | None
+
+
+def write_from_driver(tables: SinkTables, plans: DealPlans, *, lap: Callable[[str], None]) -> DriverWrite:
+    """Every deal table for the batch in `plans.raw`, in the order of `DealTablesSink._write`."""
+    plans.judged.fill(plans.judge.frame())
+    lap("parse")
+    plans.latest.fill(plans.newest.frame())
+    lap("latest")
+    ids = [row["deal_id"] for row in plans.latest_ids.frame().collect()]
+    plans.stored.fill_rows(tables.read_keys("deal_versions", "deal_id", ids, schemas.DEAL_VERSIONS_SCHEMA))
+    lap("stored")
+    rows = CollectedRows(plans.rows.frame())
     lap("collect")
 
     stored_ids = {record["deal_id"] for record in rows.records(OLD_KEYS, "deal_versions")}
@@ -106,28 +165,27 @@ def write_from_driver(tables: SinkTables, judged_df: DataFrame, clean_df: DataFr
     merchants = {key[0] for key in stale_by_table["deals_by_merchant"]}  # (merchant_id, deal_id)
     merchants |= {record["merchant_id"] for record in rows.records(FRESH, "deals_by_merchant")}
     deleted = sum(len(keys) for keys in stale_by_table.values())
-    deleted += rank_merchants(tables, judged_df.sparkSession, merchants)
+    deleted += rank_merchants(tables, plans, merchants)
     lap("ranking")
     tables.execute(upsert_statements(tables, rows, ["deal_versions"], replacing_ids=stored_ids))
     lap("versions")
-    return DriverWrite(len(fresh_ids), deleted, len(rows.json(FRESH, "dead_letters_by_day")))
+    newest = next(iter(rows.records(BATCH, "arrivals")), {}).get("newest")
+    return DriverWrite(len(fresh_ids), deleted, len(rows.json(FRESH, "dead_letters_by_day")),
+                       None if newest is None else datetime.strptime(newest, JSON_TIME_FORMAT))
 
 
-def rank_merchants(tables: SinkTables, spark: SparkSession, merchants: set[int]) -> int:
+def rank_merchants(tables: SinkTables, plans: DealPlans, merchants: set[int]) -> int:
     """Recompute the ranking rows of `merchants` from deals_by_merchant (as `DealTablesSink` does
     through the connector); returns the stale ranking rows deleted."""
     if not merchants:
         return 0
     merchant_ids = sorted(merchants)
-    merchant_deals = tables.read_keys("deals_by_merchant", "merchant_id", merchant_ids,
-                                      schemas.DEALS_BY_MERCHANT_SCHEMA)
+    plans.merchant_deals.fill_rows(tables.read_keys("deals_by_merchant", "merchant_id", merchant_ids,
+                                                    schemas.DEALS_BY_MERCHANT_SCHEMA))
     rank_keys_schema = schemas.MERCHANT_RANK_KEYS_SCHEMA
     old_keys = [dict(zip(rank_keys_schema.fieldNames(), row, strict=True))
                 for row in tables.read_keys("merchant_rank_keys", "merchant_id", merchant_ids, rank_keys_schema)]
-    ranking_df = tr.to_merchants_by_category_rows(
-        rows_frame(spark, merchant_deals, schemas.DEALS_BY_MERCHANT_SCHEMA))
-    rows = CollectedRows([tr.to_json_rows(ranking_df, FRESH, "merchants_by_category"),
-                          tr.to_json_rows(tr.to_merchant_rank_keys_rows(ranking_df), FRESH, "merchant_rank_keys")])
+    rows = CollectedRows(plans.ranking.frame())
     ranking = rows.records(FRESH, "merchants_by_category")
     stale_ranks = keys_of(old_keys, RANK_KEY) - keys_of(ranking, RANK_KEY)
     stale_rows = keys_of(old_keys, ROW_KEY) - keys_of(ranking, ROW_KEY)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from conf.settings import Settings
@@ -23,8 +23,8 @@ from pipeline import deal_transforms as dt
 from pipeline import schemas
 from pipeline import table_rows as tr
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import held_on_driver, rows_frame
-from pipeline.driver_sink import write_from_driver
+from pipeline.driver_rows import rows_frame, small_session
+from pipeline.driver_sink import DealPlans, write_from_driver
 from pipeline.score_sink import DealScoreSink
 
 log = logging.getLogger(__name__)
@@ -69,12 +69,6 @@ class _Written:
     deleted: int
 
 
-def _newest_received(raw_rows: list[Row]) -> datetime | None:
-    """The newest arrival among raw records, as `records.parse_records` stamps it (a record without a
-    Kafka timestamp arrives now)."""
-    return max((row["timestamp"] or datetime.now() for row in raw_rows), default=None)
-
-
 class DealTablesSink:
     """Writes a raw record frame to every deal table; callable as a foreachBatch function."""
 
@@ -86,6 +80,8 @@ class DealTablesSink:
         # written after the deal tables, on the same driver session
         self._scores = DealScoreSink(settings, session=self._tables.session) if scores else None
         self.reports: deque[BatchReport] = deque(maxlen=REPORTS_KEPT)
+        self._plans: DealPlans | None = None
+        self._plans_session: SparkSession | None = None
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> BatchReport:
         started = time.monotonic()
@@ -117,38 +113,43 @@ class DealTablesSink:
         5. `deal_versions` last, so a replay after a crash anywhere before finds the old keys again.
 
         A batch of up to `sink_driver_max_rows` records (and no more than `sink_driver_max_keys`, so its
-        stored versions are read from the driver too) is collected first and runs in the small session
-        (`driver_rows.small_session`), steps 3 to 5 from the driver (`pipeline.driver_sink`); a larger
-        one runs in the application's session, steps 3 to 5 as the connector's Spark jobs.
+        stored versions are read from the driver too) is read into the slot of `driver_sink.DealPlans`
+        and runs from frames built once (`pipeline.plan_templates`) in the small session
+        (`driver_rows.small_session`), steps 3 to 5 from the driver; a larger one runs in the
+        application's session, steps 3 to 5 as the connector's Spark jobs.
         """
         clock = RoundClock()
         max_on_driver = min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys)
-        held = held_on_driver(raw_df, max_on_driver) if max_on_driver else None
-        done = self._write_large(raw_df, clock) if held is None else self._write_small(held.df, held.rows, clock=clock)
-        if self._scores is not None and done.rows_in > done.dead:  # else nothing to score
-            self._scores(done.clean_df, batch_id, on_driver=held is not None)
+        plans = self._small_batch_plans(raw_df.sparkSession) if max_on_driver else None
+        rows_in = plans.raw.fill(raw_df, max_on_driver) if plans is not None else None
+        try:
+            if plans is None or rows_in is None:
+                done = self._write_large(raw_df, clock)
+            else:
+                done = self._write_small(plans, rows_in, clock)
+            if self._scores is not None and done.rows_in > done.dead:  # else nothing to score
+                self._scores(done.clean_df, batch_id, on_driver=rows_in is not None)
+        finally:
+            if plans is not None:
+                plans.clear()
         clock.lap("scores")
         lag = None if done.newest is None else max(0.0, time.time() - done.newest.timestamp())
         return BatchReport(batch_id, done.rows_in, done.dead, done.fresh, done.deleted, lag,
                            time.monotonic() - started, tuple(clock.rounds))
 
-    def _write_small(self, source_df: DataFrame, raw_rows: list[Row], *, clock: RoundClock) -> _Written:
-        """A batch held on the driver, in the small session: steps 3 to 5 from the driver.
+    def _small_batch_plans(self, spark: SparkSession) -> DealPlans:
+        """The small batches' frames (`driver_sink.DealPlans`), built on the first small batch in the
+        small session of its application."""
+        session = small_session(spark)
+        if self._plans is None or self._plans_session is not session:
+            self._plans, self._plans_session = DealPlans(session), session
+        return self._plans
 
-        Nothing before the newest versions is held: recomputing the parse of a few hundred rows in the
-        final collect costs less than a Spark job of its own, and the counts come from the rows the
-        driver already has (the dead letters from that collect).
-        """
-        judged_df = source_df.transform(dt.parse_deal_records).transform(dt.with_rejection_reason)
-        clean_df = judged_df.transform(dt.filter_valid_deals).transform(dt.clean_deals)
-        clock.lap("parse")
-        latest_df = self._tables.hold(clean_df.transform(dt.latest_deal_versions).transform(tr.with_sort_flags))
-        clock.lap("latest")
-        stored_df = self._read_stored_versions(latest_df)
-        clock.lap("stored")
-        done = write_from_driver(self._tables, judged_df, clean_df, latest_df, stored_df, lap=clock.lap)
-        return _Written(len(raw_rows), done.dead_letters, _newest_received(raw_rows), clean_df,
-                        done.fresh, done.deleted)
+    def _write_small(self, plans: DealPlans, rows_in: int, clock: RoundClock) -> _Written:
+        """A batch held in `plans.raw`, in the small session: steps 1 to 5 from its templates, and 3 to 5
+        from the driver (`pipeline.driver_sink`)."""
+        done = write_from_driver(self._tables, plans, lap=clock.lap)
+        return _Written(rows_in, done.dead_letters, done.newest, plans.clean.frame(), done.fresh, done.deleted)
 
     def _write_large(self, raw_df: DataFrame, clock: RoundClock) -> _Written:
         """A batch too large for the driver, in the application's session: steps 3 to 5 as the
