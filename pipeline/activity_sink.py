@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from conf.settings import Settings
 from pipeline import activity_transforms as at
 from pipeline.cassandra_io import SinkTables, append_rows, run_concurrently, run_side_by_side
 from pipeline.deal_transforms import to_dead_letter_rows
-from pipeline.driver_rows import held_on_driver
-from pipeline.driver_sink import upsert_from_driver
+from pipeline.driver_sink import FRESH, CollectedRows, arrivals_frame, newest_arrival, stacked, upsert_collected
+from pipeline.plan_templates import SessionPlans, Slot, Template
 from pipeline.review_sink import ReviewSink
+from pipeline.schemas import RAW_RECORD_SCHEMA
 from pipeline.sink import REPORTS_KEPT
+from pipeline.table_rows import to_json_rows
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,42 @@ class _TablesWriter:
         return report
 
 
+class _EventPlans:
+    """`ActivityEventsSink`'s frames for a small batch, built once per session over slots
+    (`plan_templates`): the records judged (held in a slot), their table rows as JSON, the valid events."""
+
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self.raw = Slot(spark, RAW_RECORD_SCHEMA)
+        judged_df = judge_activity_records(self.raw.df, settings)
+        self.judge = Template(judged_df)
+        self.judged = Slot(spark, judged_df.schema)
+        frames = _event_frames(self.judged.df, settings)
+        self.tables = list(frames)
+        self.rows = Template(stacked([*(to_json_rows(rows_df, FRESH, table) for table, rows_df in frames.items()),
+                                      arrivals_frame(self.judged.df)]))
+        self.events = Template(_valid_events(self.judged.df))
+
+    def clear(self) -> None:
+        self.raw.clear()
+        self.judged.clear()
+
+
+def _valid_events(judged_df: DataFrame) -> DataFrame:
+    return judged_df.transform(at.filter_valid_events).transform(at.clean_events)
+
+
+def _event_frames(judged_df: DataFrame, settings: Settings) -> dict[str, DataFrame]:
+    """The rows of each table an event gives on its own, by table."""
+    events_df = _valid_events(judged_df)
+    lateness = settings.activity_allowed_lateness_s
+    return {
+        "dead_letters_by_day": to_dead_letter_rows(judged_df),
+        "late_events_by_day": at.to_late_event_rows(at.filter_late_events(events_df, allowed_lateness_s=lateness)),
+        "purchases_by_minute": at.to_purchases_by_minute_rows(events_df),
+        "purchases_by_user": at.to_purchases_by_user_rows(events_df),
+    }
+
+
 class ActivityEventsSink(_TablesWriter):
     """Raw user_events records -> dead letters, late events, purchase feed, purchase histories; beside
     (settings.activity_reviews) the reviews and ratings, through `ReviewSink`."""
@@ -100,36 +140,37 @@ class ActivityEventsSink(_TablesWriter):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.reviews = ReviewSink(settings) if settings.activity_reviews else None
+        self._plans = SessionPlans(partial(_EventPlans, settings=settings))
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
-        """A batch of up to `sink_driver_max_keys` records is held on the driver and written from it
-        (`driver_rows.small_session`); a larger one (a catch-up, the lake) in Spark jobs and the connector."""
+        """A batch of up to `sink_driver_max_keys` records is read into a slot and written from the driver
+        (`_EventPlans`, in `driver_rows.small_session`); a larger one (a catch-up, the lake) in Spark jobs
+        and the connector."""
         started = time.monotonic()
-        held = held_on_driver(raw_df, self.settings.sink_driver_max_keys)
-        if held is None:
-            judged_df = judge_activity_records(raw_df, self.settings).localCheckpoint()
-        else:  # its rows are on the driver already: later plans start from them, nothing to checkpoint
-            judged_df = judge_activity_records(held.df, self.settings)
-        events_df = judged_df.transform(at.filter_valid_events).transform(at.clean_events)
-        lateness = self.settings.activity_allowed_lateness_s
-        frames = {
-            "dead_letters_by_day": to_dead_letter_rows(judged_df),
-            "late_events_by_day": at.to_late_event_rows(at.filter_late_events(events_df, allowed_lateness_s=lateness)),
-            "purchases_by_minute": at.to_purchases_by_minute_rows(events_df),
-            "purchases_by_user": at.to_purchases_by_user_rows(events_df),
-        }
+        plans = self._plans.of(raw_df.sparkSession)
+        rows_in = plans.raw.fill(raw_df, self.settings.sink_driver_max_keys)
+        judged_df = None
         try:
+            write: Callable[[], tuple[dict[str, int], datetime | None]]
+            if rows_in is None:
+                judged_df = judge_activity_records(raw_df, self.settings).localCheckpoint()
+                events_df = _valid_events(judged_df)
+                write = partial(self._write_tables, judged_df, _event_frames(judged_df, self.settings))
+            else:
+                plans.judged.fill(plans.judge.frame())
+                events_df = plans.events.frame()
+                write = partial(self._write_from_driver, plans, rows_in)
             # the review tables are written beside the others (they share no table): a review batch is
             # a few small Spark jobs, and two cores overlap them with these writes' jobs
-            write = (partial(self._write_tables, judged_df, frames) if held is None
-                     else partial(self._write_from_driver, held.rows, frames))
             if self.reviews is None:
                 counts, newest = write()
             else:
                 (counts, newest), reviewed = run_side_by_side(write, partial(self.reviews, events_df, batch_id))
                 counts |= {f"reviews.{k}": n for k, n in reviewed.items()}
         finally:
-            judged_df.unpersist()
+            if judged_df is not None:
+                judged_df.unpersist()
+            plans.clear()
         return self._report(batch_id, counts, started, newest)
 
     def _write_tables(self, judged_df: DataFrame, frames: dict[str, DataFrame]) -> tuple[dict[str, int],
@@ -138,10 +179,9 @@ class ActivityEventsSink(_TablesWriter):
         self._write_all(frames, counts)
         return counts, newest
 
-    def _write_from_driver(self, raw_rows: list[Row], frames: dict[str, DataFrame]) -> tuple[dict[str, int],
-                                                                                           datetime | None]:
-        counts = {"records": len(raw_rows), **upsert_from_driver(self._tables, frames)}
-        return counts, max((row["timestamp"] for row in raw_rows if row["timestamp"] is not None), default=None)
+    def _write_from_driver(self, plans: _EventPlans, rows_in: int) -> tuple[dict[str, int], datetime | None]:
+        rows = CollectedRows(plans.rows.frame())
+        return {"records": rows_in, **upsert_collected(self._tables, rows, plans.tables)}, newest_arrival(rows)
 
     def close(self) -> None:
         if self.reviews is not None:
@@ -167,48 +207,68 @@ def _counts(judged_df: DataFrame, lateness_s: float) -> tuple[dict[str, int], da
     return counts, newest
 
 
+class _WindowPlans:
+    """`ActivityWindowsSink`'s frames for a small batch (an update-mode micro-batch holds only the windows
+    its events touched, a few hundred rows), built once per session over a slot (`plan_templates`)."""
+
+    def __init__(self, spark: SparkSession, settings: Settings, schema: T.StructType) -> None:
+        self.windows = Slot(spark, schema)
+        frames = _window_frames(self.windows.df, settings)
+        self.tables = list(frames)
+        self.rows = Template(stacked([to_json_rows(rows_df, FRESH, table) for table, rows_df in frames.items()]))
+
+    def clear(self) -> None:
+        self.windows.clear()
+
+
+def _window_frames(windows_df: DataFrame, settings: Settings) -> dict[str, DataFrame]:
+    """The rows of each windowed table, by table."""
+    min_users = settings.activity_min_users_per_cell
+    frames = {
+        "trending_categories_by_bucket": at.to_trending_rows(windows_df),
+        "sales_by_second": at.to_sales_by_second_rows(windows_df),
+        "activity_by_cell": at.to_activity_by_cell_rows(windows_df, min_users=min_users),
+        "merchant_sales_by_category": at.to_merchant_sales_rows(windows_df),
+    }
+    if settings.activity_reviews:  # issue 18: average stars per map cell
+        frames["ratings_by_cell"] = at.to_ratings_by_cell_rows(windows_df, min_users=min_users)
+    return frames
+
+
 class ActivityWindowsSink(_TablesWriter):
     """Windowed sums -> trending buckets, sales per second, map cells over the floor, merchant sales."""
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._plans: SessionPlans[_WindowPlans] | None = None
+
     def __call__(self, windows_df: DataFrame, batch_id: int | None = None) -> ActivityReport:
+        """Up to `sink_driver_max_keys` window rows are read into a slot, and their table rows made from
+        it (`_WindowPlans`) and written from the driver: no checkpoint, count or connector job per table.
+        A large frame (a catch-up, the batch layer) is checkpointed, counted and written in Spark."""
         started = time.monotonic()
-        windows_df, by_metric, on_driver = _held_windows(windows_df, self.settings.sink_driver_max_keys)
-        frames = {
-            "trending_categories_by_bucket": at.to_trending_rows(windows_df),
-            "sales_by_second": at.to_sales_by_second_rows(windows_df),
-            "activity_by_cell": at.to_activity_by_cell_rows(
-                windows_df, min_users=self.settings.activity_min_users_per_cell),
-            "merchant_sales_by_category": at.to_merchant_sales_rows(windows_df),
-        }
-        if self.settings.activity_reviews:  # issue 18: average stars per map cell
-            frames["ratings_by_cell"] = at.to_ratings_by_cell_rows(
-                windows_df, min_users=self.settings.activity_min_users_per_cell)
+        if self._plans is None:  # the slot takes the windows' schema, the same every batch
+            self._plans = SessionPlans(partial(_WindowPlans, settings=self.settings, schema=windows_df.schema))
+        plans = self._plans.of(windows_df.sparkSession)
         try:
-            counts = {table: by_metric.get(metric, 0) for table, metric in _TABLE_METRIC.items()}
-            if on_driver:
-                upsert_from_driver(self._tables, {table: rows_df for table, rows_df in frames.items() if counts[table]})
+            if plans.windows.fill(windows_df, self.settings.sink_driver_max_keys) is None:
+                counts = self._write_large(windows_df)
             else:
-                self._write_all(frames, counts)
+                counts = upsert_collected(self._tables, CollectedRows(plans.rows.frame()), plans.tables)
         finally:
-            windows_df.unpersist()
+            plans.clear()
         return self._report(batch_id, counts, started)
 
-
-def _held_windows(windows_df: DataFrame, max_rows: int) -> tuple[DataFrame, dict[str, int], bool]:
-    """The batch's window rows materialised once, how many rows each metric has, and whether they
-    are held on the driver.
-
-    An update-mode micro-batch holds only the windows its events touched (a few hundred rows): one
-    collect brings them to the driver (`driver_rows.small_session`), and their table rows are made
-    there and written from it, which saves a checkpoint, a count and a connector job per table. A
-    large frame (a catch-up, the batch layer) is checkpointed and counted in Spark instead.
-    """
-    held = held_on_driver(windows_df, max_rows)
-    if held is not None:
-        return held.df, dict(Counter(row["metric"] for row in held.rows)), True
-    held_df = windows_df.localCheckpoint()
-    counted = held_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n")).collect()
-    return held_df, {row["metric"]: row["n"] for row in counted}, False
+    def _write_large(self, windows_df: DataFrame) -> dict[str, int]:
+        held_df = windows_df.localCheckpoint()
+        try:
+            counted = held_df.groupBy("metric").agg(F.count(F.lit(1)).alias("n")).collect()
+            by_metric = {row["metric"]: row["n"] for row in counted}
+            counts = {table: by_metric.get(metric, 0) for table, metric in _TABLE_METRIC.items()}
+            self._write_all(_window_frames(held_df, self.settings), counts)
+            return counts
+        finally:
+            held_df.unpersist()
 
 
 _TABLE_METRIC = {"trending_categories_by_bucket": "trend", "sales_by_second": "sales",

@@ -125,8 +125,19 @@ def _table_json_frames(judged_df: DataFrame, clean_df: DataFrame, latest_df: Dat
                for table in tr.SORTED_DEAL_TABLES]
     frames.append(tr.to_json_rows(dt.to_price_history_rows(clean_df), FRESH, "price_history_by_deal"))
     frames.append(tr.to_json_rows(dt.to_dead_letter_rows(judged_df), FRESH, "dead_letters_by_day"))
-    frames.append(tr.to_json_rows(judged_df.agg(F.max("received_at").alias("newest")), BATCH, "arrivals"))
+    frames.append(arrivals_frame(judged_df))
     return frames
+
+
+def arrivals_frame(judged_df: DataFrame) -> DataFrame:
+    """The newest arrival among judged records, as a `to_json_rows` frame (read back by `newest_arrival`)."""
+    return tr.to_json_rows(judged_df.agg(F.max("received_at").alias("newest")), BATCH, "arrivals")
+
+
+def newest_arrival(rows: CollectedRows) -> datetime | None:
+    """The newest arrival `arrivals_frame` collected; None for a batch without records."""
+    newest = next(iter(rows.records(BATCH, "arrivals")), {}).get("newest")
+    return None if newest is None else datetime.strptime(newest, JSON_TIME_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -169,9 +180,7 @@ def write_from_driver(tables: SinkTables, plans: DealPlans, *, lap: Callable[[st
     lap("ranking")
     tables.execute(upsert_statements(tables, rows, ["deal_versions"], replacing_ids=stored_ids))
     lap("versions")
-    newest = next(iter(rows.records(BATCH, "arrivals")), {}).get("newest")
-    return DriverWrite(len(fresh_ids), deleted, len(rows.json(FRESH, "dead_letters_by_day")),
-                       None if newest is None else datetime.strptime(newest, JSON_TIME_FORMAT))
+    return DriverWrite(len(fresh_ids), deleted, len(rows.json(FRESH, "dead_letters_by_day")), newest_arrival(rows))
 
 
 def rank_merchants(tables: SinkTables, plans: DealPlans, merchants: set[int]) -> int:
@@ -203,9 +212,14 @@ def upsert_from_driver(tables: SinkTables, frames: Mapping[str, DataFrame]) -> d
     driver sends them (fields a row lacks are left as stored). Returns each table's rows written."""
     if not frames:
         return {}
-    rows = CollectedRows([tr.to_json_rows(rows_df, FRESH, table) for table, rows_df in frames.items()])
-    tables.execute(upsert_statements(tables, rows, frames))
-    return {table: len(rows.json(FRESH, table)) for table in frames}
+    return upsert_collected(tables, CollectedRows([tr.to_json_rows(rows_df, FRESH, table)
+                                                   for table, rows_df in frames.items()]), list(frames))
+
+
+def upsert_collected(tables: SinkTables, rows: CollectedRows, table_names: Sequence[str]) -> dict[str, int]:
+    """`upsert_from_driver` of rows collected already (a template's, `plan_templates`)."""
+    tables.execute(upsert_statements(tables, rows, table_names))
+    return {table: len(rows.json(FRESH, table)) for table in table_names}
 
 
 def upsert_statements(tables: SinkTables, rows: CollectedRows, table_names: Iterable[str],

@@ -23,13 +23,15 @@ without them fails here at the first slot, with the class named, not later with 
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from pipeline.driver_rows import rows_frame
+from pipeline.driver_rows import rows_frame, small_session
+
+P = TypeVar("P")
 
 LOCAL_RELATION = "org.apache.spark.sql.catalyst.plans.logical.LocalRelation"
 DATASET = "org.apache.spark.sql.Dataset"
@@ -123,3 +125,19 @@ class Template:
 
     def frame(self) -> DataFrame:
         return _frame_of(self._spark, self._plan)
+
+
+class SessionPlans(Generic[P]):
+    """A sink's slots and templates (`build`), made on its first small batch in the small session of
+    that batch's application (`driver_rows.small_session`), and made again only for another one."""
+
+    def __init__(self, build: Callable[[SparkSession], P]) -> None:
+        self._build = build
+        self._plans: P | None = None
+        self._session: SparkSession | None = None
+
+    def of(self, spark: SparkSession) -> P:
+        session = small_session(spark)
+        if self._plans is None or self._session is not session:
+            self._plans, self._session = self._build(session), session
+        return self._plans

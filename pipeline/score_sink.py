@@ -29,13 +29,14 @@ from pyspark.sql.types import StructType
 from conf.settings import Settings
 from pipeline import deal_scores as ds
 from pipeline import deal_transforms as dt
+from pipeline import schemas
 from pipeline import score_rows as sr
 from pipeline import score_schemas as ss
 from pipeline import table_rows as tr
 from pipeline.cassandra_io import SinkTables, run_concurrently
-from pipeline.driver_rows import held_on_driver, rows_frame
-from pipeline.driver_sink import FRESH, OLD_KEYS, CollectedRows, keys_of, stale_sort_keys, upsert_statements
+from pipeline.driver_sink import FRESH, OLD_KEYS, CollectedRows, keys_of, stacked, stale_sort_keys, upsert_statements
 from pipeline.item_keys import with_item_key
+from pipeline.plan_templates import SessionPlans, Slot, Template
 from pipeline.score_rules import ScoreRules
 
 log = logging.getLogger(__name__)
@@ -53,26 +54,44 @@ class DealScoreSink:
         self.settings = settings
         self.rules = ScoreRules.from_settings(settings)
         self._tables = SinkTables(settings, session)
+        self._plans = SessionPlans(partial(_ScorePlans, rules=self.rules))  # the small batches' frames
 
     def from_raw(self, raw_df: DataFrame, batch_id: int | None = None) -> int:
         """Score a frame of raw deal records (the score stream's foreachBatch); malformed ones are
         the deal sink's to dead-letter, so they are only left out here. A batch of up to
-        `sink_driver_max_keys` records is collected first and scored in the small session
-        (`driver_rows.small_session`): the same jobs, as single-task stages run without compiling."""
-        held = held_on_driver(raw_df, self.settings.sink_driver_max_keys)
-        source_df = raw_df if held is None else held.df
-        return self(source_df.transform(dt.clean_deal_records), batch_id, on_driver=held is not None)
+        `sink_driver_max_keys` records is read into a slot and scored from templates (`_ScorePlans`)."""
+        plans = self._plans.of(raw_df.sparkSession)
+        try:
+            if plans.raw.fill(raw_df, self.settings.sink_driver_max_keys) is None:
+                return self(raw_df.transform(dt.clean_deal_records), batch_id)
+            plans.clean.fill(plans.clean_from_raw.frame())
+            return self._written_from_driver(plans, batch_id)
+        finally:
+            plans.clear()
 
     def __call__(self, clean_df: DataFrame, batch_id: int | None = None, *, on_driver: bool = False) -> int:
         """Score and write; returns the number of deals whose newest score was written. `on_driver`: the
-        frame holds a small batch's rows (in the small session), so its tables are written from the
-        driver (`_write_from_driver`), not as the connector's Spark jobs."""
+        frame holds a small batch's rows (in the small session), so it is scored from templates and its
+        tables are written from the driver, not as the connector's Spark jobs."""
+        if not on_driver:
+            try:
+                return self._write(clean_df)
+            finally:
+                self._tables.release()
+        plans = self._plans.of(clean_df.sparkSession)
         try:
-            return self._write(clean_df, batch_id, on_driver=on_driver)
+            plans.clean.fill(clean_df)
+            return self._written_from_driver(plans, batch_id)
         finally:
-            self._tables.release()
+            plans.clear()
 
-    def _write(self, clean_df: DataFrame, batch_id: int | None, *, on_driver: bool) -> int:
+    def _written_from_driver(self, plans: _ScorePlans, batch_id: int | None) -> int:
+        fresh = self._write_from_driver(plans)
+        log.info("batch %s: %d deals' scores written from the driver", batch_id, fresh)
+        return fresh
+
+    def _write(self, clean_df: DataFrame) -> int:
+        """A large batch (a catch-up, the batch layer): Spark joins and the connector's jobs."""
         versions_df = self._tables.hold(ds.distinct_versions(clean_df).transform(with_item_key))
         stored_versions_df, stored_offers_df, stored_keys_df = run_concurrently([
             lambda: self._read("deal_score_versions", versions_df.select("deal_id").distinct(),
@@ -87,10 +106,6 @@ class DealScoreSink:
             sr.offers(versions_df, stored_offers_df), self.rules))
         incidents_df = sr.inflation_incidents(scores_df, stored_versions_df)
         latest_df = sr.latest_score_deals(ds.latest_scores(scores_df), versions_df, incidents_df)
-        if on_driver:
-            fresh = self._write_from_driver(versions_df, scores_df, latest_df, stored_keys_df)
-            log.info("batch %s: %d deals' scores written from the driver", batch_id, fresh)
-            return fresh
         fresh_df = self._tables.hold(tr.filter_newer_than_stored(latest_df, stored_keys_df))
         replaced_df = self._tables.hold(stored_keys_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
                                  .withColumn("has_merchant", F.col("merchant_id").isNotNull()))
@@ -109,30 +124,28 @@ class DealScoreSink:
         run_concurrently(writes)
         self._refresh_honesty(fresh_df, replaced_df)
         self._tables.upsert(fresh_df, sr.to_deal_scores_by_id_rows, "deal_scores_by_id", split)
-        log.info("batch %s: %d deals' scores written", batch_id, counts["fresh"])
+        log.info("a batch of %d deals' scores written", counts["fresh"])
         return int(counts["fresh"])
 
-    def _write_from_driver(self, versions_df: DataFrame, scores_df: DataFrame, latest_df: DataFrame,
-                           stored_keys_df: DataFrame) -> int:
-        """The rounds of `_write` for a small batch: one Spark job collects every table's rows as JSON
-        (`driver_sink.CollectedRows`) and the driver sends them, in the same order (`deal_scores_by_id`
-        last); a second job computes the honesty rows. Returns the deals whose newest score was written."""
-        fresh_df = tr.filter_newer_than_stored(latest_df, stored_keys_df)
-        replaced_df = (stored_keys_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
-                       .withColumn("has_merchant", F.col("merchant_id").isNotNull()))
-        stored_with_merchant_df = stored_keys_df.withColumn("has_merchant", F.col("merchant_id").isNotNull())
-        rows = CollectedRows([
-            tr.to_json_rows(sr.to_score_version_rows(scores_df, versions_df), FRESH, "deal_score_versions"),
-            tr.to_json_rows(sr.to_offer_rows(versions_df), FRESH, "offer_prices_by_item"),
-            tr.to_json_rows(sr.to_deal_scores_by_id_rows(fresh_df), FRESH, "deal_scores_by_id"),
-            tr.to_json_rows(stored_keys_df.select("deal_id"), OLD_KEYS, "deal_scores_by_id"),
-            *(tr.to_json_rows(tr.to_sorted_table_rows(fresh_df, table), FRESH, table.name)
-              for table in sr.SORTED_SCORE_TABLES),
-            *(tr.to_json_rows(tr.to_sorted_table_keys(stored_with_merchant_df, table), OLD_KEYS, table.name)
-              for table in sr.SORTED_SCORE_TABLES),
-            tr.to_json_rows(sr.listing_pairs(fresh_df.select(*sr.SCORE_KEY_COLUMNS)), FRESH, TOUCHED),
-            tr.to_json_rows(sr.listing_pairs(replaced_df.select(*sr.SCORE_KEY_COLUMNS)), OLD_KEYS, TOUCHED),
-        ])
+    def _write_from_driver(self, plans: _ScorePlans) -> int:
+        """The rounds of `_write` for a small batch in `plans.clean`: its versions and their stored rows
+        held in slots, then one Spark job collects every table's rows as JSON (`driver_sink.CollectedRows`)
+        and the driver sends them, in the same order (`deal_scores_by_id` last); a second job computes
+        the honesty rows. Returns the deals whose newest score was written."""
+        plans.versions.fill(plans.distinct_versions.frame())
+        keys = plans.version_keys.frame().collect()
+        deal_ids = sorted({row["deal_id"] for row in keys})
+        item_keys = sorted({row["item_key"] for row in keys if row["item_key"] is not None})
+        stored = run_concurrently([partial(self._tables.read_keys, table, key, values, schema)
+                                   for table, key, values, schema in (
+                                       ("deal_score_versions", "deal_id", deal_ids, ss.DEAL_SCORE_VERSIONS_SCHEMA),
+                                       ("offer_prices_by_item", "item_key", item_keys, ss.OFFER_PRICES_BY_ITEM_SCHEMA),
+                                       ("deal_scores_by_id", "deal_id", deal_ids, ss.DEAL_SCORES_BY_ID_SCHEMA))])
+        slots = (plans.stored_versions, plans.stored_offers, plans.stored_keys)
+        for slot, rows_read in zip(slots, stored, strict=True):
+            slot.fill_rows(rows_read)
+        plans.scores.fill(plans.score.frame())
+        rows = CollectedRows(plans.rows.frame())
         stored_ids = {record["deal_id"] for record in rows.records(OLD_KEYS, "deal_scores_by_id")}
         fresh_ids = {record["deal_id"] for record in rows.records(FRESH, "deal_scores_by_id")}
         statements = upsert_statements(self._tables, rows, ["deal_score_versions", "offer_prices_by_item"])
@@ -144,21 +157,19 @@ class DealScoreSink:
         self._tables.execute(statements)
         touched = keys_of([*rows.records(FRESH, TOUCHED), *rows.records(OLD_KEYS, TOUCHED)],
                           ("category_slug", "merchant_id"))
-        self._refresh_honesty_from_driver(versions_df.sparkSession, touched)
+        self._refresh_honesty_from_driver(plans, touched)
         self._tables.execute(upsert_statements(self._tables, rows, ["deal_scores_by_id"], replacing_ids=stored_ids))
         return len(fresh_ids)
 
-    def _refresh_honesty_from_driver(self, spark: SparkSession, touched: set[tuple[Any, ...]]) -> None:
+    def _refresh_honesty_from_driver(self, plans: _ScorePlans, touched: set[tuple[Any, ...]]) -> None:
         """`_refresh_honesty` for the (category, merchant) pairs `touched`, read and written from the driver."""
         if not touched:
             return
-        merchant_scores = self._tables.read_keys("deal_scores_by_merchant", "merchant_id",
-                                                 sorted({merchant for _, merchant in touched}),
-                                                 ss.DEAL_SCORES_BY_MERCHANT_SCHEMA)
-        honesty_df = sr.to_merchant_honesty_rows(rows_frame(spark, merchant_scores, ss.DEAL_SCORES_BY_MERCHANT_SCHEMA))
-        touched_df = rows_frame(spark, sorted(touched), TOUCHED_SCHEMA)
-        rows = CollectedRows([tr.to_json_rows(frame, FRESH, "merchant_honesty_by_category")
-                              for frame in (honesty_df, sr.emptied_honesty_rows(touched_df, honesty_df))])
+        plans.merchant_scores.fill_rows(self._tables.read_keys(
+            "deal_scores_by_merchant", "merchant_id", sorted({merchant for _, merchant in touched}),
+            ss.DEAL_SCORES_BY_MERCHANT_SCHEMA))
+        plans.touched.fill_rows(sorted(touched))
+        rows = CollectedRows(plans.honesty.frame())
         self._tables.execute(upsert_statements(self._tables, rows, ["merchant_honesty_by_category"]))
 
     def _refresh_honesty(self, fresh_df: DataFrame, replaced_df: DataFrame) -> None:
@@ -187,3 +198,63 @@ class DealScoreSink:
 
     def close(self) -> None:
         self._tables.close()
+
+
+class _ScorePlans:
+    """`DealScoreSink`'s frames for a small batch, built once per session over slots (`plan_templates`):
+    the clean records (from raw ones, or handed over by the deal sink), their distinct versions, the
+    stored rows read for them, the scores (each held in a slot: several branches read them), every
+    table's rows as JSON, and the honesty of the merchants touched."""
+
+    def __init__(self, spark: SparkSession, rules: ScoreRules) -> None:
+        self.raw = Slot(spark, schemas.RAW_RECORD_SCHEMA)
+        self.clean_from_raw = Template(self.raw.df.transform(dt.clean_deal_records))
+        self.clean = Slot(spark, self.clean_from_raw.schema)
+        self.distinct_versions = Template(ds.distinct_versions(self.clean.df).transform(with_item_key))
+        self.versions = Slot(spark, self.distinct_versions.schema)
+        versions_df = self.versions.df
+        self.version_keys = Template(versions_df.select("deal_id", "item_key"))
+        self.stored_versions = Slot(spark, ss.DEAL_SCORE_VERSIONS_SCHEMA)
+        self.stored_offers = Slot(spark, ss.OFFER_PRICES_BY_ITEM_SCHEMA)
+        self.stored_keys = Slot(spark, ss.DEAL_SCORES_BY_ID_SCHEMA)
+        self.score = Template(ds.score_deal_versions(
+            versions_df, sr.observations(versions_df, self.stored_versions.df),
+            sr.offers(versions_df, self.stored_offers.df), rules))
+        self.scores = Slot(spark, self.score.schema)
+        self.rows = Template(stacked(_score_json_frames(versions_df, self.scores.df, self.stored_versions.df,
+                                                        self.stored_keys.df)))
+        self.merchant_scores = Slot(spark, ss.DEAL_SCORES_BY_MERCHANT_SCHEMA)
+        self.touched = Slot(spark, TOUCHED_SCHEMA)
+        honesty_df = sr.to_merchant_honesty_rows(self.merchant_scores.df)
+        emptied_df = sr.emptied_honesty_rows(self.touched.df, honesty_df)
+        self.honesty = Template(stacked([tr.to_json_rows(frame, FRESH, "merchant_honesty_by_category")
+                                         for frame in (honesty_df, emptied_df)]))
+
+    def clear(self) -> None:
+        for slot in (self.raw, self.clean, self.versions, self.stored_versions, self.stored_offers,
+                     self.stored_keys, self.scores, self.merchant_scores, self.touched):
+            slot.clear()
+
+
+def _score_json_frames(versions_df: DataFrame, scores_df: DataFrame, stored_versions_df: DataFrame,
+                       stored_keys_df: DataFrame) -> list[DataFrame]:
+    """Every row a small batch's scores write and every stored key they may replace, as `to_json_rows`
+    frames (the same rows `DealScoreSink._write` writes through the connector)."""
+    incidents_df = sr.inflation_incidents(scores_df, stored_versions_df)
+    latest_df = sr.latest_score_deals(ds.latest_scores(scores_df), versions_df, incidents_df)
+    fresh_df = tr.filter_newer_than_stored(latest_df, stored_keys_df)
+    replaced_df = (stored_keys_df.join(fresh_df.select("deal_id"), on="deal_id", how="left_semi")
+                   .withColumn("has_merchant", F.col("merchant_id").isNotNull()))
+    stored_with_merchant_df = stored_keys_df.withColumn("has_merchant", F.col("merchant_id").isNotNull())
+    return [
+        tr.to_json_rows(sr.to_score_version_rows(scores_df, versions_df), FRESH, "deal_score_versions"),
+        tr.to_json_rows(sr.to_offer_rows(versions_df), FRESH, "offer_prices_by_item"),
+        tr.to_json_rows(sr.to_deal_scores_by_id_rows(fresh_df), FRESH, "deal_scores_by_id"),
+        tr.to_json_rows(stored_keys_df.select("deal_id"), OLD_KEYS, "deal_scores_by_id"),
+        *(tr.to_json_rows(tr.to_sorted_table_rows(fresh_df, table), FRESH, table.name)
+          for table in sr.SORTED_SCORE_TABLES),
+        *(tr.to_json_rows(tr.to_sorted_table_keys(stored_with_merchant_df, table), OLD_KEYS, table.name)
+          for table in sr.SORTED_SCORE_TABLES),
+        tr.to_json_rows(sr.listing_pairs(fresh_df.select(*sr.SCORE_KEY_COLUMNS)), FRESH, TOUCHED),
+        tr.to_json_rows(sr.listing_pairs(replaced_df.select(*sr.SCORE_KEY_COLUMNS)), OLD_KEYS, TOUCHED),
+    ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from conf.settings import Settings
@@ -23,8 +23,9 @@ from pipeline import deal_transforms as dt
 from pipeline import schemas
 from pipeline import table_rows as tr
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import rows_frame, small_session
+from pipeline.driver_rows import rows_frame
 from pipeline.driver_sink import DealPlans, write_from_driver
+from pipeline.plan_templates import SessionPlans
 from pipeline.score_sink import DealScoreSink
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,7 @@ class DealTablesSink:
         # written after the deal tables, on the same driver session
         self._scores = DealScoreSink(settings, session=self._tables.session) if scores else None
         self.reports: deque[BatchReport] = deque(maxlen=REPORTS_KEPT)
-        self._plans: DealPlans | None = None
-        self._plans_session: SparkSession | None = None
+        self._plans = SessionPlans(DealPlans)  # the small batches' frames (`driver_sink.DealPlans`)
 
     def __call__(self, raw_df: DataFrame, batch_id: int | None = None) -> BatchReport:
         started = time.monotonic()
@@ -120,7 +120,7 @@ class DealTablesSink:
         """
         clock = RoundClock()
         max_on_driver = min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys)
-        plans = self._small_batch_plans(raw_df.sparkSession) if max_on_driver else None
+        plans = self._plans.of(raw_df.sparkSession) if max_on_driver else None
         rows_in = plans.raw.fill(raw_df, max_on_driver) if plans is not None else None
         try:
             if plans is None or rows_in is None:
@@ -136,14 +136,6 @@ class DealTablesSink:
         lag = None if done.newest is None else max(0.0, time.time() - done.newest.timestamp())
         return BatchReport(batch_id, done.rows_in, done.dead, done.fresh, done.deleted, lag,
                            time.monotonic() - started, tuple(clock.rounds))
-
-    def _small_batch_plans(self, spark: SparkSession) -> DealPlans:
-        """The small batches' frames (`driver_sink.DealPlans`), built on the first small batch in the
-        small session of its application."""
-        session = small_session(spark)
-        if self._plans is None or self._plans_session is not session:
-            self._plans, self._plans_session = DealPlans(session), session
-        return self._plans
 
     def _write_small(self, plans: DealPlans, rows_in: int, clock: RoundClock) -> _Written:
         """A batch held in `plans.raw`, in the small session: steps 1 to 5 from its templates, and 3 to 5
