@@ -13,13 +13,14 @@ Every write is an idempotent upsert on a deterministic key; no counter anywhere.
 category ratings come from stored rows overlaid with the batch's (`rt.overlay`), never from reading
 back what the batch wrote, so a replay after a partial write computes the same values.
 
-A micro-batch of up to `review_driver_max_rows` reviews and purchases is held on the driver, in a
-session made for a few rows (`driver_rows.small_session`): its stored rows are read with prepared
-statements, and with them the stored deal ratings of every category and merchant its reviews (new
-or stored) name, a superset of the partitions its ratings fall under; the judged reviews are
-collected back (later plans start from those rows); then the deal tables' rows and the aggregates'
-are collected as JSON side by side, each sent with prepared statements as soon as it is in. Four
-jobs: on two cores a small batch costs Spark's fixed cost per job and per plan, not its rows. A
+A micro-batch of up to `review_driver_max_rows` reviews and purchases is read into a slot of frames
+built once (`_ReviewPlans`, `pipeline.plan_templates`) in a session made for a few rows
+(`driver_rows.small_session`): its stored rows are read with prepared statements, and with them the
+stored deal ratings of every category and merchant its reviews (new or stored) name, a superset of the
+partitions its ratings fall under; the judged reviews are held in a slot (later frames start from
+those rows); then the deal tables' rows and the aggregates' are collected as JSON side by side, each
+sent with prepared statements as soon as it is in: on two cores a small batch costs Spark's fixed
+cost per job and per plan, not its rows. A
 larger batch (a catch-up, the batch layer) goes through Spark joins and the connector; same rows.
 Measured alone (2026-12-06, local[2]): 2,090 rows took 2.5 s and 4 CPU-seconds from the driver, 3.4 s
 and 5.8 through the connector; 8,300 rows 6.0 s and 7.4 against 4.5 s and 7.2: hence 5,000.
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -40,8 +41,9 @@ from conf.settings import Settings
 from pipeline import review_schemas as rs
 from pipeline import review_transforms as rt
 from pipeline.cassandra_io import SinkTables, run_concurrently, run_side_by_side
-from pipeline.driver_rows import held_on_driver, rows_frame
-from pipeline.driver_sink import FRESH, CollectedRows, Statements, upsert_statements
+from pipeline.driver_rows import Held
+from pipeline.driver_sink import FRESH, CollectedRows, Statements, stacked, upsert_statements
+from pipeline.plan_templates import SessionPlans, Slot, Template
 from pipeline.table_rows import to_json_rows
 
 log = logging.getLogger(__name__)
@@ -75,12 +77,10 @@ STORED = (("reviews_by_deal", rs.REVIEWS_BY_DEAL_SCHEMA), ("purchases_by_deal", 
 
 @dataclass(frozen=True)
 class Stored:
-    """What is stored for the deals a batch touches; for a batch held on the driver, also the stored deal
-    ratings (by category, by merchant) its aggregates are made from (a large batch reads them later)."""
+    """What is stored for the deals a large batch touches (its stored deal ratings are read later)."""
 
     reviews_df: DataFrame
     purchases_df: DataFrame
-    ratings: tuple[DataFrame, DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ class ReviewSink:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._tables = SinkTables(settings)
+        self._plans: SessionPlans[_ReviewPlans] | None = None  # the small batches' frames
 
     def __call__(self, events_df: DataFrame, batch_id: int | None = None) -> dict[str, int]:
         """Write; returns rows written per kind (purchases, reviews changed, deals rated)."""
@@ -108,20 +109,30 @@ class ReviewSink:
 
     def _write(self, events_df: DataFrame, batch_id: int | None) -> dict[str, int]:
         batch_df = events_df.filter(F.col("event_type").isin("review", "purchase"))
-        on_driver = held_on_driver(batch_df, self.settings.review_driver_max_rows)
-        batch = self._tables.held(batch_df) if on_driver is None else on_driver.held()
+        if self._plans is None:  # the slot takes the events' schema, the same every batch
+            self._plans = SessionPlans(partial(_ReviewPlans, events_schema=batch_df.schema))
+        plans = self._plans.of(batch_df.sparkSession)
+        try:
+            count = plans.batch.fill(batch_df, self.settings.review_driver_max_rows)
+            if count is None:
+                counts = self._write_large(self._tables.held(batch_df))
+            else:
+                counts = self._write_from_driver(plans) if count else {"reviews": 0, "deals": 0}
+        finally:
+            plans.clear()
+        log.info("batch %s: %d reviews changed, %d deals rated", batch_id, counts["reviews"], counts["deals"])
+        return counts
+
+    def _write_large(self, batch: Held) -> dict[str, int]:
+        """A batch too large for the driver: Spark joins and the connector."""
         if not batch.count:
             return {"reviews": 0, "deals": 0}
         purchases_df, reviews_df = rt.to_purchase_rows(batch.df), rt.to_review_rows(batch.df)
-        stored = (self._stored_by_join(purchases_df, reviews_df) if batch.rows is None
-                  else self._stored_on_driver(batch.df.sparkSession, batch.rows))
+        stored = self._stored_by_join(purchases_df, reviews_df)
         judged_df = rt.judge_reviews(rt.latest_reviews(reviews_df.unionByName(stored.reviews_df)),
                                      purchases_df.unionByName(stored.purchases_df))
         judged = Judged(purchases_df, stored.reviews_df, rt.flag_changed_reviews(judged_df, stored.reviews_df))
-        counts = (self._write_by_connector(judged) if stored.ratings is None
-                  else self._write_from_driver(judged, stored.ratings))
-        log.info("batch %s: %d reviews changed, %d deals rated", batch_id, counts["reviews"], counts["deals"])
-        return counts
+        return self._write_by_connector(judged)
 
     def _stored_by_join(self, purchases_df: DataFrame, reviews_df: DataFrame) -> Stored:
         """The stored reviews and purchases of the deals a large batch reviews or buys, joined in Spark."""
@@ -130,61 +141,56 @@ class ReviewSink:
                                                for table, schema in STORED])
         return Stored(reviews, purchases)
 
-    def _stored_on_driver(self, spark: SparkSession, batch_rows: list[Row]) -> Stored:
-        """The stored reviews and purchases of the deals a batch held on the driver names, read by those
+    def _read_stored(self, plans: _ReviewPlans) -> None:
+        """The stored reviews and purchases of the deals the batch in `plans.batch` names, read by those
         ids; then the stored deal ratings of every category and merchant a rating of those deals can
-        fall under (each review's, stored or new, names one), so the aggregates need no read later."""
-        deals = sorted({row["deal_id"] for row in batch_rows if row["deal_id"] is not None})
+        fall under (each review's, stored or new, names one), so the aggregates need no read later;
+        each into its slot."""
+        named: list[Any] = [row.asDict() for row in plans.names.frame().collect()]
+        deals = sorted({row["deal_id"] for row in named if row["deal_id"] is not None})
         reviews, purchases = run_concurrently([partial(self._tables.read_keys, table, "deal_id", deals, schema)
                                                for table, schema in STORED])
-        stored_reviews = [dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True)) for row in reviews]
-        named: list[Any] = [*batch_rows, *stored_reviews]
+        named += [dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True)) for row in reviews]
         partitions = {BY_CATEGORY: {row[c] for row in named for c in ("category_slug", "parent_category")},
                       BY_MERCHANT: {row["merchant_id"] for row in named}}
         ratings = run_concurrently([
-            partial(self._tables.read_keys_frame, spark, rated.table, rated.partition,
+            partial(self._tables.read_keys, rated.table, rated.partition,
                     sorted(key for key in keys if key is not None), rated.schema)
             for rated, keys in partitions.items()])
-        return Stored(rows_frame(spark, reviews, rs.REVIEWS_BY_DEAL_SCHEMA),
-                      rows_frame(spark, purchases, rs.PURCHASES_BY_DEAL_SCHEMA), (ratings[0], ratings[1]))
+        plans.stored_reviews.fill_rows(reviews)
+        plans.stored_purchases.fill_rows(purchases)
+        for rated, rows in zip(partitions, ratings, strict=True):
+            plans.rated[rated].fill_rows(rows)
 
     # -- a batch held on the driver --------------------------------------------------------------
 
-    def _write_from_driver(self, judged: Judged, stored_ratings: tuple[DataFrame, DataFrame]) -> dict[str, int]:
-        """The judged reviews collected back (later frames start from their rows, not their plan); the deal
-        tables' rows and the aggregates' each in one more collect, side by side, each sent as soon as it
-        is in (a deal's rating is readable first); then reviews_by_deal."""
-        flagged = judged.flagged_df.collect()
-        flagged_df = rows_frame(judged.flagged_df.sparkSession, flagged, judged.flagged_df.schema)
-        changed_df = rt.changed_reviews(flagged_df)
-        deal_ratings_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
-        own = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed_df, deal_ratings_df),
-               (changed_df, "reviews_by_deal")]
-        # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
-        replaced_df = rt.replaced_feed_keys(judged.stored_df, changed_df).withColumn(
-            "occurred_at", F.unix_millis("occurred_at"))
-        if any(row["deal_changed"] for row in flagged):
-            rows, _ = run_side_by_side(partial(self._send_own, own, replaced_df),
-                                       partial(self._send, self._aggregates(deal_ratings_df, *stored_ratings)))
+    def _write_from_driver(self, plans: _ReviewPlans) -> dict[str, int]:
+        """The batch's stored rows read into slots; the judged reviews held in one (later frames start
+        from their rows, not their plan); the deal tables' rows and the aggregates' each in one more
+        collect, side by side, each sent as soon as it is in (a deal's rating is readable first); then
+        reviews_by_deal."""
+        self._read_stored(plans)
+        plans.flagged.fill(plans.flag.frame())
+        if plans.any_deal_changed.frame().collect():
+            rows, _ = run_side_by_side(partial(self._send_own, plans), partial(self._send_aggregates, plans))
         else:  # purchases that change no review: no rating to recompute
-            rows = self._send_own(own, replaced_df)
+            rows = self._send_own(plans)
         self._tables.execute(upsert_statements(self._tables, rows, ["reviews_by_deal"]))
         return {"reviews": len(rows.json(FRESH, "reviews_by_deal")), "deals": len(rows.json(FRESH, "ratings_by_deal"))}
 
-    def _send_own(self, own: Frames, replaced_df: DataFrame) -> CollectedRows:
+    def _send_own(self, plans: _ReviewPlans) -> CollectedRows:
         """The batch's own rows collected and sent, but for reviews_by_deal (sent last, by the caller);
         the deletes of the feed rows they replace with them."""
-        rows = CollectedRows([*(to_json_rows(df, FRESH, table) for df, table in own),
-                              to_json_rows(replaced_df, REPLACED, "review_feeds")])
-        tables = [table for _, table in own if table != "reviews_by_deal"]
+        rows = CollectedRows(plans.own.frame())
+        tables = [table for table in plans.own_tables if table != "reviews_by_deal"]
         self._tables.execute(upsert_statements(self._tables, rows, tables)
                              + self._feed_deletes(rows.records(REPLACED, "review_feeds")))
         return rows
 
-    def _send(self, frames: Frames) -> int:
-        """Every frame's rows in one collect, sent at once."""
-        rows = CollectedRows([to_json_rows(df, FRESH, table) for df, table in frames])
-        return self._tables.execute(upsert_statements(self._tables, rows, [table for _, table in frames]))
+    def _send_aggregates(self, plans: _ReviewPlans) -> int:
+        """The aggregates' rows in one collect, sent at once."""
+        rows = CollectedRows(plans.aggregates.frame())
+        return self._tables.execute(upsert_statements(self._tables, rows, plans.aggregate_tables))
 
     # -- a large batch: Spark joins and the connector --------------------------------------------
 
@@ -200,8 +206,8 @@ class ReviewSink:
         stored = run_concurrently([
             partial(self._tables.read, rated.table, rows_df.select(rated.partition).distinct(), rated.schema)
             for rated, rows_df in partitions.items()])
-        frames = [(judged.purchases_df, "purchases_by_deal"), *self._round_one(changed.df, deal_ratings.df),
-                  *self._aggregates(deal_ratings.df, *stored)]
+        frames = [(judged.purchases_df, "purchases_by_deal"), *self.round_one(changed.df, deal_ratings.df),
+                  *self.aggregates(deal_ratings.df, *stored)]
         replaced = partial(rt.replaced_feed_keys, judged.stored_df, changed.df)
         run_side_by_side(partial(self._upsert_by_connector, frames),
                          lambda: self._tables.execute(self._feed_deletes([r.asDict() for r in replaced().collect()])))
@@ -214,7 +220,7 @@ class ReviewSink:
     # -- the rows both ways write ------------------------------------------------------------------
 
     @staticmethod
-    def _round_one(changed_df: DataFrame, deal_ratings_df: DataFrame) -> Frames:
+    def round_one(changed_df: DataFrame, deal_ratings_df: DataFrame) -> Frames:
         return [
             (rt.to_feed_by_deal_rows(changed_df), "review_feed_by_deal"),
             (rt.to_feed_by_merchant_rows(changed_df), "review_feed_by_merchant"),
@@ -224,7 +230,7 @@ class ReviewSink:
         ]
 
     @staticmethod
-    def _aggregates(deal_ratings_df: DataFrame, stored_by_category_df: DataFrame,
+    def aggregates(deal_ratings_df: DataFrame, stored_by_category_df: DataFrame,
                     stored_by_merchant_df: DataFrame) -> Frames:
         """The priors and merchant ratings the touched deals feed: recomputed from the stored deal
         ratings of their categories and merchants, the batch's own ratings in place of stored ones.
@@ -258,3 +264,42 @@ class ReviewSink:
 def _touched(rows_df: DataFrame, fresh_df: DataFrame, keys: list[str]) -> DataFrame:
     """The rows of `rows_df` whose `keys` some fresh row has."""
     return rows_df.join(fresh_df.select(*keys), on=keys, how="left_semi")
+
+
+class _ReviewPlans:
+    """`ReviewSink`'s frames for a batch held on the driver, built once per session over slots
+    (`plan_templates`): the batch's reviews and purchases, what is stored for their deals, the judged
+    reviews (held in a slot: every later frame reads them), the batch's own rows and the aggregates'."""
+
+    def __init__(self, spark: SparkSession, events_schema: T.StructType) -> None:
+        self.batch = Slot(spark, events_schema)
+        batch_df = self.batch.df
+        self.names = Template(batch_df.select("deal_id", "category_slug", "parent_category", "merchant_id"))
+        self.stored_reviews = Slot(spark, rs.REVIEWS_BY_DEAL_SCHEMA)
+        self.stored_purchases = Slot(spark, rs.PURCHASES_BY_DEAL_SCHEMA)
+        self.rated = {rated: Slot(spark, rated.schema) for rated in (BY_CATEGORY, BY_MERCHANT)}
+        stored_reviews_df = self.stored_reviews.df
+        purchases_df, reviews_df = rt.to_purchase_rows(batch_df), rt.to_review_rows(batch_df)
+        judged_df = rt.judge_reviews(rt.latest_reviews(reviews_df.unionByName(stored_reviews_df)),
+                                     purchases_df.unionByName(self.stored_purchases.df))
+        self.flag = Template(rt.flag_changed_reviews(judged_df, stored_reviews_df))
+        self.flagged = Slot(spark, self.flag.schema)
+        flagged_df = self.flagged.df
+        self.any_deal_changed = Template(flagged_df.filter(F.col("deal_changed")).select("deal_id").limit(1))
+        changed_df = rt.changed_reviews(flagged_df)
+        deal_ratings_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
+        own = [(purchases_df, "purchases_by_deal"), *ReviewSink.round_one(changed_df, deal_ratings_df),
+               (changed_df, "reviews_by_deal")]
+        # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
+        replaced_df = rt.replaced_feed_keys(stored_reviews_df, changed_df).withColumn(
+            "occurred_at", F.unix_millis("occurred_at"))
+        self.own_tables = [table for _, table in own]
+        self.own = Template(stacked([*(to_json_rows(df, FRESH, table) for df, table in own),
+                                     to_json_rows(replaced_df, REPLACED, "review_feeds")]))
+        aggregates = ReviewSink.aggregates(deal_ratings_df, self.rated[BY_CATEGORY].df, self.rated[BY_MERCHANT].df)
+        self.aggregate_tables = [table for _, table in aggregates]
+        self.aggregates = Template(stacked([to_json_rows(df, FRESH, table) for df, table in aggregates]))
+
+    def clear(self) -> None:
+        for slot in (self.batch, self.stored_reviews, self.stored_purchases, *self.rated.values(), self.flagged):
+            slot.clear()
