@@ -148,7 +148,7 @@ class ActivityEventsSink(_TablesWriter):
         and the connector."""
         started = time.monotonic()
         plans = self._plans.of(raw_df.sparkSession)
-        rows_in = plans.raw.fill(raw_df, self.settings.sink_driver_max_keys)
+        rows_in = plans.raw.fill_at_most(raw_df, self.settings.sink_driver_max_keys)
         judged_df = None
         try:
             write: Callable[[], tuple[dict[str, int], datetime | None]]
@@ -251,7 +251,7 @@ class ActivityWindowsSink(_TablesWriter):
             self._plans = SessionPlans(partial(_WindowPlans, settings=self.settings, schema=windows_df.schema))
         plans = self._plans.of(windows_df.sparkSession)
         try:
-            if plans.windows.fill(windows_df, self.settings.sink_driver_max_keys) is None:
+            if plans.windows.fill_at_most(windows_df, self.settings.sink_driver_max_keys) is None:
                 counts = self._write_large(windows_df)
             else:
                 counts = upsert_collected(self._tables, CollectedRows(plans.rows.frame()), plans.tables)

@@ -12,11 +12,13 @@ so a replay after a crash anywhere recomputes the same alerts (the same ids, the
 and a replay after the state was written finds them already alerted. Kafka may carry an alert
 twice after such a replay; consumers drop repeats by `alert_id` (the API reads Cassandra).
 
-A batch of up to `sink_driver_max_keys` matches or alerts keeps them on the driver (`materialise`),
-and its alerts are delivered from there (`_deliver_from_driver`): one Spark job collects the rows of
-the three tables and the Kafka records, and the driver sends them in the same order. Through the
-connector and Spark's Kafka writer, each of the four writes was a Spark job of its own, and with the
-counts between the steps a batch of 30 deals ran about 16 jobs (2.7 s on a quiet 2-core machine).
+A small batch (up to `sink_driver_max_rows` records) runs every step from frames built once over
+slots (`_AlertPlans`, `pipeline.plan_templates`), and its alerts are delivered from the driver
+(`_send`): one Spark job collects the rows of the three tables and the Kafka records, and the driver
+sends them in the same order. Through the connector and Spark's Kafka writer, each of the four writes
+was a Spark job of its own, and with the counts between the steps a batch of 30 deals ran about 16
+jobs (2.7 s on a quiet 2-core machine). A large batch goes through Spark and, for many alerts, the
+connector.
 """
 from __future__ import annotations
 
@@ -25,10 +27,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from kafka import KafkaProducer
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from conf.clients import kafka_producer
@@ -36,11 +40,18 @@ from conf.settings import Settings
 from pipeline import alert_delivery as ad
 from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
+from pipeline import schemas
 from pipeline.alert_interests import InterestIndex
-from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, VERSION_SCORE_SCHEMA
+from pipeline.alert_schemas import (
+    ALERT_STATE_BY_DEAL_SCHEMA,
+    ALERTS_BY_INTEREST_DAY_SCHEMA,
+    INTERESTS_BY_KEY_SCHEMA,
+    VERSION_SCORE_SCHEMA,
+)
 from pipeline.cassandra_io import SinkTables, run_side_by_side
-from pipeline.driver_rows import Held, held_on_driver, rows_frame
-from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
+from pipeline.driver_rows import Held, rows_frame
+from pipeline.driver_sink import FRESH, CollectedRows, stacked, upsert_statements
+from pipeline.plan_templates import SessionPlans, Slot, Template
 from pipeline.table_rows import to_json_rows
 
 log = logging.getLogger(__name__)
@@ -66,7 +77,8 @@ class AlertSink:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._tables = SinkTables(settings)
-        self._interests: dict[int, InterestIndex] = {}  # by session, see `_interest_index`
+        self._interests = InterestIndex(self._tables.session, settings.keyspace)
+        self._plans = SessionPlans(partial(_AlertPlans, topic=settings.topic_deal_alerts))  # small batches' frames
         self.reports: list[AlertReport] = []
         self._producer: KafkaProducer | None = None  # opened by the first batch delivered from the driver
 
@@ -82,42 +94,63 @@ class AlertSink:
         return report
 
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> AlertReport:
-        # A batch of up to `sink_driver_max_rows` records is matched in the small session (one partition,
-        # interpreted; `driver_rows.small_session`): the steady stream's batches of a few dozen deals.
-        # One whose keys hold many interests is matched in the application's session again: its
-        # candidate pairs are too many for one interpreted task (100k interests: 351k pairs for 1,000 deals).
-        held = held_on_driver(raw_df, self.settings.sink_driver_max_rows)
-        versions, keys, interests_df = self._versions_and_interests(raw_df if held is None else held.df)
-        if held is not None and keys and self._interest_index(versions.df).filed_under(keys) > SMALL_MAX_INTERESTS:
-            versions, keys, interests_df = self._versions_and_interests(raw_df)
-        if interests_df is None:
-            return AlertReport(batch_id, versions.count, 0, 0, 0, time.monotonic() - started)
-        # computed before the scores are looked up: their lookup and every later step read the matches
-        matched = self._tables.materialise(at.match_interests(versions.df, interests_df))
-        if not matched.count:
-            return AlertReport(batch_id, versions.count, 0, 0, 0, time.monotonic() - started)
-        candidates_df = self._with_scores(matched.df)
-        fired = self._tables.materialise(at.fired_alerts(candidates_df, self._alert_state(candidates_df, matched)))
-        if not fired.count:
-            return AlertReport(batch_id, versions.count, matched.count, 0, 0, time.monotonic() - started)
-        # only an instant alert of a capped interest needs what earlier batches delivered that day
-        capped_df = fired.df.filter((F.col("delivery") == "INSTANT") & F.col("max_per_day").isNotNull())
-        day_keys_df = capped_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd").alias("day")).distinct()
-        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys_df, ALERTS_BY_INTEREST_DAY_SCHEMA)
-        decided_df = ad.with_delivery(fired.df, stored_days_df)
-        if fired.rows is not None:
-            alerts, instant = self._deliver_from_driver(decided_df)
-        else:
-            alerts, instant = self._deliver_by_connector(self._tables.hold(decided_df))
-        return AlertReport(batch_id, versions.count, matched.count, alerts, instant, time.monotonic() - started)
+        # A batch of up to `sink_driver_max_rows` records is matched from templates in the small session
+        # (`_AlertPlans`): the steady stream's batches of a few dozen deals. One whose keys hold many
+        # interests is matched in the application's session: its candidate pairs are too many for one
+        # interpreted task (100k interests: 351k pairs for 1,000 deals).
+        plans = self._plans.of(raw_df.sparkSession)
+        try:
+            small = plans.raw.fill_at_most(raw_df, self.settings.sink_driver_max_rows) is not None
+            counts = self._write_small(plans) if small else None
+            return AlertReport(batch_id, *(counts or self._write_large(raw_df)), time.monotonic() - started)
+        finally:
+            plans.clear()
 
-    def _versions_and_interests(self, raw_df: DataFrame) -> tuple[Held, set[str], DataFrame | None]:
-        """The batch's deal versions (computed now), their index keys and the interests filed under them."""
+    def _write_small(self, plans: _AlertPlans) -> tuple[int, int, int, int] | None:
+        """(versions, candidates, alerts, instant ones) of the batch in `plans.raw`, every step from its
+        templates; None (nothing written) when its keys hold more than SMALL_MAX_INTERESTS interests."""
+        versions = plans.versions.fill(plans.find_versions.frame())
+        keys = {row[0] for row in plans.index_keys.frame().collect()}
+        interests = self._interests.rows(keys) if keys else []
+        if len(interests) > SMALL_MAX_INTERESTS:
+            return None
+        plans.interests.fill_rows(interests)
+        candidates = plans.matched.fill(plans.match.frame()) if interests else 0
+        if not candidates:
+            return versions, 0, 0, 0
+        # computed before the scores are looked up: their lookup and every later step read the matches
+        plans.scores.fill_rows(self._scores_of({(row[0], row[1]) for row in plans.needed.frame().collect()}))
+        deal_ids = sorted({row[0] for row in plans.matched_deals.frame().collect()})
+        plans.state.fill_rows(self._tables.read_keys("alert_state_by_deal", "deal_id", deal_ids,
+                                                     ALERT_STATE_BY_DEAL_SCHEMA))
+        if not plans.fired.fill(plans.fire.frame()):
+            return versions, candidates, 0, 0
+        plans.stored_days.fill(self._tables.read("alerts_by_interest_day", plans.day_keys.frame(),
+                                                 ALERTS_BY_INTEREST_DAY_SCHEMA))
+        return versions, candidates, *self._send(CollectedRows(plans.rows.frame()))
+
+    def _write_large(self, raw_df: DataFrame) -> tuple[int, int, int, int]:
+        """(versions, candidates, alerts, instant ones) of a large batch, in the application's session."""
         valid_df = raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
         versions = self._tables.materialise(at.alert_versions(valid_df))
         keys = {row[0] for row in at.with_index_keys(versions.df).select("index_key").distinct().collect()}
-        interests_df = self._interest_index(versions.df).frame(versions.df.sparkSession, keys) if keys else None
-        return versions, keys, interests_df
+        interests_df = self._interests.frame(versions.df.sparkSession, keys) if keys else None
+        if interests_df is None:
+            return versions.count, 0, 0, 0
+        matched = self._tables.materialise(at.match_interests(versions.df, interests_df))
+        if not matched.count:
+            return versions.count, 0, 0, 0
+        candidates_df = self._with_scores(matched.df)
+        fired = self._tables.materialise(at.fired_alerts(candidates_df, self._alert_state(candidates_df, matched)))
+        if not fired.count:
+            return versions.count, matched.count, 0, 0
+        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys(fired.df), ALERTS_BY_INTEREST_DAY_SCHEMA)
+        decided_df = ad.with_delivery(fired.df, stored_days_df)
+        if fired.rows is not None:
+            alerts, instant = self._send(CollectedRows(delivery_frames(decided_df, self.settings.topic_deal_alerts)))
+        else:
+            alerts, instant = self._deliver_by_connector(self._tables.hold(decided_df))
+        return versions.count, matched.count, alerts, instant
 
     def _alert_state(self, candidates_df: DataFrame, matched: Held) -> DataFrame:
         """The stored re-arm state of the candidates' deals (their ids from the driver when it holds them)."""
@@ -127,13 +160,6 @@ class AlertSink:
         deal_ids = sorted({row["deal_id"] for row in matched.rows})
         return self._tables.read_keys_frame(candidates_df.sparkSession, "alert_state_by_deal", "deal_id", deal_ids,
                                             ALERT_STATE_BY_DEAL_SCHEMA)
-
-    def _interest_index(self, df: DataFrame) -> InterestIndex:
-        """The interest index of `df`'s session (one per session: the frame it caches is joined there)."""
-        key = id(df.sparkSession)  # the sessions live as long as the application: ids are not reused
-        if key not in self._interests:
-            self._interests[key] = InterestIndex(self._tables.session, self.settings.keyspace)
-        return self._interests[key]
 
     def _deliver_by_connector(self, decided_df: DataFrame) -> tuple[int, int]:
         """The two alert tables side by side, then Kafka (a consumer may then find the rows), then the
@@ -151,16 +177,9 @@ class AlertSink:
         assert totals is not None
         return totals["alerts"], totals["instant"]
 
-    def _deliver_from_driver(self, decided_df: DataFrame) -> tuple[int, int]:
-        """The same writes in the same order for a few alerts: one Spark job collects every table's rows
-        and the Kafka messages, and the driver sends them (prepared upserts; its own Kafka producer)."""
-        messages_df = ad.to_deal_alert_messages(decided_df).selectExpr(
-            f"'{MESSAGE}' AS kind", f"'{self.settings.topic_deal_alerts}' AS table", "value AS json")
-        rows = CollectedRows([to_json_rows(ad.to_alerts_by_user_rows(decided_df), FRESH, "alerts_by_user"),
-                              to_json_rows(ad.to_alerts_by_interest_day_rows(decided_df), FRESH,
-                                           "alerts_by_interest_day"),
-                              to_json_rows(ad.to_alert_state_rows(decided_df), FRESH, "alert_state_by_deal"),
-                              messages_df])
+    def _send(self, rows: CollectedRows) -> tuple[int, int]:
+        """The same writes in the same order for a few alerts, collected by one Spark job
+        (`delivery_frames`): the driver sends them (prepared upserts; its own Kafka producer)."""
         self._tables.execute(upsert_statements(self._tables, rows, ["alerts_by_user", "alerts_by_interest_day"]))
         producer = self._kafka_producer()
         for message in rows.json(MESSAGE, self.settings.topic_deal_alerts):
@@ -178,22 +197,27 @@ class AlertSink:
         return self._producer
 
     def _with_scores(self, candidates_df: DataFrame) -> DataFrame:
-        """Candidates with `verified_discount_pct`, waiting briefly for scores the deals stream is writing."""
-        needed_df = candidates_df.filter(F.col("min_verified_discount").isNotNull()).select("deal_id", "updated_at")
-        # Spark hands back local times, the driver naive UTC ones: both compared as aware UTC
-        wanted = {(r[0], r[1].astimezone(UTC)) for r in needed_df.distinct().collect()}
+        """Candidates with `verified_discount_pct` (`_scores_of`)."""
+        wanted = {(r[0], r[1]) for r in versions_needing_scores(candidates_df).collect()}
         if not wanted:
             return candidates_df.withColumn("verified_discount_pct", F.lit(None).cast("double"))
+        scores_df = rows_frame(candidates_df.sparkSession, self._scores_of(wanted), VERSION_SCORE_SCHEMA)
+        return at.with_verified_discount(candidates_df, scores_df)
+
+    def _scores_of(self, wanted: set[tuple[int, datetime]]) -> list[tuple[Any, ...]]:
+        """The stored scores of the (deal id, updated_at) versions `wanted`, waiting briefly for those the
+        deals stream is writing (`alert_score_wait_s`)."""
+        if not wanted:
+            return []
+        # Spark hands back local times, the driver naive UTC ones: both compared as aware UTC
+        wanted = {(deal, updated_at.astimezone(UTC)) for deal, updated_at in wanted}
         deadline = time.monotonic() + self.settings.alert_score_wait_s
         while True:
             rows = self._tables.read_keys("deal_score_versions", "deal_id", sorted({deal for deal, _ in wanted}),
                                           VERSION_SCORE_SCHEMA)
-            found = {(r[0], r[1]) for r in rows}
-            if wanted <= found or time.monotonic() >= deadline:
-                break
+            if wanted <= {(r[0], r[1]) for r in rows} or time.monotonic() >= deadline:
+                return rows
             time.sleep(SCORE_POLL_S)
-        scores_df = rows_frame(candidates_df.sparkSession, rows, VERSION_SCORE_SCHEMA)
-        return at.with_verified_discount(candidates_df, scores_df)
 
     def close(self) -> None:
         if self._producer is not None:
@@ -204,3 +228,56 @@ class AlertSink:
 
 def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertReport]:
     return AlertSink(settings)
+
+
+def versions_needing_scores(candidates_df: DataFrame) -> DataFrame:
+    """The (deal id, updated_at) of candidates whose interest asks for a verified discount."""
+    return candidates_df.filter(F.col("min_verified_discount").isNotNull()).select("deal_id", "updated_at").distinct()
+
+
+def day_keys(fired_df: DataFrame) -> DataFrame:
+    """(interest, day) of the fired alerts whose day's cap matters: only an instant alert of a capped
+    interest needs what earlier batches delivered that day."""
+    capped_df = fired_df.filter((F.col("delivery") == "INSTANT") & F.col("max_per_day").isNotNull())
+    return capped_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd").alias("day")).distinct()
+
+
+def delivery_frames(decided_df: DataFrame, topic: str) -> list[DataFrame]:
+    """The rows of the three alert tables and the Kafka records, as `to_json_rows` frames."""
+    messages_df = ad.to_deal_alert_messages(decided_df).selectExpr(
+        f"'{MESSAGE}' AS kind", f"'{topic}' AS table", "value AS json")
+    return [to_json_rows(ad.to_alerts_by_user_rows(decided_df), FRESH, "alerts_by_user"),
+            to_json_rows(ad.to_alerts_by_interest_day_rows(decided_df), FRESH, "alerts_by_interest_day"),
+            to_json_rows(ad.to_alert_state_rows(decided_df), FRESH, "alert_state_by_deal"),
+            messages_df]
+
+
+class _AlertPlans:
+    """`AlertSink`'s frames for a small batch, built once per session over slots (`plan_templates`): its
+    versions, the interests filed under their keys, the candidate pairs, the scores and re-arm state
+    read for them, the fired alerts (each held in a slot: later steps read it), the delivery's rows."""
+
+    def __init__(self, spark: SparkSession, topic: str) -> None:
+        self.raw = Slot(spark, schemas.RAW_RECORD_SCHEMA)
+        self.find_versions = Template(at.alert_versions(
+            self.raw.df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)))
+        self.versions = Slot(spark, self.find_versions.schema)
+        self.index_keys = Template(at.with_index_keys(self.versions.df).select("index_key").distinct())
+        self.interests = Slot(spark, INTERESTS_BY_KEY_SCHEMA)
+        self.match = Template(at.match_interests(self.versions.df, self.interests.df))
+        self.matched = Slot(spark, self.match.schema)
+        self.needed = Template(versions_needing_scores(self.matched.df))
+        self.matched_deals = Template(self.matched.df.select("deal_id").distinct())
+        self.scores = Slot(spark, VERSION_SCORE_SCHEMA)
+        self.state = Slot(spark, ALERT_STATE_BY_DEAL_SCHEMA)
+        self.fire = Template(at.fired_alerts(at.with_verified_discount(self.matched.df, self.scores.df),
+                                             self.state.df))
+        self.fired = Slot(spark, self.fire.schema)
+        self.day_keys = Template(day_keys(self.fired.df))
+        self.stored_days = Slot(spark, ALERTS_BY_INTEREST_DAY_SCHEMA)
+        self.rows = Template(stacked(delivery_frames(ad.with_delivery(self.fired.df, self.stored_days.df), topic)))
+
+    def clear(self) -> None:
+        for slot in (self.raw, self.versions, self.interests, self.matched, self.scores, self.state, self.fired,
+                     self.stored_days):
+            slot.clear()

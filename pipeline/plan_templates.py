@@ -81,17 +81,25 @@ class Slot:
         """A new frame of the slot: one that ran once keeps the rows it was optimised with."""
         return _frame_of(self._spark, self._relation)
 
-    def fill(self, df: DataFrame, max_rows: int | None = None) -> int | None:
-        """Replace the rows by `df`'s, computed in the JVM (never through Python); returns how many.
+    def fill(self, df: DataFrame) -> int:
+        """Replace the rows by `df`'s, computed in the JVM (never through Python); returns how many. A frame
+        of local rows (read from Cassandra by the driver, `rows_frame`) is taken as it is, without a job."""
+        count = self._fill(df, None)
+        assert count is not None  # no limit was given
+        return count
 
-        With `max_rows`, a frame of more rows than that leaves the slot empty and returns None (so a
-        large micro-batch is read only up to one row past the limit). A frame of local rows (read
-        from Cassandra by the driver, `rows_frame`) is taken as it is, without a Spark job.
-        """
+    def fill_at_most(self, df: DataFrame, max_rows: int) -> int | None:
+        """`fill` when `df` has at most `max_rows` rows; else the slot is left empty and None returned (a
+        large micro-batch is read only up to one row past the limit)."""
+        return self._fill(df.limit(max_rows + 1), max_rows)
+
+    def fill_rows(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Replace the rows by `rows` (tuples in the schema's field order, as `rows_frame` takes them)."""
+        return self.fill(rows_frame(self._spark, rows, self.schema))
+
+    def _fill(self, df: DataFrame, max_rows: int | None) -> int | None:
         if [field.dataType for field in df.schema] != [field.dataType for field in self.schema]:
             raise ValueError(f"a slot of {self.schema.simpleString()} cannot hold {df.schema.simpleString()}")
-        if max_rows is not None:
-            df = df.limit(max_rows + 1)
         plan = df._jdf.queryExecution().analyzed()
         if plan.getClass().getName() == LOCAL_RELATION:
             rows = plan.data()
@@ -102,12 +110,6 @@ class Slot:
         if max_rows is not None and count > max_rows:
             return None
         self._rows.appendAll(rows)
-        return count
-
-    def fill_rows(self, rows: Sequence[Sequence[Any]]) -> int:
-        """Replace the rows by `rows` (tuples in the schema's field order, as `rows_frame` takes them)."""
-        count = self.fill(rows_frame(self._spark, rows, self.schema))
-        assert count is not None  # no limit was given
         return count
 
     def clear(self) -> None:

@@ -113,7 +113,7 @@ class ReviewSink:
             self._plans = SessionPlans(partial(_ReviewPlans, events_schema=batch_df.schema))
         plans = self._plans.of(batch_df.sparkSession)
         try:
-            count = plans.batch.fill(batch_df, self.settings.review_driver_max_rows)
+            count = plans.batch.fill_at_most(batch_df, self.settings.review_driver_max_rows)
             if count is None:
                 counts = self._write_large(self._tables.held(batch_df))
             else:

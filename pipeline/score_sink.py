@@ -62,7 +62,7 @@ class DealScoreSink:
         `sink_driver_max_keys` records is read into a slot and scored from templates (`_ScorePlans`)."""
         plans = self._plans.of(raw_df.sparkSession)
         try:
-            if plans.raw.fill(raw_df, self.settings.sink_driver_max_keys) is None:
+            if plans.raw.fill_at_most(raw_df, self.settings.sink_driver_max_keys) is None:
                 return self(raw_df.transform(dt.clean_deal_records), batch_id)
             plans.clean.fill(plans.clean_from_raw.frame())
             return self._written_from_driver(plans, batch_id)

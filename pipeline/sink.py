@@ -121,7 +121,7 @@ class DealTablesSink:
         clock = RoundClock()
         max_on_driver = min(self.settings.sink_driver_max_rows, self.settings.sink_driver_max_keys)
         plans = self._plans.of(raw_df.sparkSession) if max_on_driver else None
-        rows_in = plans.raw.fill(raw_df, max_on_driver) if plans is not None else None
+        rows_in = plans.raw.fill_at_most(raw_df, max_on_driver) if plans is not None else None
         try:
             if plans is None or rows_in is None:
                 done = self._write_large(raw_df, clock)

@@ -69,9 +69,9 @@ def test_a_slot_takes_rows_a_spark_job_computes_up_to_a_limit(spark) -> None:
     slot = Slot(session, SCHEMA)
     computed_df = spark.range(5).select(F.lit("s").alias("shop"), F.col("id").cast("double").alias("price"),
                                         F.col("id").alias("n"))
-    assert slot.fill(computed_df, max_rows=5) == 5
+    assert slot.fill_at_most(computed_df, 5) == 5
     assert sorted_rows(slot.df) == [("s", float(i), i) for i in range(5)]
-    assert slot.fill(computed_df, max_rows=4) is None
+    assert slot.fill_at_most(computed_df, 4) is None
     assert slot.df.collect() == []  # a batch too large for the slot leaves nothing of the previous one
 
 
