@@ -52,13 +52,14 @@ from pipeline.cassandra_io import SinkTables, run_side_by_side
 from pipeline.driver_rows import Held, rows_frame
 from pipeline.driver_sink import FRESH, CollectedRows, stacked, upsert_statements
 from pipeline.plan_templates import SessionPlans, Slot, Template
+from pipeline.sink import RoundClock
 from pipeline.table_rows import to_json_rows
 
 log = logging.getLogger(__name__)
 SCORE_POLL_S = 0.25
 #: Interests under a held batch's keys above which it is matched in the application's session.
 SMALL_MAX_INTERESTS = 20_000
-MESSAGE = "message"  # kind of the collected Kafka records (`_deliver_from_driver`)
+MESSAGE = "message"  # kind of the collected Kafka records (`delivery_frames`)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class AlertReport:
     alerts: int
     instant: int
     seconds: float
+    rounds: tuple[tuple[str, float], ...] = ()  # (round, seconds) of a small batch: where its time went
 
 
 class AlertSink:
@@ -89,8 +91,9 @@ class AlertSink:
         finally:
             self._tables.release()
         self.reports = [*self.reports[-999:], report]
-        log.info("alerts batch %s: %d versions, %d candidates, %d alerts (%d instant), %.2fs", batch_id,
-                 report.versions, report.candidates, report.alerts, report.instant, report.seconds)
+        log.info("alerts batch %s: %d versions, %d candidates, %d alerts (%d instant), %.2fs (%s)", batch_id,
+                 report.versions, report.candidates, report.alerts, report.instant, report.seconds,
+                 ", ".join(f"{name} {seconds:.2f}s" for name, seconds in report.rounds) or "large")
         return report
 
     def _write(self, raw_df: DataFrame, batch_id: int | None, started: float) -> AlertReport:
@@ -98,36 +101,49 @@ class AlertSink:
         # (`_AlertPlans`): the steady stream's batches of a few dozen deals. One whose keys hold many
         # interests is matched in the application's session: its candidate pairs are too many for one
         # interpreted task (100k interests: 351k pairs for 1,000 deals).
-        plans = self._plans.of(raw_df.sparkSession)
+        plans, clock = self._plans.of(raw_df.sparkSession), RoundClock()
         try:
             small = plans.raw.fill_at_most(raw_df, self.settings.sink_driver_max_rows) is not None
-            counts = self._write_small(plans) if small else None
-            return AlertReport(batch_id, *(counts or self._write_large(raw_df)), time.monotonic() - started)
+            clock.lap("read")
+            counts = self._write_small(plans, clock.lap) if small else None
+            if counts is None:
+                return AlertReport(batch_id, *self._write_large(raw_df), time.monotonic() - started)
+            return AlertReport(batch_id, *counts, time.monotonic() - started, tuple(clock.rounds))
         finally:
             plans.clear()
 
-    def _write_small(self, plans: _AlertPlans) -> tuple[int, int, int, int] | None:
+    def _write_small(self, plans: _AlertPlans, lap: Callable[[str], None]) -> tuple[int, int, int, int] | None:
         """(versions, candidates, alerts, instant ones) of the batch in `plans.raw`, every step from its
         templates; None (nothing written) when its keys hold more than SMALL_MAX_INTERESTS interests."""
         versions = plans.versions.fill(plans.find_versions.frame())
         keys = {row[0] for row in plans.index_keys.frame().collect()}
+        lap("versions")
         interests = self._interests.rows(keys) if keys else []
         if len(interests) > SMALL_MAX_INTERESTS:
             return None
         plans.interests.fill_rows(interests)
+        lap("interests")
         candidates = plans.matched.fill(plans.match.frame()) if interests else 0
+        lap("match")
         if not candidates:
             return versions, 0, 0, 0
         # computed before the scores are looked up: their lookup and every later step read the matches
         plans.scores.fill_rows(self._scores_of({(row[0], row[1]) for row in plans.needed.frame().collect()}))
+        lap("scores")
         deal_ids = sorted({row[0] for row in plans.matched_deals.frame().collect()})
         plans.state.fill_rows(self._tables.read_keys("alert_state_by_deal", "deal_id", deal_ids,
                                                      ALERT_STATE_BY_DEAL_SCHEMA))
-        if not plans.fired.fill(plans.fire.frame()):
+        fired = plans.fired.fill(plans.fire.frame())
+        lap("re-arm")
+        if not fired:
             return versions, candidates, 0, 0
         plans.stored_days.fill(self._tables.read("alerts_by_interest_day", plans.day_keys.frame(),
                                                  ALERTS_BY_INTEREST_DAY_SCHEMA))
-        return versions, candidates, *self._send(CollectedRows(plans.rows.frame()))
+        rows = CollectedRows(plans.rows.frame())
+        lap("collect")
+        alerts, instant = self._send(rows)
+        lap("send")
+        return versions, candidates, alerts, instant
 
     def _write_large(self, raw_df: DataFrame) -> tuple[int, int, int, int]:
         """(versions, candidates, alerts, instant ones) of a large batch, in the application's session."""
