@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -109,24 +109,6 @@ class Held:
     df: DataFrame
     count: int
     rows: list[Any] | None
-
-
-class OnDriver(NamedTuple):
-    """A small frame's rows collected, and a frame of them in `small_session`."""
-
-    df: DataFrame
-    rows: list[Any]
-
-    def held(self) -> Held:
-        return Held(self.df, len(self.rows), self.rows)
-
-
-def held_on_driver(df: DataFrame, max_rows: int) -> OnDriver | None:
-    """`df`'s rows and a frame of them in `small_session`, when it has at most `max_rows`; else None."""
-    rows = df.limit(max_rows + 1).collect()
-    if len(rows) > max_rows:
-        return None
-    return OnDriver(rows_frame(small_session(df.sparkSession), rows, df.schema), rows)
 
 
 def _arrow_value(value: Any, data_type: T.DataType) -> Any:

@@ -2,11 +2,11 @@
 
 Through the connector a micro-batch of a few deals cost about eleven rounds of Spark jobs (counts,
 seven writes, two reads, the merchant ranking, `deal_versions`), each with the fixed cost of a job:
-seconds on two busy cores, whatever the batch's size. Here the same transforms shape every row, one
-Spark job collects them all as JSON (`table_rows.to_json_rows`), and the driver sends them with
-prepared `INSERT ... JSON` statements, many in flight; a second job ranks the merchants the batch
-touched. The rows are the ones the connector would write: the table tests check both paths against
-the oracle.
+seconds on two busy cores, whatever the batch's size. Here the same transforms shape every row, from
+frames built once (`DealPlans`, `pipeline.plan_templates`); one Spark job collects them all as JSON
+(`table_rows.to_json_rows`), and the driver sends them with prepared `INSERT ... JSON` statements,
+many in flight; a second job ranks the merchants the batch touched. The rows are the ones the
+connector would write: the table tests check both paths against the oracle.
 
 The order of `DealTablesSink._write`, and so its crash-safety, is kept: the deal tables, price history,
 dead letters and the deletes of stale sort rows first; then the merchant ranking (its rows, then its
