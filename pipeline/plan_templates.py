@@ -95,10 +95,13 @@ class Slot:
 
     def fill_rows(self, rows: Sequence[Sequence[Any]]) -> int:
         """Replace the rows by `rows` (tuples in the schema's field order, as `rows_frame` takes them)."""
-        return self.fill(rows_frame(self._spark, rows, self.schema))
+        count = self._fill(rows_frame(self._spark, rows, self.schema), None, shaped=True)
+        assert count is not None  # no limit was given
+        return count
 
-    def _fill(self, df: DataFrame, max_rows: int | None) -> int | None:
-        if [field.dataType for field in df.schema] != [field.dataType for field in self.schema]:
+    def _fill(self, df: DataFrame, max_rows: int | None, *, shaped: bool = False) -> int | None:
+        # `shaped`: made with this slot's schema, so its own schema (a call to the JVM) needs no check
+        if not shaped and [field.dataType for field in df.schema] != [field.dataType for field in self.schema]:
             raise ValueError(f"a slot of {self.schema.simpleString()} cannot hold {df.schema.simpleString()}")
         plan = df._jdf.queryExecution().analyzed()
         if plan.getClass().getName() == LOCAL_RELATION:
