@@ -14,11 +14,11 @@ twice after such a replay; consumers drop repeats by `alert_id` (the API reads C
 
 A small batch (up to `sink_driver_max_rows` records) runs every step from frames built once over
 slots (`_AlertPlans`, `pipeline.plan_templates`), and its alerts are delivered from the driver
-(`_send`): one Spark job collects the rows of the three tables and the Kafka records, and the driver
-sends them in the same order. Through the connector and Spark's Kafka writer, each of the four writes
-was a Spark job of its own, and with the counts between the steps a batch of 30 deals ran about 16
-jobs (2.7 s on a quiet 2-core machine). A large batch goes through Spark and, for many alerts, the
-connector.
+(`_send`): the rows of the three tables and the Kafka records are projections of the decided alerts'
+slot, and the driver sends them in the same order. Through the connector and Spark's Kafka writer,
+each of the four writes was a Spark job of its own, and with the counts between the steps a batch of
+30 deals ran about 16 jobs (2.7 s on a quiet 2-core machine; see `_AlertPlans` for now). A large
+batch goes through Spark and, for many alerts, the connector.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ from pipeline.alert_schemas import (
 )
 from pipeline.cassandra_io import SinkTables, run_side_by_side
 from pipeline.driver_rows import Held, rows_frame
-from pipeline.driver_sink import FRESH, CollectedRows, stacked, upsert_statements
+from pipeline.driver_sink import FRESH, CollectedRows, upsert_statements
 from pipeline.plan_templates import SessionPlans, Slot, Template
 from pipeline.sink import RoundClock
 from pipeline.table_rows import to_json_rows
@@ -115,8 +115,10 @@ class AlertSink:
     def _write_small(self, plans: _AlertPlans, lap: Callable[[str], None]) -> tuple[int, int, int, int] | None:
         """(versions, candidates, alerts, instant ones) of the batch in `plans.raw`, every step from its
         templates; None (nothing written) when its keys hold more than SMALL_MAX_INTERESTS interests."""
-        versions = plans.versions.fill(plans.find_versions.frame())
-        keys = {row[0] for row in plans.index_keys.frame().collect()}
+        # the versions' keys from the records themselves (a projection Spark computes on the driver, no
+        # job); the versions, a window over the records, are computed inside the match's one job
+        found = plans.version_keys.frame().collect()
+        versions, keys = len({(row[0], row[1]) for row in found}), {key for row in found for key in row[2]}
         lap("versions")
         interests = self._interests.rows(keys) if keys else []
         if len(interests) > SMALL_MAX_INTERESTS:
@@ -139,7 +141,10 @@ class AlertSink:
             return versions, candidates, 0, 0
         plans.stored_days.fill(self._tables.read("alerts_by_interest_day", plans.day_keys.frame(),
                                                  ALERTS_BY_INTEREST_DAY_SCHEMA))
-        rows = CollectedRows(plans.rows.frame())
+        lap("days")
+        plans.decided.fill(plans.decide.frame())
+        lap("decide")
+        rows = CollectedRows([template.frame() for template in plans.rows], stack=False)
         lap("collect")
         alerts, instant = self._send(rows)
         lap("send")
@@ -160,7 +165,8 @@ class AlertSink:
         fired = self._tables.materialise(at.fired_alerts(candidates_df, self._alert_state(candidates_df, matched)))
         if not fired.count:
             return versions.count, matched.count, 0, 0
-        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys(fired.df), ALERTS_BY_INTEREST_DAY_SCHEMA)
+        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys(fired.df).distinct(),
+                                           ALERTS_BY_INTEREST_DAY_SCHEMA)
         decided_df = ad.with_delivery(fired.df, stored_days_df)
         if fired.rows is not None:
             alerts, instant = self._send(CollectedRows(delivery_frames(decided_df, self.settings.topic_deal_alerts)))
@@ -214,7 +220,7 @@ class AlertSink:
 
     def _with_scores(self, candidates_df: DataFrame) -> DataFrame:
         """Candidates with `verified_discount_pct` (`_scores_of`)."""
-        wanted = {(r[0], r[1]) for r in versions_needing_scores(candidates_df).collect()}
+        wanted = {(r[0], r[1]) for r in versions_needing_scores(candidates_df).distinct().collect()}
         if not wanted:
             return candidates_df.withColumn("verified_discount_pct", F.lit(None).cast("double"))
         scores_df = rows_frame(candidates_df.sparkSession, self._scores_of(wanted), VERSION_SCORE_SCHEMA)
@@ -246,16 +252,20 @@ def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertRep
     return AlertSink(settings)
 
 
+# The two frames of keys below repeat a key once per alert or candidate that has it: a filter and a
+# projection, which Spark computes on the driver over a small batch's slot without a job (the small
+# path drops repeats in Python, `PartitionReader` as it reads); a large batch adds `distinct()`.
+
 def versions_needing_scores(candidates_df: DataFrame) -> DataFrame:
     """The (deal id, updated_at) of candidates whose interest asks for a verified discount."""
-    return candidates_df.filter(F.col("min_verified_discount").isNotNull()).select("deal_id", "updated_at").distinct()
+    return candidates_df.filter(F.col("min_verified_discount").isNotNull()).select("deal_id", "updated_at")
 
 
 def day_keys(fired_df: DataFrame) -> DataFrame:
     """(interest, day) of the fired alerts whose day's cap matters: only an instant alert of a capped
     interest needs what earlier batches delivered that day."""
     capped_df = fired_df.filter((F.col("delivery") == "INSTANT") & F.col("max_per_day").isNotNull())
-    return capped_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd").alias("day")).distinct()
+    return capped_df.select("interest_id", F.date_format("alert_at", "yyyy-MM-dd").alias("day"))
 
 
 def delivery_frames(decided_df: DataFrame, topic: str) -> list[DataFrame]:
@@ -269,21 +279,26 @@ def delivery_frames(decided_df: DataFrame, topic: str) -> list[DataFrame]:
 
 
 class _AlertPlans:
-    """`AlertSink`'s frames for a small batch, built once per session over slots (`plan_templates`): its
-    versions, the interests filed under their keys, the candidate pairs, the scores and re-arm state
-    read for them, the fired alerts (each held in a slot: later steps read it), the delivery's rows."""
+    """`AlertSink`'s frames for a small batch, built once per session over slots (`plan_templates`): the
+    records' versions and index keys, the interests filed under those keys, the candidate pairs, the
+    scores and re-arm state read for them, the fired alerts and their delivery (each held in a slot:
+    later steps read it), the delivery's rows.
+
+    Spark runs a job for a join, a window or a union, and computes a filter or projection of a slot's
+    rows on the driver: so the small path runs Spark jobs only to read the records, match, apply the
+    re-arm rule and decide the delivery (1.9-3.0 s per batch of 40-90 deals beside the deals stream on
+    two cores became 1.6-2.4 s: bench.alerts, 2026-12-07), and every key it looks up and each table's
+    rows are projections."""
 
     def __init__(self, spark: SparkSession, topic: str) -> None:
         self.raw = Slot(spark, schemas.RAW_RECORD_SCHEMA)
-        self.find_versions = Template(at.alert_versions(
-            self.raw.df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)))
-        self.versions = Slot(spark, self.find_versions.schema)
-        self.index_keys = Template(at.with_index_keys(self.versions.df).select("index_key").distinct())
+        valid_df = self.raw.df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
+        self.version_keys = Template(dt.clean_deals(valid_df).select("deal_id", "updated_at", at.index_keys()))
         self.interests = Slot(spark, INTERESTS_BY_KEY_SCHEMA)
-        self.match = Template(at.match_interests(self.versions.df, self.interests.df))
+        self.match = Template(at.match_interests(at.alert_versions(valid_df), self.interests.df))
         self.matched = Slot(spark, self.match.schema)
         self.needed = Template(versions_needing_scores(self.matched.df))
-        self.matched_deals = Template(self.matched.df.select("deal_id").distinct())
+        self.matched_deals = Template(self.matched.df.select("deal_id"))
         self.scores = Slot(spark, VERSION_SCORE_SCHEMA)
         self.state = Slot(spark, ALERT_STATE_BY_DEAL_SCHEMA)
         self.fire = Template(at.fired_alerts(at.with_verified_discount(self.matched.df, self.scores.df),
@@ -291,9 +306,11 @@ class _AlertPlans:
         self.fired = Slot(spark, self.fire.schema)
         self.day_keys = Template(day_keys(self.fired.df))
         self.stored_days = Slot(spark, ALERTS_BY_INTEREST_DAY_SCHEMA)
-        self.rows = Template(stacked(delivery_frames(ad.with_delivery(self.fired.df, self.stored_days.df), topic)))
+        self.decide = Template(ad.with_delivery(self.fired.df, self.stored_days.df))
+        self.decided = Slot(spark, self.decide.schema)
+        self.rows = [Template(frame) for frame in delivery_frames(self.decided.df, topic)]
 
     def clear(self) -> None:
-        for slot in (self.raw, self.versions, self.interests, self.matched, self.scores, self.state, self.fired,
-                     self.stored_days):
+        for slot in (self.raw, self.interests, self.matched, self.scores, self.state, self.fired,
+                     self.stored_days, self.decided):
             slot.clear()

@@ -38,18 +38,20 @@ def alert_versions(valid_df: DataFrame) -> DataFrame:
 
 def with_index_keys(versions_df: DataFrame) -> DataFrame:
     """One row per index key a version is looked up under: its cell, its category, its parent."""
-    return versions_df.withColumn("index_key", _index_key())
+    return versions_df.withColumn("index_key", F.explode(index_keys()))
 
 
 @reused
-def _index_key() -> Column:
+def index_keys() -> Column:
+    """The index keys a version is looked up under, as an array (a projection: over a few rows held
+    on the driver Spark computes it there, without a job; see `pipeline.plan_templates`)."""
     keys = F.array(
         F.when(F.col("geocell").isNotNull(), F.concat(F.lit(CELL_PREFIX), F.col("geocell"))),
         F.concat(F.lit(CATEGORY_PREFIX), F.col("category_slug")),
         F.when(F.col("parent_category") != F.col("category_slug"),
                F.concat(F.lit(CATEGORY_PREFIX), F.col("parent_category"))),
     )
-    return F.explode(F.filter(keys, lambda key: key.isNotNull()))
+    return F.filter(keys, lambda key: key.isNotNull())
 
 
 def _criteria(distance: Column) -> Column:

@@ -90,7 +90,8 @@ class PartitionReader:
     def read(self, keys_df: DataFrame, table: str, schema: T.StructType,
              materialise: Callable[[DataFrame], DataFrame]) -> DataFrame:
         """Rows of `table` whose partition key (the columns of `keys_df`, all of the key) is in `keys_df`,
-        read now: a frame that would read Cassandra again later is `materialise`d."""
+        read now: a frame that would read Cassandra again later is `materialise`d. A key `keys_df`
+        repeats is read once."""
         columns = keys_df.columns
         keys = [tuple(row) for row in keys_df.limit(self._max_keys + 1).collect()]
         if len(keys) > self._max_keys:
@@ -98,7 +99,7 @@ class PartitionReader:
             # table where its size estimate says the keys are most of it (a first load, a recompute).
             table_df = (keys_df.sparkSession.read.format(CASSANDRA_FORMAT)
                         .options(keyspace=self._keyspace, table=table, directJoinSetting="auto").load())
-            return materialise(table_df.join(keys_df, on=columns, how="inner").select(*schema.fieldNames()))
+            return materialise(table_df.join(keys_df.distinct(), on=columns, how="inner").select(*schema.fieldNames()))
         return rows_frame(keys_df.sparkSession, self._read_rows(table, tuple(columns), keys, schema), schema)
 
     def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
@@ -113,7 +114,7 @@ class PartitionReader:
             args: Sequence[tuple[object, ...]] = [(distinct[i:i + KEYS_PER_READ],)
                                                   for i in range(0, len(distinct), KEYS_PER_READ)]
         else:
-            args = keys
+            args = list(dict.fromkeys(keys))
         results = execute_concurrent_with_args(self._session(), statement, args,
                                                concurrency=READ_CONCURRENCY, raise_on_first_error=True)
         return [utc_row(row) for _, result in results for row in result]

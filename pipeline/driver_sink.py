@@ -55,12 +55,15 @@ Statements = list[tuple[PreparedStatement, Sequence[object]]]
 class CollectedRows:
     """The JSON rows of one collect, by (kind, table)."""
 
-    def __init__(self, frames: Sequence[DataFrame] | DataFrame) -> None:
+    def __init__(self, frames: Sequence[DataFrame] | DataFrame, *, stack: bool = True) -> None:
         """Collect every frame of `to_json_rows` shape (or one frame of them stacked, `stacked`) in one
-        Spark job."""
+        Spark job; with `stack=False` each frame on its own, for frames Spark computes on the driver
+        (projections of a slot's rows, `pipeline.plan_templates`: no job each, where their union is one)."""
         self._json: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for row in (frames if isinstance(frames, DataFrame) else stacked(frames)).collect():
-            self._json[row["kind"], row["table"]].append(row["json"])
+        one = [frames] if isinstance(frames, DataFrame) else [stacked(frames)] if stack else frames
+        for frame in one:
+            for row in frame.collect():
+                self._json[row["kind"], row["table"]].append(row["json"])
 
     def json(self, kind: str, table: str) -> list[str]:
         return self._json.get((kind, table), [])
