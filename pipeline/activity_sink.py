@@ -26,7 +26,7 @@ from conf.settings import Settings
 from pipeline import activity_transforms as at
 from pipeline.cassandra_io import SinkTables, append_rows, run_concurrently, run_side_by_side
 from pipeline.deal_transforms import to_dead_letter_rows
-from pipeline.driver_sink import FRESH, CollectedRows, arrivals_frame, newest_arrival, stacked, upsert_collected
+from pipeline.driver_sink import FRESH, CollectedRows, upsert_collected
 from pipeline.plan_templates import SessionPlans, Slot, Template
 from pipeline.review_sink import ReviewSink
 from pipeline.schemas import RAW_RECORD_SCHEMA
@@ -99,7 +99,10 @@ class _TablesWriter:
 
 class _EventPlans:
     """`ActivityEventsSink`'s frames for a small batch, built once per session over slots
-    (`plan_templates`): the records judged (held in a slot), their table rows as JSON, the valid events."""
+    (`plan_templates`): the records judged (held in a slot), their table rows as JSON, the valid events,
+    their arrival times. All but the judging are filters and projections of the judged records' slot,
+    which Spark computes on the driver (no job): each is collected on its own, as their union or an
+    aggregate would be a job."""
 
     def __init__(self, spark: SparkSession, settings: Settings) -> None:
         self.raw = Slot(spark, RAW_RECORD_SCHEMA)
@@ -108,8 +111,8 @@ class _EventPlans:
         self.judged = Slot(spark, judged_df.schema)
         frames = _event_frames(self.judged.df, settings)
         self.tables = list(frames)
-        self.rows = Template(stacked([*(to_json_rows(rows_df, FRESH, table) for table, rows_df in frames.items()),
-                                      arrivals_frame(self.judged.df)]))
+        self.rows = [Template(to_json_rows(rows_df, FRESH, table)) for table, rows_df in frames.items()]
+        self.arrivals = Template(self.judged.df.select("received_at"))
         self.events = Template(_valid_events(self.judged.df))
 
     def clear(self) -> None:
@@ -180,8 +183,9 @@ class ActivityEventsSink(_TablesWriter):
         return counts, newest
 
     def _write_from_driver(self, plans: _EventPlans, rows_in: int) -> tuple[dict[str, int], datetime | None]:
-        rows = CollectedRows(plans.rows.frame())
-        return {"records": rows_in, **upsert_collected(self._tables, rows, plans.tables)}, newest_arrival(rows)
+        rows = CollectedRows([template.frame() for template in plans.rows], stack=False)
+        newest = max((row[0] for row in plans.arrivals.frame().collect()), default=None)
+        return {"records": rows_in, **upsert_collected(self._tables, rows, plans.tables)}, newest
 
     def close(self) -> None:
         if self.reviews is not None:
@@ -215,7 +219,9 @@ class _WindowPlans:
         self.windows = Slot(spark, schema)
         frames = _window_frames(self.windows.df, settings)
         self.tables = list(frames)
-        self.rows = Template(stacked([to_json_rows(rows_df, FRESH, table) for table, rows_df in frames.items()]))
+        # filters and projections of the slot, which Spark computes on the driver: collected one by one,
+        # no job (their union would be one)
+        self.rows = [Template(to_json_rows(rows_df, FRESH, table)) for table, rows_df in frames.items()]
 
     def clear(self) -> None:
         self.windows.clear()
@@ -254,7 +260,8 @@ class ActivityWindowsSink(_TablesWriter):
             if plans.windows.fill_at_most(windows_df, self.settings.sink_driver_max_keys) is None:
                 counts = self._write_large(windows_df)
             else:
-                counts = upsert_collected(self._tables, CollectedRows(plans.rows.frame()), plans.tables)
+                rows = CollectedRows([template.frame() for template in plans.rows], stack=False)
+                counts = upsert_collected(self._tables, rows, plans.tables)
         finally:
             plans.clear()
         return self._report(batch_id, counts, started)

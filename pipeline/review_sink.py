@@ -69,6 +69,7 @@ class RatedDeals:
 
 BY_CATEGORY = RatedDeals("deal_ratings_by_category", "category_slug", rs.DEAL_RATINGS_BY_CATEGORY_SCHEMA)
 BY_MERCHANT = RatedDeals("deal_ratings_by_merchant", "merchant_id", rs.DEAL_RATINGS_BY_MERCHANT_SCHEMA)
+LISTED = BY_CATEGORY.table  # a deal's rating under each category it is listed in (an explode)
 
 
 #: The keyed rows a batch's reviews are judged against: (table, schema), read by deal id.
@@ -165,13 +166,14 @@ class ReviewSink:
     # -- a batch held on the driver --------------------------------------------------------------
 
     def _write_from_driver(self, plans: _ReviewPlans) -> dict[str, int]:
-        """The batch's stored rows read into slots; the judged reviews held in one (later frames start
-        from their rows, not their plan); the deal tables' rows and the aggregates' each in one more
-        collect, side by side, each sent as soon as it is in (a deal's rating is readable first); then
-        reviews_by_deal."""
+        """The batch's stored rows read into slots; the judged reviews held in one, and the ratings of
+        the deals they change in another (later frames start from their rows, not their plans); the
+        batch's own rows and the aggregates' side by side, each sent as soon as it is in (a deal's
+        rating is readable first); then reviews_by_deal."""
         self._read_stored(plans)
         plans.flagged.fill(plans.flag.frame())
         if plans.any_deal_changed.frame().collect():
+            plans.deal_ratings.fill(plans.rate.frame())
             rows, _ = run_side_by_side(partial(self._send_own, plans), partial(self._send_aggregates, plans))
         else:  # purchases that change no review: no rating to recompute
             rows = self._send_own(plans)
@@ -179,12 +181,16 @@ class ReviewSink:
         return {"reviews": len(rows.json(FRESH, "reviews_by_deal")), "deals": len(rows.json(FRESH, "ratings_by_deal"))}
 
     def _send_own(self, plans: _ReviewPlans) -> CollectedRows:
-        """The batch's own rows collected and sent, but for reviews_by_deal (sent last, by the caller);
-        the deletes of the feed rows they replace with them."""
-        rows = CollectedRows(plans.own.frame())
-        tables = [table for table in plans.own_tables if table != "reviews_by_deal"]
-        self._tables.execute(upsert_statements(self._tables, rows, tables)
-                             + self._feed_deletes(rows.records(REPLACED, "review_feeds")))
+        """The batch's own rows collected and sent, but for reviews_by_deal (sent last, by the caller):
+        first the projections of its slots (no Spark job: the deal ratings among them), then in one job
+        the rows of the deals' listing categories and the keys of the feed rows the changed reviews
+        replace, sent with the deletes of those rows."""
+        rows = CollectedRows([template.frame() for template in plans.own], stack=False)
+        sent_now = [table for table in plans.own_tables if table != "reviews_by_deal"]
+        self._tables.execute(upsert_statements(self._tables, rows, sent_now))
+        joined = CollectedRows(plans.own_joined.frame())
+        self._tables.execute(upsert_statements(self._tables, joined, [LISTED])
+                             + self._feed_deletes(joined.records(REPLACED, "review_feeds")))
         return rows
 
     def _send_aggregates(self, plans: _ReviewPlans) -> int:
@@ -287,19 +293,26 @@ class _ReviewPlans:
         flagged_df = self.flagged.df
         self.any_deal_changed = Template(flagged_df.filter(F.col("deal_changed")).select("deal_id").limit(1))
         changed_df = rt.changed_reviews(flagged_df)
-        deal_ratings_df = rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df))
+        self.rate = Template(rt.to_deal_rating_rows(rt.reviews_of_changed_deals(flagged_df)))
+        self.deal_ratings = Slot(spark, self.rate.schema)  # an aggregate: once, not once per frame below
+        deal_ratings_df = self.deal_ratings.df
         own = [(purchases_df, "purchases_by_deal"), *ReviewSink.round_one(changed_df, deal_ratings_df),
                (changed_df, "reviews_by_deal")]
         # epoch milliseconds: the JSON's timestamps are text, and a delete binds the driver's own types
         replaced_df = rt.replaced_feed_keys(stored_reviews_df, changed_df).withColumn(
             "occurred_at", F.unix_millis("occurred_at"))
-        self.own_tables = [table for _, table in own]
-        self.own = Template(stacked([*(to_json_rows(df, FRESH, table) for df, table in own),
-                                     to_json_rows(replaced_df, REPLACED, "review_feeds")]))
+        # Filters and projections of the slots, which Spark computes on the driver, each collected on its
+        # own; the listing categories (an explode) and the replaced keys (a join) need a job: one, stacked.
+        self.own_tables = [table for _, table in own if table != LISTED]
+        self.own = [Template(to_json_rows(df, FRESH, table)) for df, table in own if table != LISTED]
+        listed_df = next(df for df, table in own if table == LISTED)
+        self.own_joined = Template(stacked([to_json_rows(listed_df, FRESH, LISTED),
+                                            to_json_rows(replaced_df, REPLACED, "review_feeds")]))
         aggregates = ReviewSink.aggregates(deal_ratings_df, self.rated[BY_CATEGORY].df, self.rated[BY_MERCHANT].df)
         self.aggregate_tables = [table for _, table in aggregates]
         self.aggregates = Template(stacked([to_json_rows(df, FRESH, table) for df, table in aggregates]))
 
     def clear(self) -> None:
-        for slot in (self.batch, self.stored_reviews, self.stored_purchases, *self.rated.values(), self.flagged):
+        for slot in (self.batch, self.stored_reviews, self.stored_purchases, *self.rated.values(), self.flagged,
+                     self.deal_ratings):
             slot.clear()
