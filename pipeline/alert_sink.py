@@ -17,7 +17,7 @@ slots (`_AlertPlans`, `pipeline.plan_templates`), and its alerts are delivered f
 (`_send`): the rows of the three tables and the Kafka records are projections of the decided alerts'
 slot, and the driver sends them in the same order. Through the connector and Spark's Kafka writer,
 each of the four writes was a Spark job of its own, and with the counts between the steps a batch of
-30 deals ran about 16 jobs (2.7 s on a quiet 2-core machine; see `_AlertPlans` for now). A large
+30 deals ran about 16 jobs (2.7 s on a quiet 2-core machine; `_AlertPlans` says what runs now). A large
 batch goes through Spark and, for many alerts, the connector.
 """
 from __future__ import annotations

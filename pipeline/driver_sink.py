@@ -53,7 +53,7 @@ Statements = list[tuple[PreparedStatement, Sequence[object]]]
 
 
 class CollectedRows:
-    """The JSON rows of one collect, by (kind, table)."""
+    """The JSON rows of a batch's frames of `to_json_rows` shape, by (kind, table)."""
 
     def __init__(self, frames: Sequence[DataFrame] | DataFrame, *, stack: bool = True) -> None:
         """Collect every frame of `to_json_rows` shape (or one frame of them stacked, `stacked`) in one
