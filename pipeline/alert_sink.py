@@ -165,8 +165,7 @@ class AlertSink:
         fired = self._tables.materialise(at.fired_alerts(candidates_df, self._alert_state(candidates_df, matched)))
         if not fired.count:
             return versions.count, matched.count, 0, 0
-        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys(fired.df).distinct(),
-                                           ALERTS_BY_INTEREST_DAY_SCHEMA)
+        stored_days_df = self._tables.read("alerts_by_interest_day", day_keys(fired.df), ALERTS_BY_INTEREST_DAY_SCHEMA)
         decided_df = ad.with_delivery(fired.df, stored_days_df)
         if fired.rows is not None:
             alerts, instant = self._send(CollectedRows(delivery_frames(decided_df, self.settings.topic_deal_alerts)))
@@ -254,7 +253,8 @@ def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertRep
 
 # The two frames of keys below repeat a key once per alert or candidate that has it: a filter and a
 # projection, which Spark computes on the driver over a small batch's slot without a job (the small
-# path drops repeats in Python, `PartitionReader` as it reads); a large batch adds `distinct()`.
+# path drops repeats in Python, `PartitionReader` as it reads, either way); a large batch collecting
+# them adds `distinct()`.
 
 def versions_needing_scores(candidates_df: DataFrame) -> DataFrame:
     """The (deal id, updated_at) of candidates whose interest asks for a verified discount."""
