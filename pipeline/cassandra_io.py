@@ -100,14 +100,15 @@ class PartitionReader:
             table_df = (keys_df.sparkSession.read.format(CASSANDRA_FORMAT)
                         .options(keyspace=self._keyspace, table=table, directJoinSetting="auto").load())
             return materialise(table_df.join(keys_df.distinct(), on=columns, how="inner").select(*schema.fieldNames()))
-        return rows_frame(keys_df.sparkSession, self._read_rows(table, tuple(columns), keys, schema), schema)
+        return rows_frame(keys_df.sparkSession, self.read_rows(table, tuple(columns), keys, schema), schema)
 
     def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
         """The stored rows of `table` for the partition keys `keys` (one column, `key`), read from the driver."""
-        return self._read_rows(table, (key,), [(k,) for k in keys], schema)
+        return self.read_rows(table, (key,), [(k,) for k in keys], schema)
 
-    def _read_rows(self, table: str, columns: tuple[str, ...], keys: Sequence[tuple[object, ...]],
-                   schema: T.StructType) -> list[tuple[Any, ...]]:
+    def read_rows(self, table: str, columns: tuple[str, ...], keys: Sequence[tuple[object, ...]],
+                  schema: T.StructType) -> list[tuple[Any, ...]]:
+        """The stored rows of `table` whose partition key (`columns`, all of it) is one of `keys`."""
         statement = self._statement(table, columns, schema)
         if len(columns) == 1:  # `key IN ?`: a list of distinct keys per request
             distinct = list(dict.fromkeys(key for (key,) in keys))
@@ -225,6 +226,11 @@ class SinkTables:
     def read_keys(self, table: str, key: str, keys: Sequence[object], schema: T.StructType) -> list[tuple[Any, ...]]:
         """Stored rows of `table` for the partition keys `keys`, read from the driver now, as tuples."""
         return self._reader.read_keys(table, key, keys, schema)
+
+    def read_rows(self, table: str, columns: tuple[str, ...], keys: Sequence[tuple[object, ...]],
+                  schema: T.StructType) -> list[tuple[Any, ...]]:
+        """Stored rows of `table` for the partition keys `keys` (values of `columns`), read from the driver now."""
+        return self._reader.read_rows(table, columns, keys, schema)
 
     def read_keys_frame(self, spark: SparkSession, table: str, key: str, keys: Sequence[object],
                         schema: T.StructType) -> DataFrame:
