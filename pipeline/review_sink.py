@@ -142,12 +142,13 @@ class ReviewSink:
                                                for table, schema in STORED])
         return Stored(reviews, purchases)
 
-    def _read_stored(self, plans: _ReviewPlans) -> None:
+    def _read_stored(self, plans: _ReviewPlans) -> bool:
         """The stored reviews and purchases of the deals the batch in `plans.batch` names, read by those
         ids; then the stored deal ratings of every category and merchant a rating of those deals can
         fall under (each review's, stored or new, names one), so the aggregates need no read later;
-        each into its slot."""
+        each into its slot. Returns whether there is a review to judge, the batch's or a stored one."""
         named: list[Any] = [row.asDict() for row in plans.names.frame().collect()]
+        batch_reviews = any(row["event_type"] == "review" for row in named)
         deals = sorted({row["deal_id"] for row in named if row["deal_id"] is not None})
         reviews, purchases = run_concurrently([partial(self._tables.read_keys, table, "deal_id", deals, schema)
                                                for table, schema in STORED])
@@ -162,6 +163,7 @@ class ReviewSink:
         plans.stored_purchases.fill_rows(purchases)
         for rated, rows in zip(partitions, ratings, strict=True):
             plans.rated[rated].fill_rows(rows)
+        return batch_reviews or bool(reviews)
 
     # -- a batch held on the driver --------------------------------------------------------------
 
@@ -170,7 +172,13 @@ class ReviewSink:
         the deals they change in another (later frames start from their rows, not their plans); the
         batch's own rows and the aggregates' side by side, each sent as soon as it is in (a deal's
         rating is readable first); then reviews_by_deal."""
-        self._read_stored(plans)
+        if not self._read_stored(plans):
+            # Purchases alone, of deals nobody has reviewed: there is nothing to judge, and the one row
+            # that changes is the purchase's (a projection of the batch: no Spark job). In `exstreamly run`
+            # 35 of 79 events batches held purchases and no review, each 0.59 s against 0.24 s for none.
+            rows = CollectedRows([plans.own["purchases_by_deal"].frame()], stack=False)
+            self._tables.execute(upsert_statements(self._tables, rows, ["purchases_by_deal"]))
+            return {"reviews": 0, "deals": 0}
         plans.flagged.fill(plans.flag.frame())
         if plans.any_deal_changed.frame().collect():
             plans.deal_ratings.fill(plans.rate.frame())
@@ -185,8 +193,8 @@ class ReviewSink:
         first the projections of its slots (no Spark job: the deal ratings among them), then in one job
         the rows of the deals' listing categories and the keys of the feed rows the changed reviews
         replace, sent with the deletes of those rows."""
-        rows = CollectedRows([template.frame() for template in plans.own], stack=False)
-        sent_now = [table for table in plans.own_tables if table != "reviews_by_deal"]
+        rows = CollectedRows([template.frame() for template in plans.own.values()], stack=False)
+        sent_now = [table for table in plans.own if table != "reviews_by_deal"]
         self._tables.execute(upsert_statements(self._tables, rows, sent_now))
         joined = CollectedRows(plans.own_joined.frame())
         self._tables.execute(upsert_statements(self._tables, joined, [LISTED])
@@ -280,7 +288,8 @@ class _ReviewPlans:
     def __init__(self, spark: SparkSession, events_schema: T.StructType) -> None:
         self.batch = Slot(spark, events_schema)
         batch_df = self.batch.df
-        self.names = Template(batch_df.select("deal_id", "category_slug", "parent_category", "merchant_id"))
+        self.names = Template(batch_df.select("event_type", "deal_id", "category_slug", "parent_category",
+                                              "merchant_id"))
         self.stored_reviews = Slot(spark, rs.REVIEWS_BY_DEAL_SCHEMA)
         self.stored_purchases = Slot(spark, rs.PURCHASES_BY_DEAL_SCHEMA)
         self.rated = {rated: Slot(spark, rated.schema) for rated in (BY_CATEGORY, BY_MERCHANT)}
@@ -303,8 +312,7 @@ class _ReviewPlans:
             "occurred_at", F.unix_millis("occurred_at"))
         # Filters and projections of the slots, which Spark computes on the driver, each collected on its
         # own; the listing categories (an explode) and the replaced keys (a join) need a job: one, stacked.
-        self.own_tables = [table for _, table in own if table != LISTED]
-        self.own = [Template(to_json_rows(df, FRESH, table)) for df, table in own if table != LISTED]
+        self.own = {table: Template(to_json_rows(df, FRESH, table)) for df, table in own if table != LISTED}
         listed_df = next(df for df, table in own if table == LISTED)
         self.own_joined = Template(stacked([to_json_rows(listed_df, FRESH, LISTED),
                                             to_json_rows(replaced_df, REPLACED, "review_feeds")]))

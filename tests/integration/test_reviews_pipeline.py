@@ -92,3 +92,26 @@ def test_stream_equals_the_oracle_replays_change_nothing_and_batch_agrees(
     truncate_keyspace(rev_cassandra, KEYSPACE)
     run_activity_batch(spark, rev_settings.model_copy(update={"sink_driver_max_keys": 0, "review_driver_max_rows": 0}))
     assert snapshot(rev_cassandra, KEYSPACE) == streamed
+
+
+def test_a_batch_of_purchases_alone_is_found_by_the_reviews_after_it(
+        spark: Any, rev_settings: Settings, rev_cassandra: Any) -> None:
+    """A micro-batch holding only purchases of deals nobody has reviewed (the sink writes them without
+    judging anything), then the rest of the log in another: the reviews those purchases verify find
+    them, and every table the events sink writes equals the oracle."""
+    truncate_keyspace(rev_cassandra, KEYSPACE)
+    log = review_log()
+    rows, events = raw_rows(log), [e.payload if isinstance(e.payload, dict) else {} for e in log]
+    # purchases of deals no earlier event of the log reviews
+    alone = {i for i, e in enumerate(events) if e.get("event_type") == "purchase" and not any(
+        earlier.get("event_type") == "review" and earlier["deal_id"] == e["deal_id"] for earlier in events[:i])}
+    assert alone, "the log must hold purchases of deals not yet reviewed"
+    sink = ActivityEventsSink(rev_settings)
+    try:
+        sink(spark.createDataFrame([rows[i] for i in sorted(alone)], RAW_RECORD_SCHEMA), 1)
+        sink(spark.createDataFrame([row for i, row in enumerate(rows) if i not in alone], RAW_RECORD_SCHEMA), 2)
+    finally:
+        sink.close()
+    stored, want = snapshot(rev_cassandra, KEYSPACE), expected(log, LATENESS_S, FLOOR)
+    for table in set(want) - {"ratings_by_cell"}:  # the map's cells are the windows query's
+        assert stored[table] == want[table], (table, stored[table] ^ want[table])
