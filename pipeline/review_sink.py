@@ -146,13 +146,16 @@ class ReviewSink:
         """The stored reviews and purchases of the deals the batch in `plans.batch` names, read by those
         ids; then the stored deal ratings of every category and merchant a rating of those deals can
         fall under (each review's, stored or new, names one), so the aggregates need no read later;
-        each into its slot. Returns whether there is a review to judge, the batch's or a stored one."""
+        each into its slot. Returns whether any judgement can change: the batch holds a review, or a
+        purchase by a user whose stored review of that deal it may verify."""
         named: list[Any] = [row.asDict() for row in plans.names.frame().collect()]
         batch_reviews = any(row["event_type"] == "review" for row in named)
+        bought = {(row["deal_id"], row["user_id"]) for row in named if row["event_type"] == "purchase"}
         deals = sorted({row["deal_id"] for row in named if row["deal_id"] is not None})
         reviews, purchases = run_concurrently([partial(self._tables.read_keys, table, "deal_id", deals, schema)
                                                for table, schema in STORED])
-        named += [dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True)) for row in reviews]
+        stored = [dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True)) for row in reviews]
+        named += stored
         partitions = {BY_CATEGORY: {row[c] for row in named for c in ("category_slug", "parent_category")},
                       BY_MERCHANT: {row["merchant_id"] for row in named}}
         ratings = run_concurrently([
@@ -163,7 +166,7 @@ class ReviewSink:
         plans.stored_purchases.fill_rows(purchases)
         for rated, rows in zip(partitions, ratings, strict=True):
             plans.rated[rated].fill_rows(rows)
-        return batch_reviews or bool(reviews)
+        return batch_reviews or any((review["deal_id"], review["user_id"]) in bought for review in stored)
 
     # -- a batch held on the driver --------------------------------------------------------------
 
@@ -173,9 +176,9 @@ class ReviewSink:
         batch's own rows and the aggregates' side by side, each sent as soon as it is in (a deal's
         rating is readable first); then reviews_by_deal."""
         if not self._read_stored(plans):
-            # Purchases alone, of deals nobody has reviewed: there is nothing to judge, and the one row
-            # that changes is the purchase's (a projection of the batch: no Spark job). Common while the
-            # catalogue's reviews are few; later most purchased deals have one (README, reviews).
+            # Purchases alone, none by the author of a stored review of that deal: a review is verified
+            # by its own author's purchase only, so no judgement changes, and the one row that changes
+            # is the purchase's (a projection of the batch: no Spark job).
             rows = CollectedRows([plans.own["purchases_by_deal"].frame()], stack=False)
             self._tables.execute(upsert_statements(self._tables, rows, ["purchases_by_deal"]))
             return {"reviews": 0, "deals": 0}
@@ -288,8 +291,8 @@ class _ReviewPlans:
     def __init__(self, spark: SparkSession, events_schema: T.StructType) -> None:
         self.batch = Slot(spark, events_schema)
         batch_df = self.batch.df
-        self.names = Template(batch_df.select("event_type", "deal_id", "category_slug", "parent_category",
-                                              "merchant_id"))
+        self.names = Template(batch_df.select("event_type", "deal_id", "user_id", "category_slug",
+                                              "parent_category", "merchant_id"))
         self.stored_reviews = Slot(spark, rs.REVIEWS_BY_DEAL_SCHEMA)
         self.stored_purchases = Slot(spark, rs.PURCHASES_BY_DEAL_SCHEMA)
         self.rated = {rated: Slot(spark, rated.schema) for rated in (BY_CATEGORY, BY_MERCHANT)}

@@ -94,22 +94,28 @@ def test_stream_equals_the_oracle_replays_change_nothing_and_batch_agrees(
     assert snapshot(rev_cassandra, KEYSPACE) == streamed
 
 
-def test_a_batch_of_purchases_alone_is_found_by_the_reviews_after_it(
+def test_batches_of_purchases_alone_before_and_after_the_reviews(
         spark: Any, rev_settings: Settings, rev_cassandra: Any) -> None:
-    """A micro-batch holding only purchases of deals nobody has reviewed (the sink writes them without
-    judging anything), then the rest of the log in another: the reviews those purchases verify find
-    them, and every table the events sink writes equals the oracle."""
+    """Three micro-batches: purchases of deals nobody has reviewed yet (the sink writes them without
+    judging anything), the rest of the log, then purchases alone that verify their buyers' stored
+    reviews (those must be judged again). Every table the events sink writes equals the oracle."""
     truncate_keyspace(rev_cassandra, KEYSPACE)
     log = review_log()
     rows, events = raw_rows(log), [e.payload if isinstance(e.payload, dict) else {} for e in log]
-    # purchases of deals no earlier event of the log reviews
-    alone = {i for i, e in enumerate(events) if e.get("event_type") == "purchase" and not any(
-        earlier.get("event_type") == "review" and earlier["deal_id"] == e["deal_id"] for earlier in events[:i])}
-    assert alone, "the log must hold purchases of deals not yet reviewed"
+
+    def reviewed_before(i: int, *, by_buyer: bool) -> bool:
+        return any(earlier.get("event_type") == "review" and earlier["deal_id"] == events[i]["deal_id"]
+                   and (not by_buyer or earlier["user_id"] == events[i]["user_id"]) for earlier in events[:i])
+
+    purchases = [i for i, e in enumerate(events) if e.get("event_type") == "purchase"]
+    first = {i for i in purchases if not reviewed_before(i, by_buyer=False)}
+    last = {i for i in purchases if reviewed_before(i, by_buyer=True)}
+    assert first and last, "the log must hold purchases before any review of their deal, and late ones"
     sink = ActivityEventsSink(rev_settings)
     try:
-        sink(spark.createDataFrame([rows[i] for i in sorted(alone)], RAW_RECORD_SCHEMA), 1)
-        sink(spark.createDataFrame([row for i, row in enumerate(rows) if i not in alone], RAW_RECORD_SCHEMA), 2)
+        for batch_id, batch in enumerate([sorted(first), [i for i in range(len(rows)) if i not in first | last],
+                                          sorted(last)]):
+            sink(spark.createDataFrame([rows[i] for i in batch], RAW_RECORD_SCHEMA), batch_id)
     finally:
         sink.close()
     stored, want = snapshot(rev_cassandra, KEYSPACE), expected(log, LATENESS_S, FLOOR)
