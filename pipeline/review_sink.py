@@ -147,7 +147,7 @@ class ReviewSink:
         ids; then the stored deal ratings of every category and merchant a rating of those deals can
         fall under (each review's, stored or new, names one), so the aggregates need no read later;
         each into its slot. Returns whether any judgement can change: the batch holds a review, or a
-        purchase by a user whose stored review of that deal it may verify."""
+        purchase by a user whose stored review of that deal it may verify (if not, no rating is read)."""
         named: list[Any] = [row.asDict() for row in plans.names.frame().collect()]
         batch_reviews = any(row["event_type"] == "review" for row in named)
         bought = {(row["deal_id"], row["user_id"]) for row in named if row["event_type"] == "purchase"}
@@ -155,6 +155,10 @@ class ReviewSink:
         reviews, purchases = run_concurrently([partial(self._tables.read_keys, table, "deal_id", deals, schema)
                                                for table, schema in STORED])
         stored = [dict(zip(rs.REVIEWS_BY_DEAL_SCHEMA.fieldNames(), row, strict=True)) for row in reviews]
+        plans.stored_reviews.fill_rows(reviews)
+        plans.stored_purchases.fill_rows(purchases)
+        if not batch_reviews and not any((review["deal_id"], review["user_id"]) in bought for review in stored):
+            return False  # no rating can change: none is read
         named += stored
         partitions = {BY_CATEGORY: {row[c] for row in named for c in ("category_slug", "parent_category")},
                       BY_MERCHANT: {row["merchant_id"] for row in named}}
@@ -162,11 +166,9 @@ class ReviewSink:
             partial(self._tables.read_keys, rated.table, rated.partition,
                     sorted(key for key in keys if key is not None), rated.schema)
             for rated, keys in partitions.items()])
-        plans.stored_reviews.fill_rows(reviews)
-        plans.stored_purchases.fill_rows(purchases)
         for rated, rows in zip(partitions, ratings, strict=True):
             plans.rated[rated].fill_rows(rows)
-        return batch_reviews or any((review["deal_id"], review["user_id"]) in bought for review in stored)
+        return True
 
     # -- a batch held on the driver --------------------------------------------------------------
 
