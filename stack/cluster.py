@@ -24,6 +24,7 @@ from conf.settings import Settings, load_settings
 from conf.versions import Versions
 from stack.errors import ServiceStartError
 from stack.hadoop import HadoopLayout, hadoop_daemons, hdfs_exists, hdfs_put
+from stack.process import call_within
 from stack.services import Cassandra, CassandraNode, JvmService, Kafka, KafkaNode
 from stack.spark_standalone import SPARK_HOME, StandaloneLayout, standalone_daemons
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 MIN_TOKEN, TOKEN_SPAN = -(2**63), 2**64
 #: How long the Cassandra nodes may take, once each answers, to know each other and agree on a schema
 RING_WAIT_S = 180.0
+#: One node's answer about the ring; a node that takes longer has no view yet (asked again a second later)
+SCHEMA_VIEW_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ def agreed_schema(views: dict[str, dict[str, str]], hosts: set[str]) -> str | No
 
 def _schema_view(node: Cassandra) -> dict[str, str]:
     try:
-        return node.schema_view()
+        return call_within(node.schema_view, SCHEMA_VIEW_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - a node that does not answer yet has no view
         return {}
 

@@ -10,7 +10,7 @@ from typing import Literal
 from conf.settings import Settings
 from conf.versions import Versions
 from stack.errors import ServiceStartError
-from stack.process import is_alive, read_pid, spawn, terminate
+from stack.process import call_within, is_alive, read_pid, spawn, terminate
 from stack.services import Cassandra, JvmService, Kafka
 
 #: `local`: one Kafka and one Cassandra (the default); `cluster`: stack/cluster.py
@@ -18,6 +18,9 @@ Profile = Literal["local", "cluster"]
 
 log = logging.getLogger(__name__)
 PROBE_INTERVAL_S = 1.0
+#: One probe's bound: a healthy service answers in well under a second, a refusing one within its
+#: client's own timeouts (3 s); past this the probe counts as "not ready yet" and is tried again.
+PROBE_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def _try_probe(service: JvmService) -> str | None:
     for logger in quiet:
         logger.setLevel(logging.CRITICAL)
     try:
-        return service.probe()
+        return call_within(service.probe, PROBE_TIMEOUT_S)
     except Exception:  # noqa: BLE001 - any failure of the probe means "not ready yet"
         return None
     finally:

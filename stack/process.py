@@ -1,11 +1,18 @@
-"""Start, find and stop the stack's own JVM processes by PID file, never by name."""
+"""Start, find and stop the stack's own JVM processes by PID file, never by name; bound the calls that
+ask them whether they are up."""
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def read_pid(pidfile: Path, marker: str) -> int | None:
@@ -76,3 +83,28 @@ def lower_session_priority(pid: int, nice: int) -> None:
         Path(f"/proc/{pid}/autogroup").write_text(str(nice))
     except OSError:
         pass
+
+
+def call_within(call: Callable[[], T], timeout_s: float) -> T:
+    """`call()`, or TimeoutError when it has not returned within `timeout_s`.
+
+    For client libraries that can block without a bound of their own: cassandra-driver's `connect()`
+    waits on its connection pools' futures with no timeout, and once, in CI, a probe of a half-started
+    node never returned and took the cluster profile's whole start (and 900 s) with it. The call runs
+    on a daemon thread, so one that never returns is left behind without holding up the exit."""
+    outcome: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            outcome.put((True, call()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as is
+            outcome.put((False, exc))
+
+    threading.Thread(target=run, name="bounded-call", daemon=True).start()
+    try:
+        returned, value = outcome.get(timeout=timeout_s)
+    except queue.Empty:
+        raise TimeoutError(f"no answer within {timeout_s:.0f} s") from None
+    if returned:
+        return value  # type: ignore[return-value]
+    raise value  # type: ignore[misc]
