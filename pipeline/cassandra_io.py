@@ -13,9 +13,11 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent, execute_concurrent_with_args
 from cassandra.query import PreparedStatement
+from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.util import inheritable_thread_target
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from conf.settings import Settings
@@ -60,16 +62,28 @@ def append_rows(df: DataFrame, *, keyspace: str, table: str, write_nulls: bool =
 def run_concurrently(actions: Sequence[Callable[[], R]]) -> list[R]:
     """Run Spark actions from a small thread pool, in order of results; the first failure is raised."""
     with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES, thread_name_prefix="sink") as pool:
-        futures = [pool.submit(action) for action in actions]
+        futures = [pool.submit(_as_caller(action)) for action in actions]
         return [future.result() for future in futures]
 
 
 def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
     """`run_concurrently` of two actions whose results differ in type; the first failure is raised."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sink") as pool:
-        first_future, second_future = pool.submit(first), pool.submit(second)
+        first_future, second_future = pool.submit(_as_caller(first)), pool.submit(_as_caller(second))
         return first_future.result(), second_future.result()
 
+
+def _as_caller(action: Callable[[], R]) -> Callable[[], R]:
+    """`action` run with the calling thread's Spark local properties, its scheduler pool above all.
+
+    Under PySpark's pinned threads a new Python thread calls the JVM from a new JVM thread, which
+    inherits nothing from the thread of the streaming query that called the sink: every job the sinks
+    ran side by side landed in the FAIR scheduler's default pool (checked: `spark.scheduler.pool` read
+    None in a worker thread, the query's pool in the caller), so the speed layer's pool per query
+    (streaming/speed_layer.py) held only the jobs run from the query's own thread."""
+    if SparkContext._active_spark_context is None:  # Cassandra alone, no Spark in this process
+        return action
+    return inheritable_thread_target(action)
 
 class PartitionReader:
     """Stored rows of a table for given partition keys, as a frame of the table's schema.
