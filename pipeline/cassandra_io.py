@@ -85,6 +85,7 @@ def _as_caller(action: Callable[[], R]) -> Callable[[], R]:
         return action
     return inheritable_thread_target(action)
 
+
 class PartitionReader:
     """Stored rows of a table for given partition keys, as a frame of the table's schema.
 

@@ -35,7 +35,7 @@ K = 10
 
 
 def history_of(events_df: DataFrame, settings: Settings, *, now: datetime) -> History:
-    """Interactions and homes of the events, cached (every model of a run reads them)."""
+    """Interactions and homes of the events, kept (every model of a run reads them)."""
     interactions = rf.to_interactions(events_df, now=now, half_life_s=settings.recommend_half_life_days * 86_400)
     return History(kept(interactions), kept(rf.to_user_homes(events_df)))
 

@@ -33,7 +33,7 @@ def kept(df: DataFrame) -> DataFrame:
     A local checkpoint, not a cache: every frame built on a cached frame is analysed with the whole
     plan that made it, and the training builds hundreds of frames on a few (the grid, the blend's
     parts). On the recommendation world of the tests (local[2]) the job took 68-83 s with caches, of
-    which 10 s in the analyser alone, and 39 s with checkpoints. As with the sinks' `SinkTables.hold`,
+    which 10 s in the analyser alone, and 33-40 s with checkpoints. As with the sinks' `SinkTables.hold`,
     an executor lost with its rows fails the job rather than recomputing them: a training is rerun whole.
     """
     return df.localCheckpoint(eager=True)
