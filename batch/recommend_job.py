@@ -27,7 +27,6 @@ from pipeline.activity_sink import activity_events
 from pipeline.cassandra_io import CASSANDRA_FORMAT
 from pipeline.recommend_sink import recommendation_frames, write_recommendations
 from pipeline.recommend_training import Trained, train
-from pipeline.recommenders import kept
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class RecommendReport:
 def read_live_deals(spark: SparkSession, settings: Settings, *, now: datetime) -> DataFrame:
     """The candidates: deals_by_id rows (a full read: this is a batch job) not expired at `now`."""
     deals_df = spark.read.format(CASSANDRA_FORMAT).options(keyspace=settings.keyspace, table="deals_by_id").load()
-    return kept(rf.to_candidate_deals(deals_df, now=now))
+    return rf.to_candidate_deals(deals_df, now=now).cache()
 
 
 def save_model(spark: SparkSession, trained: Trained, path: str) -> None:
@@ -61,7 +60,7 @@ def run_recommend_batch(spark: SparkSession, settings: Settings, path: str | Non
                         now: datetime | None = None) -> RecommendReport:
     trained_at = (now or datetime.now(UTC)).replace(microsecond=0)
     raw_df = read_lake(spark, path or settings.lake_dir(settings.topic_user_events))
-    events_df = kept(activity_events(raw_df, settings).transform(at.drop_duplicate_events))
+    events_df = activity_events(raw_df, settings).transform(at.drop_duplicate_events).cache()
     deals_df = read_live_deals(spark, settings, now=trained_at)
     trained = train(events_df, deals_df, settings, now=trained_at)
     model_path = f"{settings.model_dir('als')}/{trained_at.strftime('%Y%m%dT%H%M%SZ')}"

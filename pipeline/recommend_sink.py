@@ -15,7 +15,6 @@ from conf.settings import Settings
 from pipeline import recommend_features as rf
 from pipeline.cassandra_io import append_rows, run_concurrently
 from pipeline.recommend_training import Trained, rank_for
-from pipeline.recommenders import kept
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +34,13 @@ def recommendation_frames(trained: Trained, deals_df: DataFrame, settings: Setti
 
 def write_recommendations(frames: dict[str, DataFrame], settings: Settings) -> dict[str, int]:
     """Upsert each frame into its table; returns rows written per table."""
-    held = {table: kept(rows_df) for table, rows_df in frames.items()}
-    counts = {table: rows_df.count() for table, rows_df in held.items()}
-    run_concurrently([partial(append_rows, rows_df, keyspace=settings.keyspace, table=table)
-                      for table, rows_df in held.items() if counts[table]])
+    held = {table: rows_df.cache() for table, rows_df in frames.items()}
+    try:
+        counts = {table: rows_df.count() for table, rows_df in held.items()}
+        run_concurrently([partial(append_rows, rows_df, keyspace=settings.keyspace, table=table)
+                          for table, rows_df in held.items() if counts[table]])
+    finally:
+        for rows_df in held.values():
+            rows_df.unpersist()
     log.info("recommendations written: %s", counts)
     return counts

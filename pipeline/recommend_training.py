@@ -19,30 +19,21 @@ from pyspark.sql import functions as F
 from conf.settings import Settings
 from pipeline import recommend_features as rf
 from pipeline.recommend_metrics import Evaluation, Rankings, Relevant, evaluate
-from pipeline.recommenders import (
-    Als,
-    AlsParams,
-    BlendParams,
-    History,
-    LocationAwareBlend,
-    Popularity,
-    Recommender,
-    kept,
-)
+from pipeline.recommenders import Als, AlsParams, BlendParams, History, LocationAwareBlend, Popularity, Recommender
 
 log = logging.getLogger(__name__)
 K = 10
 
 
 def history_of(events_df: DataFrame, settings: Settings, *, now: datetime) -> History:
-    """Interactions and homes of the events, kept (every model of a run reads them)."""
+    """Interactions and homes of the events, cached (every model of a run reads them)."""
     interactions = rf.to_interactions(events_df, now=now, half_life_s=settings.recommend_half_life_days * 86_400)
-    return History(kept(interactions), kept(rf.to_user_homes(events_df)))
+    return History(interactions.cache(), rf.to_user_homes(events_df).cache())
 
 
 def split_events(events_df: DataFrame, held_out_share: float) -> tuple[DataFrame, DataFrame]:
     """(older part, newest part) of every user's events."""
-    split_df = kept(rf.with_user_time_split(events_df, held_out_share=held_out_share))
+    split_df = rf.with_user_time_split(events_df, held_out_share=held_out_share).cache()
     return split_df.filter(~F.col("is_held_out")).drop("is_held_out"), \
         split_df.filter(F.col("is_held_out")).drop("is_held_out")
 
@@ -128,7 +119,7 @@ def choose_params(events_df: DataFrame, deals_df: DataFrame, settings: Settings,
         fitted = LocationAwareBlend(als, popularity, BlendParams.of(settings, taste_weight=tastes[0]))
         fitted.fit(history, fit_parts=False)
         # the candidates and their parts are the same for every taste weight: built once, re-scored per weight
-        components_df = kept(fitted.components(users_df, deals_df))
+        components_df = fitted.components(users_df, deals_df).persist()
         for taste in tastes:
             scored_df = fitted.with_taste_weight(taste).score_components(components_df)
             ranked_df = rf.top_n_per_user(scored_df, deals_df, bought_pairs(history), n=K,
@@ -138,6 +129,7 @@ def choose_params(events_df: DataFrame, deals_df: DataFrame, settings: Settings,
                            "ndcg_at_10": result.ndcg, "precision_at_10": result.precision})
             log.info("grid: rank %d, regParam %g, taste %g -> validation NDCG@10 %.4f, precision@10 %.4f",
                      params.rank, params.reg_param, taste, result.ndcg, result.precision)
+        components_df.unpersist()
     best = max(range(len(scores)), key=lambda i: (scores[i]["ndcg_at_10"], -i))
     return grid[best // len(tastes)], tastes[best % len(tastes)], scores
 

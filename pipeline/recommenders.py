@@ -27,18 +27,6 @@ POPULAR_NOW = "popular right now"
 PEOPLE_LIKE_YOU = "popular with people like you"
 
 
-def kept(df: DataFrame) -> DataFrame:
-    """`df` computed now and its rows kept in the executors; later plans start from those rows.
-
-    A local checkpoint, not a cache: every frame built on a cached frame is analysed with the whole
-    plan that made it, and the training builds hundreds of frames on a few (the grid, the blend's
-    parts). On the recommendation world of the tests (local[2]) the job took 68-83 s with caches, of
-    which 10 s in the analyser alone, and 33-40 s with checkpoints. As with the sinks' `SinkTables.hold`,
-    an executor lost with its rows fails the job rather than recomputing them: a training is rerun whole.
-    """
-    return df.localCheckpoint(eager=True)
-
-
 @dataclass(frozen=True)
 class History:
     """What a recommender learns from."""
@@ -103,8 +91,9 @@ class Popularity:
         self.overall: DataFrame | None = None
 
     def fit(self, history: History) -> None:
-        self.by_area = kept(rf.to_area_popularity(history.interactions, history.homes))
-        self.overall = kept(history.interactions.groupBy("deal_id").agg(F.sum("recent_strength").alias("popularity")))
+        self.by_area = rf.to_area_popularity(history.interactions, history.homes).cache()
+        self.overall = history.interactions.groupBy("deal_id").agg(F.sum("recent_strength").alias("popularity")) \
+            .cache()
 
     def area_scores(self, users_df: DataFrame, deals_df: DataFrame) -> DataFrame:
         """(user_id, deal_id, popularity in 0..1 of the area's best) for the area's top candidates."""
@@ -202,13 +191,13 @@ class LocationAwareBlend:
             self.als.fit(history)
             self.popularity.fit(history)
         strongest = Window.partitionBy("user_id", "category_slug").orderBy(F.col("strength").desc(), "deal_id")
-        self.anchors = kept(history.interactions.withColumn("_r", F.row_number().over(strongest))
-                            .filter(F.col("_r") == 1)
-                            .select("user_id", "category_slug", F.col("deal_title").alias("anchor_title"),
-                                    F.col("bought").alias("anchor_bought")))
-        self.known_deals = kept(history.interactions.select("deal_id").distinct())
-        self.affinity = kept(rf.to_category_affinity(history.interactions, prior_strength=self.params.category_prior,
-                                                     top=self.params.top_categories))
+        self.anchors = (history.interactions.withColumn("_r", F.row_number().over(strongest))
+                        .filter(F.col("_r") == 1)
+                        .select("user_id", "category_slug", F.col("deal_title").alias("anchor_title"),
+                                F.col("bought").alias("anchor_bought")).cache())
+        self.known_deals = history.interactions.select("deal_id").distinct().cache()
+        self.affinity = rf.to_category_affinity(history.interactions, prior_strength=self.params.category_prior,
+                                                top=self.params.top_categories).cache()
 
     def _candidates(self, users_df: DataFrame, deals_df: DataFrame) -> DataFrame:
         assert self.known_deals is not None, "fit() first"
