@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     activity_trigger_seconds: float = Field(
         1.0, gt=0, description="trigger of the two activity queries: their micro-batches take about a second "
                                "on two busy cores whatever their size, so a shorter one runs them back to back")
+    archive_trigger_seconds: float = Field(
+        60.0, gt=0, description="trigger of the two archive queries (Kafka -> lake): each micro-batch writes a "
+                                "Parquet file per partition, whatever its size; the batch layer reads the lake "
+                                "hours later, so a longer trigger costs no freshness anyone sees (README)")
     kafka_fail_on_data_loss: bool = Field(
         True, description="stop a streaming query when Kafka no longer holds records it has not processed "
                           "(streaming/data_loss.py); false skips them without notice")

@@ -71,7 +71,9 @@ def run_settings(base: Settings, role: str, run: str) -> Settings:
 def job_env(base: Settings, s: Settings) -> dict[str, str]:
     return {**os.environ, **cluster_env(base), "EXS_KEYSPACE": s.keyspace, "EXS_TOPIC_DEALS_RAW": s.topic_deals_raw,
             "EXS_TOPIC_USER_EVENTS": s.topic_user_events, "EXS_LAKE_URI": s.lake_uri,
-            "EXS_CHECKPOINT_URI": s.checkpoint_uri, "EXS_STREAM_STALL_EXIT_S": "300"}
+            "EXS_CHECKPOINT_URI": s.checkpoint_uri, "EXS_STREAM_STALL_EXIT_S": "300",
+            # the suite waits for the archives to catch up too: a trigger shorter than the default minute
+            "EXS_ARCHIVE_TRIGGER_SECONDS": "10"}
 
 
 def fresh_keyspace(s: Settings) -> Any:
