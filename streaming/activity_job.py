@@ -26,6 +26,7 @@ from pipeline.activity_sink import ActivityEventsSink, ActivityWindowsSink, acti
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
+from streaming.trigger import trigger
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,14 @@ class ActivityQueries:
 def start_activity_streams(spark: SparkSession, settings: Settings, *, available_now: bool = False,
                            checkpoint_root: str | None = None) -> ActivityQueries:
     root = (checkpoint_root or settings.checkpoint_root).rstrip("/")
-    trigger = ({"availableNow": True} if available_now
-               else {"processingTime": f"{settings.activity_trigger_seconds} seconds"})
+    every = trigger(available_now, settings.activity_trigger_seconds)
     events_sink, windows_sink = ActivityEventsSink(settings), ActivityWindowsSink(settings)
     events = (
         read_topic(spark, settings, settings.topic_user_events)
         .writeStream.foreachBatch(foreach_batch(events_sink, retry_for_s=settings.sink_retry_s))
         .option("checkpointLocation", f"{root}/activity-events")
         .queryName("activity-events")
-        .trigger(**trigger).start()
+        .trigger(**every).start()
     )
     windows = (
         activity_windows(read_topic(spark, settings, settings.topic_user_events), settings)
@@ -73,7 +73,7 @@ def start_activity_streams(spark: SparkSession, settings: Settings, *, available
         .foreachBatch(foreach_batch(windows_sink, retry_for_s=settings.sink_retry_s))
         .option("checkpointLocation", f"{root}/activity-windows-v{WINDOWS_STATE_VERSION}")
         .queryName("activity-windows")
-        .trigger(**trigger).start()
+        .trigger(**every).start()
     )
     return ActivityQueries(events, windows, events_sink, windows_sink)
 

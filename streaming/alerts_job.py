@@ -25,6 +25,7 @@ from pipeline.alert_sink import AlertReport, alert_sink
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
+from streaming.trigger import trigger
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ def start_alerts_stream(
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/alerts")
         .queryName("alerts")
     )
-    trigger = {"availableNow": True} if available_now else {"processingTime": f"{settings.trigger_seconds} seconds"}
-    return writer.trigger(**trigger).start()
+    return writer.trigger(**trigger(available_now, settings.trigger_seconds)).start()
 
 
 def main(argv: list[str] | None = None) -> None:

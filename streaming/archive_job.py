@@ -18,6 +18,7 @@ from conf.settings import Settings, load_settings
 from conf.spark_session import job_session
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.kafka_source import read_topic
+from streaming.trigger import trigger
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,7 @@ def start_archive(
     )
     # A micro-batch writes a file per Kafka partition whatever its size: the trigger sets how many small
     # files the lake gets (and the CPU the archive takes), not any freshness a user sees.
-    trigger = {"availableNow": True} if available_now else {
-        "processingTime": f"{settings.archive_trigger_seconds} seconds"}
-    return writer.trigger(**trigger).start()
+    return writer.trigger(**trigger(available_now, settings.archive_trigger_seconds)).start()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -31,6 +30,7 @@ from pipeline.sink import BatchReport, deal_tables_sink
 from streaming.data_loss import stop_clearly_on_data_loss
 from streaming.foreach_batch import foreach_batch
 from streaming.kafka_source import read_topic
+from streaming.trigger import trigger
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def start_deals_stream(
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deals")
         .queryName("deals")
     )
-    return writer.trigger(**_trigger(available_now, settings.trigger_seconds)).start()
+    return writer.trigger(**trigger(available_now, settings.trigger_seconds)).start()
 
 
 def start_scores_stream(
@@ -65,17 +65,13 @@ def start_scores_stream(
         .option("checkpointLocation", checkpoint or f"{settings.checkpoint_root.rstrip('/')}/deal-scores")
         .queryName("deal-scores")
     )
-    return writer.trigger(**_trigger(available_now, settings.score_trigger_seconds)).start()
+    return writer.trigger(**trigger(available_now, settings.score_trigger_seconds)).start()
 
 
 def start_deal_streams(spark: SparkSession, settings: Settings, *, available_now: bool = False) -> list[StreamingQuery]:
     """Both queries of the deals speed layer."""
     return [start_deals_stream(spark, settings, available_now=available_now),
             start_scores_stream(spark, settings, available_now=available_now)]
-
-
-def _trigger(available_now: bool, seconds: float) -> dict[str, Any]:
-    return {"availableNow": True} if available_now else {"processingTime": f"{seconds} seconds"}
 
 
 def main(argv: list[str] | None = None) -> None:
