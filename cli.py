@@ -6,8 +6,10 @@ import sys
 from collections.abc import Callable
 
 import click
+from pydantic import ValidationError
 
 from conf import Settings, Versions, load_settings, load_versions
+from conf.settings import UnknownSettingError
 from graphql_api.cli import api, token
 from ingest.activity.cli import activity
 from ingest.cli import crawl, fetcher, plan, simulate
@@ -15,7 +17,19 @@ from stack.errors import StackError
 from stack.manager import Profile
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a setting that is no setting, or a value that is invalid, ends any command with
+    one `error:` line naming the variable, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (UnknownSettingError, ValidationError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """ExStreamly Cheap: real-time deals over Kafka, Spark, Cassandra and GraphQL."""

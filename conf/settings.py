@@ -5,6 +5,9 @@ resolvers and clients never read `os.environ` themselves.
 """
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -312,8 +315,40 @@ class Settings(BaseSettings):
         return self.checkpoint_uri or (self.runtime_dir / "checkpoints").as_uri()
 
 
+#: `EXS_` names read outside `Settings`: the JDK of the stack scripts and `./dev`, and the test suite's own
+#: switches. Any other `EXS_` name is no setting (`unknown_setting_names`).
+EXS_NAMES_OUTSIDE_SETTINGS = frozenset({
+    "EXS_JAVA_HOME", "EXS_FAULTS", "EXS_CLUSTER", "EXS_TEST_ALERT_KILLS", "EXS_TEST_KEYSPACE_SUFFIX",
+    "EXS_SCREENSHOTS_DIR", "EXS_CHROMIUM", "EXS_CHROMEDRIVER"})
+
+
+class UnknownSettingError(ValueError):
+    """An `EXS_` variable that names no setting: a misspelt one, or one a newer version retired."""
+
+
+def unknown_setting_names(environ: Mapping[str, str]) -> list[str]:
+    """The `EXS_` names of `environ` that are neither a setting nor read elsewhere (`EXS_NAMES_OUTSIDE_SETTINGS`).
+    pydantic-settings matches names without regard to case and passes over the others: `extra="forbid"`
+    covers keyword arguments, not the environment, so a misspelt setting would be silently ignored."""
+    known = {f"EXS_{name.upper()}" for name in Settings.model_fields} | EXS_NAMES_OUTSIDE_SETTINGS
+    return sorted(name for name in environ if name.upper().startswith("EXS_") and name.upper() not in known)
+
+
+def _unknown_setting_message(names: list[str]) -> str:
+    known = [f"EXS_{name.upper()}" for name in Settings.model_fields]
+    def named(name: str) -> str:
+        close = difflib.get_close_matches(name.upper(), known, n=1)
+        return f"{name} (did you mean {close[0]}?)" if close else name
+    return (f"no setting is named {', '.join(named(name) for name in names)}: unset it or correct its spelling "
+            "(the settings are the fields of conf/settings.py, listed in the README under Settings)")
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment; keyword overrides win (tests pass explicit values).
+    """Build settings from the environment; keyword overrides win (tests pass explicit values). An `EXS_`
+    variable that names no setting is refused (`UnknownSettingError`), as an invalid value is.
 
     Overrides are `Any` because pydantic validates and coerces each one against its field."""
+    unknown = unknown_setting_names(os.environ)
+    if unknown:
+        raise UnknownSettingError(_unknown_setting_message(unknown))
     return Settings(**overrides)

@@ -1,12 +1,22 @@
 """Settings and version pins: typed, frozen, validated, one place for every pin."""
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
 
-from conf.settings import Settings, load_settings
+from conf.settings import (
+    EXS_NAMES_OUTSIDE_SETTINGS,
+    PROJECT_ROOT,
+    Settings,
+    UnknownSettingError,
+    load_settings,
+    unknown_setting_names,
+)
 from conf.versions import load_versions, parse_env_file
 from stack.cql import apply_schema, schema_statements
 
@@ -42,6 +52,30 @@ def test_invalid_values_name_the_field(monkeypatch, field, value):
 def test_unknown_options_are_rejected():
     with pytest.raises(ValidationError, match="kafka_prot"):
         load_settings(kafka_prot=1)
+
+
+def test_a_misspelt_setting_in_the_environment_is_refused_naming_the_closest_setting(monkeypatch):
+    monkeypatch.setenv("EXS_ARCHIVE_TRIGER_SECONDS", "30")
+    with pytest.raises(UnknownSettingError, match=r"\(did you mean EXS_ARCHIVE_TRIGGER_SECONDS\?\)"):
+        load_settings()
+
+
+def test_setting_names_are_matched_without_regard_to_case_as_pydantic_reads_them():
+    environ = {"exs_kafka_port": "1", "Exs_Kafka_Prot": "1", "EXS_JAVA_HOME": "/jdk", "PATH": "/bin",
+               "EXS_TRIGGER_SECONDS": "1"}
+    assert unknown_setting_names(environ) == ["Exs_Kafka_Prot"]
+
+
+def test_every_exs_name_the_project_uses_is_a_setting_or_listed_as_read_elsewhere():
+    """The allow-list is complete: a switch read outside Settings and not listed would fail every start."""
+    this_file = Path(__file__).relative_to(PROJECT_ROOT).as_posix()  # its misspelt names are on purpose
+    tracked = subprocess.run(["git", "grep", "-ohE", r"\bEXS_[A-Z0-9_]*[A-Z0-9]\b", "--", ".", f":!{this_file}"],
+                             cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.split()
+    used = {name for name in tracked if re.fullmatch(r"EXS_[A-Z0-9_]+", name)} - {"EXS_NAMES_OUTSIDE_SETTINGS"}
+    fields = {f"EXS_{name.upper()}" for name in Settings.model_fields}
+    assert used - fields - EXS_NAMES_OUTSIDE_SETTINGS == set()
+    assert EXS_NAMES_OUTSIDE_SETTINGS <= used, "a name listed as read elsewhere that nothing reads"
+    assert not EXS_NAMES_OUTSIDE_SETTINGS & fields
 
 
 def test_secret_key_does_not_print():
@@ -146,3 +180,16 @@ def test_nodes_that_never_agree_fail_with_a_clear_error():
         apply_schema(nodes, load_settings(keyspace="ks1"))
     assert nodes.log == ["execute", "agree"]
     assert "{'127.0.0.2': 'v1', '127.0.0.3': 'v2'}" in str(failed.value)
+
+
+@pytest.mark.parametrize(("name", "value", "named"), [("EXS_KAFKA_PROT", "1", "EXS_KAFKA_PROT"),
+                                                      ("EXS_KAFKA_PORT", "abc", "kafka_port")])
+def test_the_command_line_ends_on_a_bad_setting_with_one_error_line(monkeypatch, name, value, named):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["stack", "status"])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and named in result.output
+    assert "Traceback" not in result.output
