@@ -336,11 +336,13 @@ def unknown_setting_names(environ: Mapping[str, str]) -> list[str]:
 
 def _unknown_setting_message(names: list[str]) -> str:
     known = [f"EXS_{name.upper()}" for name in Settings.model_fields]
+
     def named(name: str) -> str:
         close = difflib.get_close_matches(name.upper(), known, n=1)
         return f"{name} (did you mean {close[0]}?)" if close else name
+
     return (f"no setting is named {', '.join(named(name) for name in names)}: unset it or correct its spelling "
-            "(the settings are the fields of conf/settings.py, listed in the README under Settings)")
+            "(every setting is a field of conf/settings.py; the README's Settings section lists the most used)")
 
 
 def load_settings(**overrides: Any) -> Settings:
