@@ -22,6 +22,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 
 from conf.settings import Settings
 from pipeline.driver_rows import Held, rows_frame
+from pipeline.partition_batches import TableKeys, in_partition_batches
 
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 #: Spark jobs of one micro-batch run side by side: each is small and mostly waits on the driver.
@@ -198,6 +199,7 @@ class SinkTables:
         self.session: Callable[[], Session] = session or self._open_session
         self._reader = PartitionReader(self.session, settings.keyspace, settings.sink_driver_max_keys)
         self._statements: dict[tuple[str, object], PreparedStatement] = {}
+        self._json_tables: dict[int, TableKeys] = {}  # id of each JSON upsert statement -> its table's keys
         self._held: list[DataFrame] = []
 
     def hold(self, df: DataFrame) -> DataFrame:
@@ -290,17 +292,22 @@ class SinkTables:
         default = "NULL" if write_nulls else "UNSET"
         if (table, default) not in self._statements:
             cql = f"INSERT INTO {self.keyspace}.{table} JSON ? DEFAULT {default}"
-            self._statements[table, default] = self.session().prepare(cql)
+            statement = self.session().prepare(cql)
+            columns = self.session().cluster.metadata.keyspaces[self.keyspace].tables[table]
+            self._json_tables[id(statement)] = TableKeys(tuple(c.name for c in columns.partition_key),
+                                                         tuple(c.name for c in columns.primary_key))
+            self._statements[table, default] = statement
         return self._statements[table, default]
 
     def execute(self, statements: Sequence[tuple[PreparedStatement, Sequence[object]]]) -> int:
-        """Run bound statements from the driver, `DRIVER_WRITE_CONCURRENCY` in flight; the first failure is
-        raised (every statement is an idempotent upsert or delete, so the batch's replay repeats it)."""
+        """Run bound statements from the driver, `DRIVER_WRITE_CONCURRENCY` requests in flight, the JSON
+        upserts of one partition in a batch (`partition_batches`); the first failure is raised (every
+        statement is an idempotent upsert or delete, so the batch's replay repeats it). Returns how many."""
         if not statements:
             return 0
-        results = execute_concurrent(self.session(), statements, concurrency=DRIVER_WRITE_CONCURRENCY,
-                                     raise_on_first_error=True)
-        return sum(1 for ok, _ in results if ok)
+        requests = in_partition_batches(statements, lambda statement: self._json_tables.get(id(statement)))
+        execute_concurrent(self.session(), requests, concurrency=DRIVER_WRITE_CONCURRENCY, raise_on_first_error=True)
+        return len(statements)
 
     def _open_session(self) -> Session:
         # A batch's reads run on several threads: one of them opens the session, the others wait.
