@@ -326,16 +326,20 @@ class UnknownSettingError(ValueError):
     """An `EXS_` variable that names no setting: a misspelt one, or one a newer version retired."""
 
 
+def _setting_env_names() -> list[str]:
+    return [f"EXS_{name.upper()}" for name in Settings.model_fields]
+
+
 def unknown_setting_names(environ: Mapping[str, str]) -> list[str]:
     """The `EXS_` names of `environ` that are neither a setting nor read elsewhere (`EXS_NAMES_OUTSIDE_SETTINGS`).
     pydantic-settings matches names without regard to case and passes over the others: `extra="forbid"`
     covers keyword arguments, not the environment, so a misspelt setting would be silently ignored."""
-    known = {f"EXS_{name.upper()}" for name in Settings.model_fields} | EXS_NAMES_OUTSIDE_SETTINGS
+    known = set(_setting_env_names()) | EXS_NAMES_OUTSIDE_SETTINGS
     return sorted(name for name in environ if name.upper().startswith("EXS_") and name.upper() not in known)
 
 
 def _unknown_setting_message(names: list[str]) -> str:
-    known = [f"EXS_{name.upper()}" for name in Settings.model_fields]
+    known = _setting_env_names()
 
     def named(name: str) -> str:
         close = difflib.get_close_matches(name.upper(), known, n=1)
