@@ -50,7 +50,7 @@ def post_signed(session: requests.Session, url: str, secret: str, body: bytes, s
     retrying = Retrying(
         retry=retry_if_exception(lambda exc: isinstance(exc, WebhookFailed) and exc.retryable),
         stop=stop_after_attempt(settings.webhook_max_attempts),
-        wait=wait_exponential_jitter(initial=settings.webhook_backoff_s, max=60.0),
+        wait=wait_exponential_jitter(multiplier=settings.webhook_backoff_s, max=60.0),
         sleep=sleep, reraise=True)
     for attempt in retrying:
         with attempt:

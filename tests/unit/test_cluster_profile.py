@@ -19,7 +19,7 @@ from stack.cluster import (
 )
 from stack.cql import schema_statements
 from stack.hadoop import HadoopLayout, site_xml
-from stack.services import KafkaNode
+from stack.services import CassandraNode, KafkaNode
 
 
 @pytest.fixture()
@@ -54,6 +54,13 @@ def test_the_ring_is_balanced_and_every_node_seeds_it(base):
     gaps = {b - a for a, b in zip(tokens, [*tokens[1:], MIN_TOKEN + 2**64], strict=True)}
     assert tokens[0] == MIN_TOKEN and max(gaps) - min(gaps) <= 1
     assert all(n.seeds == nodes[0].seeds for n in nodes) and len(nodes[0].seeds.split(",")) == len(nodes)
+
+
+def test_only_a_node_alone_shortens_gossip_waits(base):
+    """A ring's nodes keep Cassandra's ring delay: a 1 s delay dropped starting nodes from gossip."""
+    ring = [c.node for c in cassandra_nodes(base, None, ClusterLayout.of(base))]  # type: ignore[arg-type]
+    assert all(n.ring_delay_flags == [] for n in ring)
+    assert "-Dcassandra.ring_delay_ms=1000" in CassandraNode.single(base).ring_delay_flags
 
 
 RING = {"127.0.0.2", "127.0.0.3", "127.0.0.4"}
