@@ -52,6 +52,7 @@ def file_interests(session: Any, interests: list[dict[str, Any]]) -> None:
     """Write interests as the API does (interests_by_key under their index keys, then the version)."""
     from cassandra.concurrent import execute_concurrent_with_args
 
+    from graphql_api.repository import unset_absent
     from pipeline.alert_keys import interest_index_keys
 
     statement = session.prepare(f"INSERT INTO {KEYSPACE}.interests_by_key (index_key, user_id, interest_id, category, "
@@ -60,8 +61,9 @@ def file_interests(session: Any, interests: list[dict[str, Any]]) -> None:
     rows = []
     for i in interests:
         near = i.get("near") or (None, None, None)
-        rows += [(key, i["user_id"], i["interest_id"], i.get("category"), i.get("max_price"), i.get("min_discount"),
-                  *near, list(i.get("keywords") or []) or None, "INSTANT", i.get("max_per_day"))
+        rows += [unset_absent((key, i["user_id"], i["interest_id"], i.get("category"), i.get("max_price"),
+                               i.get("min_discount"), *near, list(i.get("keywords") or []) or None, "INSTANT",
+                               i.get("max_per_day")))
                  for key in interest_index_keys(i.get("category"), i.get("near"))]
     session.default_timeout = 60  # 100k interests on a shared machine: writes may queue
     execute_concurrent_with_args(session, statement, rows, concurrency=32, raise_on_first_error=True)

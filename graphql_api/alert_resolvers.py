@@ -151,9 +151,8 @@ class Mutation:
             raise InvalidInput("input.id", "you have no interest with this id")
         if old is None and len(existing) >= bound:
             raise InvalidInput("input", f"at most {bound} interests per user; delete one first")
-        keys = interest.index_keys
-        stale = sorted(set(old["index_keys"] or []) - set(keys)) if old else []
-        await ctx.repository.save_interest(interest.columns(), keys, stale, datetime.now(UTC))
+        previous_keys = (old["index_keys"] or []) if old else None
+        await ctx.repository.save_interest(interest.columns(), interest.index_keys, previous_keys, datetime.now(UTC))
         return Interest.from_row(dict(zip(INTEREST_COLUMNS, interest.columns(), strict=True)))
 
     @strawberry.mutation(description="Delete one of your interests; true when it existed.")

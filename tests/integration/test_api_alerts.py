@@ -6,6 +6,7 @@ Alerts are seeded with plain CQL here; the stream that writes them has tests of 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,30 @@ def test_interests_are_validated_bounded_listed_and_deleted_per_user(api_setting
         assert call(client, api_settings, 7, delete, id=saved["id"])["data"]["deleteInterest"] is False
     left = {r.interest_id for r in session.execute("SELECT interest_id FROM interests_by_key")}
     assert saved["id"] not in left and other["id"] in left
+
+
+def tombstone_cells_read(session: Any, query: str) -> list[int]:
+    """The tombstone cells each replica met reading `query`, from Cassandra's own trace of the read."""
+    trace = session.execute(query, trace=True).get_query_trace(max_wait_sec=10)
+    found = [re.search(r"live rows and (\d+) tombstone cells", event.description) for event in trace.events]
+    return [int(match.group(1)) for match in found if match]
+
+
+def test_a_new_interest_writes_no_tombstone_and_an_edit_clears_what_it_drops(api_settings: Settings,
+                                                                              session: Any) -> None:
+    by_key = "SELECT user_id, max_price, near_lat, keywords FROM interests_by_key WHERE index_key = 'c:bowling'"
+    with TestClient(create_app(api_settings)) as client:
+        saved = call(client, api_settings, 9, SAVE, input={"category": "bowling", "maxPrice": 30.0})
+        interest_id = saved["data"]["saveInterest"]["id"]
+        # every absent criterion (near, discounts, keywords, quiet hours) left unwritten, not nulled
+        cells = tombstone_cells_read(session, by_key)
+        assert cells and not any(cells), cells
+        assert [tuple(row) for row in session.execute(by_key)] == [(9, 30.0, None, None)]
+        edited = call(client, api_settings, 9, SAVE, input={"id": interest_id, "category": "bowling"})
+        assert "errors" not in edited, edited
+        listed = call(client, api_settings, 9, LIST)["data"]["viewer"]["interests"]
+    assert [(i["id"], i["maxPrice"]) for i in listed] == [(interest_id, None)]
+    assert [tuple(row) for row in session.execute(by_key)] == [(9, None, None, None)]
 
 
 def alert_row(user: int, alert_id: str, deliver_at: datetime, digest: str | None = None) -> tuple[Any, ...]:
