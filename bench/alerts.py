@@ -362,6 +362,7 @@ def run(quick: bool) -> dict[str, float]:
         metrics |= bench.throughput()
     finally:
         bench.spark.stop()
+        bench.session.cluster.shutdown()  # before the stack stops: its reconnects would print tracebacks
         remove_local_dir(bench.work)
     return metrics
 
