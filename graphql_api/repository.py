@@ -395,13 +395,13 @@ class Repository:
         A row written for the first time leaves its absent criteria unwritten (`unset_absent`); a row
         that replaces one of the previous version binds them as nulls, which clear what it had set."""
         user_id, interest_id = interest[0], interest[1]
-        previous = set(previous_keys or ())
+        previous, first_write = set(previous_keys or ()), unset_absent(interest)
         left = sorted(previous - set(index_keys))
         await asyncio.gather(
-            *(self._execute("file_interest", (key, *(interest if key in previous else unset_absent(interest))))
+            *(self._execute("file_interest", (key, *(interest if key in previous else first_write)))
               for key in index_keys),
             *(self._execute("unfile_interest", (key, user_id, interest_id)) for key in left))
-        stored = interest if previous_keys is not None else unset_absent(interest)
+        stored = interest if previous_keys is not None else first_write
         await self._execute("save_interest", (*stored, list(index_keys), saved_at))
         await self._execute("bump_interests", ())
 
