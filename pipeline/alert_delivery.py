@@ -59,12 +59,22 @@ def with_delivery(alerts_df: DataFrame, stored_day_df: DataFrame) -> DataFrame:
     `stored_day_df` holds the stored alerts of the same interests and days (ALERTS_BY_INTEREST_DAY),
     so the daily cap counts what earlier micro-batches already delivered at once.
     """
-    day, is_candidate = _dating_columns()
-    dated_df = alerts_df.withColumns({"day": day, "is_candidate": is_candidate})
+    dated_df = dated(alerts_df)
     positions_df = _cap_positions(dated_df, stored_day_df)
-    decided_df = dated_df.join(positions_df, on="alert_id", how="left")
+    return decided(dated_df.join(positions_df, on="alert_id", how="left"))
+
+
+def dated(alerts_df: DataFrame) -> DataFrame:
+    """Each alert with its UTC `day` and `is_candidate`: whether it may go at once (a projection)."""
+    day, is_candidate = _dating_columns()
+    return alerts_df.withColumns({"day": day, "is_candidate": is_candidate})
+
+
+def decided(positioned_df: DataFrame) -> DataFrame:
+    """Dated alerts with their `position` under the daily cap (null for a non-candidate) -> their
+    `deliver_at`, `delivery_mode` and `digest_id` (a projection)."""
     deliver_at, how, digest_id = _decision_columns()
-    with_due_df = decided_df.withColumns({"deliver_at": deliver_at, "delivery_mode": how})
+    with_due_df = positioned_df.withColumns({"deliver_at": deliver_at, "delivery_mode": how})
     return with_due_df.withColumn("digest_id", digest_id).drop("position")
 
 

@@ -12,13 +12,14 @@ so a replay after a crash anywhere recomputes the same alerts (the same ids, the
 and a replay after the state was written finds them already alerted. Kafka may carry an alert
 twice after such a replay; consumers drop repeats by `alert_id` (the API reads Cassandra).
 
-A small batch (up to `sink_driver_max_rows` records) runs every step from frames built once over
-slots (`_AlertPlans`, `pipeline.plan_templates`), and its alerts are delivered from the driver
-(`_send`): the rows of the three tables and the Kafka records are projections of the decided alerts'
-slot, and the driver sends them in the same order. Through the connector and Spark's Kafka writer,
-each of the four writes was a Spark job of its own, and with the counts between the steps a batch of
-30 deals ran about 16 jobs (2.7 s on a quiet 2-core machine; `_AlertPlans` says what runs now). A large
-batch goes through Spark and, for many alerts, the connector.
+A small batch (up to `sink_driver_max_rows` records) runs every rule from frames built once over
+slots (`_AlertPlans`, `pipeline.plan_templates`) and its joins, windows and ranks over rows on the
+driver (`alert_steps`), and its alerts are delivered from the driver (`_send`): the rows of the three
+tables and the Kafka records are projections of the decided alerts' slot, and the driver sends them in
+the same order. Through the connector and Spark's Kafka writer, each of the four writes was a Spark
+job of its own, and with the counts between the steps a batch of 30 deals ran about 16 jobs (2.7 s on
+a quiet 2-core machine; `_AlertPlans` says what runs now). A large batch goes through Spark and, for
+many alerts, the connector.
 """
 from __future__ import annotations
 
@@ -32,12 +33,14 @@ from functools import partial
 from typing import Any
 
 from kafka import KafkaProducer
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from conf.clients import kafka_producer
 from conf.settings import Settings
 from pipeline import alert_delivery as ad
+from pipeline import alert_steps as steps
 from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
 from pipeline import schemas
@@ -113,50 +116,36 @@ class AlertSink:
             plans.clear()
 
     def _write_small(self, plans: _AlertPlans, lap: Callable[[str], None]) -> tuple[int, int, int, int] | None:
-        """(versions, candidates, alerts, instant ones) of the batch in `plans.raw`, every step from its
-        templates; None (nothing written) when its keys hold more than SMALL_MAX_INTERESTS interests."""
-        # the versions' keys from the records themselves (a projection Spark computes on the driver, no
-        # job); the versions, a window over the records, are computed inside the match's one job
-        found = plans.version_keys.frame().collect()
-        versions, keys = len({(row[0], row[1]) for row in found}), {key for row in found for key in row[2]}
-        lap("versions")
-        interests = self._interests.rows(keys) if keys else []
-        if len(interests) > SMALL_MAX_INTERESTS:
+        """(versions, candidates, alerts, instant ones) of the batch in `plans.raw` (`small_batch_rows`);
+        None (nothing written) when the batch's keys hold more than SMALL_MAX_INTERESTS interests."""
+        found = small_batch_rows(plans, self._interests_of, self._stored_of, lap)
+        if found is None:
             return None
-        plans.interests.fill_rows(interests)
-        lap("interests")
-        candidates = plans.matched.fill(plans.match.frame()) if interests else 0
-        lap("match")
-        if not candidates:
-            return versions, 0, 0, 0
-        # Every key the later steps look up is a projection of the matches (no job), so the three reads run
-        # side by side: the scores (`_scores_of`, which may wait for the deals stream), the re-arm state of
-        # the matched deals, and what was delivered at once on the matches' days (an alert is dated by
-        # its version's receipt, `fired_alerts`: the days of the matches are those of the alerts).
-        needed = {(row[0], row[1]) for row in plans.needed.frame().collect()}
-        deal_ids = sorted({row[0] for row in plans.matched_deals.frame().collect()})
-        days = sorted({(row[0], row[1]) for row in plans.day_keys.frame().collect()})
-        # Cassandra's driver alone in the threads: a Spark call from a new thread is a new JVM thread too
-        scores, state, stored_days = run_concurrently([
-            partial(self._scores_of, needed),
-            partial(self._tables.read_keys, "alert_state_by_deal", "deal_id", deal_ids, ALERT_STATE_BY_DEAL_SCHEMA),
-            partial(self._tables.read_rows, "alerts_by_interest_day", ("interest_id", "day"), days,
-                    ALERTS_BY_INTEREST_DAY_SCHEMA)])
-        plans.scores.fill_rows(scores)
-        plans.state.fill_rows(state)
-        plans.stored_days.fill_rows(stored_days)
-        lap("reads")
-        fired = plans.fired.fill(plans.fire.frame())
-        lap("re-arm")
-        if not fired:
+        versions, candidates, rows = found
+        if rows is None:
             return versions, candidates, 0, 0
-        plans.decided.fill(plans.decide.frame())
-        lap("decide")
-        rows = CollectedRows([template.frame() for template in plans.rows], stack=False)
-        lap("collect")
         alerts, instant = self._send(rows)
         lap("send")
         return versions, candidates, alerts, instant
+
+    def _interests_of(self, keys: set[str]) -> list[tuple[Any, ...]] | None:
+        """The interests filed under `keys`; None when they are more than SMALL_MAX_INTERESTS."""
+        interests = self._interests.rows(keys) if keys else []
+        return None if len(interests) > SMALL_MAX_INTERESTS else interests
+
+    def _stored_of(self, matched: list[Row]) -> Stored:
+        """The three reads of a small batch's matches, side by side: the scores (`_scores_of`, which may
+        wait for the deals stream), the re-arm state of the matched deals, and what was delivered at once
+        on the matches' days (an alert is dated by its version's receipt, `fired_alerts`: the days of
+        the matches are those of the alerts). Cassandra's driver alone in the threads: a Spark call from
+        a new thread is a new JVM thread too."""
+        scores, state, stored_days = run_concurrently([
+            partial(self._scores_of, steps.needing_scores(matched)),
+            partial(self._tables.read_keys, "alert_state_by_deal", "deal_id",
+                    sorted({row["deal_id"] for row in matched}), ALERT_STATE_BY_DEAL_SCHEMA),
+            partial(self._tables.read_rows, "alerts_by_interest_day", ("interest_id", "day"),
+                    steps.capped_days(matched), ALERTS_BY_INTEREST_DAY_SCHEMA)])
+        return Stored(scores, state, stored_days)
 
     def _write_large(self, raw_df: DataFrame) -> tuple[int, int, int, int]:
         """(versions, candidates, alerts, instant ones) of a large batch, in the application's session."""
@@ -176,7 +165,8 @@ class AlertSink:
         stored_days_df = self._tables.read("alerts_by_interest_day", day_keys(fired.df), ALERTS_BY_INTEREST_DAY_SCHEMA)
         decided_df = ad.with_delivery(fired.df, stored_days_df)
         if fired.rows is not None:
-            alerts, instant = self._send(CollectedRows(delivery_frames(decided_df, self.settings.topic_deal_alerts)))
+            alerts, instant = self._send(CollectedRows(delivery_frames(
+                decided_df, ad.to_alert_state_rows(decided_df), self.settings.topic_deal_alerts)))
         else:
             alerts, instant = self._deliver_by_connector(self._tables.hold(decided_df))
         return versions.count, matched.count, alerts, instant
@@ -259,10 +249,9 @@ def alert_sink(settings: Settings) -> Callable[[DataFrame, int | None], AlertRep
     return AlertSink(settings)
 
 
-# The two frames of keys below repeat a key once per alert or candidate that has it: a filter and a
-# projection, which Spark computes on the driver over a small batch's slot without a job (the small
-# path drops repeats in Python, `PartitionReader` as it reads, either way); a large batch collecting
-# them adds `distinct()`.
+# The keys a large batch reads by (a small one takes the same from its rows: `alert_steps`). Each repeats
+# a key once per alert or candidate that has it (`PartitionReader` drops repeats as it reads); a large
+# batch collecting them adds `distinct()`.
 
 def versions_needing_scores(candidates_df: DataFrame) -> DataFrame:
     """The (deal id, updated_at) of candidates whose interest asks for a verified discount."""
@@ -277,53 +266,104 @@ def day_keys(candidates_df: DataFrame) -> DataFrame:
     return capped_df.select("interest_id", F.date_format("received_at", "yyyy-MM-dd").alias("day"))
 
 
-def delivery_frames(decided_df: DataFrame, topic: str) -> list[DataFrame]:
-    """The rows of the three alert tables and the Kafka records, as `to_json_rows` frames."""
+def delivery_frames(decided_df: DataFrame, state_df: DataFrame, topic: str) -> list[DataFrame]:
+    """The rows of the three alert tables (the state's given: `to_alert_state_rows`, an aggregate a
+    small batch computes on the driver) and the Kafka records, as `to_json_rows` frames."""
     messages_df = ad.to_deal_alert_messages(decided_df).selectExpr(
         f"'{MESSAGE}' AS kind", f"'{topic}' AS table", "value AS json")
     return [to_json_rows(ad.to_alerts_by_user_rows(decided_df), FRESH, "alerts_by_user"),
             to_json_rows(ad.to_alerts_by_interest_day_rows(decided_df), FRESH, "alerts_by_interest_day"),
-            to_json_rows(ad.to_alert_state_rows(decided_df), FRESH, "alert_state_by_deal"),
+            to_json_rows(state_df, FRESH, "alert_state_by_deal"),
             messages_df]
 
 
-class _AlertPlans:
-    """`AlertSink`'s frames for a small batch, built once per session over slots (`plan_templates`): the
-    records' versions and index keys, the interests filed under those keys, the candidate pairs, the
-    scores, re-arm state and day's deliveries read for them (side by side: every key is a projection
-    of the candidates), the fired alerts and their delivery (each held in a slot: later steps read
-    it), the delivery's rows.
+@dataclass(frozen=True)
+class Stored:
+    """What a small batch's matches read: VERSION_SCORE_SCHEMA, ALERT_STATE_BY_DEAL_SCHEMA and
+    ALERTS_BY_INTEREST_DAY_SCHEMA rows."""
 
-    Spark runs a job for a join, a window or a union, and computes a filter or projection of a slot's
-    rows on the driver: so the small path runs Spark jobs only to read the records, match, apply the
-    re-arm rule and decide the delivery, and every key it looks up and each table's rows are
-    projections. Beside the deals stream on two cores (bench.alerts, 2026-12-07) a batch of 30-90 deals
-    took 1.6-2.5 s, most of it the match's and the delivery's jobs (0.4-0.8 s each); the keys, 0.3-0.8 s
-    as two jobs, took 0.1 s. On a quiet machine (25 records, 150 interests) the jobs take 0.22 s (match),
-    0.09 s (re-arm), 0.15 s (decide) and 0.10 s (the rows), of which a third to a half is the
-    optimiser's over the batch's rows: fusing re-arm and decide into one job took as long as both."""
+    scores: list[tuple[Any, ...]]
+    state: list[tuple[Any, ...]]
+    stored_days: list[tuple[Any, ...]]
+
+
+def small_batch_rows(plans: _AlertPlans, interests_of: Callable[[set[str]], list[tuple[Any, ...]] | None],
+                     stored_of: Callable[[list[Row]], Stored],
+                     lap: Callable[[str], None]) -> tuple[int, int, CollectedRows | None] | None:
+    """(versions, candidates, the rows to deliver: None without alerts) of the batch in `plans.raw`:
+    the joins, windows and ranks over rows in Python (`alert_steps`), every rule of a row in Spark's
+    projections of the slots, which it computes on the driver (no job). None when `interests_of` finds
+    too many interests under the batch's keys. The same alerts as `_write_large`'s Spark steps
+    (tests/unit/test_alert_steps.py)."""
+    versions = steps.first_records(plans.versions.frame().collect())
+    lap("versions")
+    interests = interests_of({key for row in versions for key in row["index_keys"]})
+    if interests is None:
+        return None
+    lap("interests")
+    plans.joined.fill_rows(steps.joined_pairs(versions, interests))
+    matched = plans.match.frame().collect()
+    lap("match")
+    if not matched:
+        return len(versions), 0, None
+    stored = stored_of(matched)
+    lap("reads")
+    plans.scored.fill_rows(steps.with_stored(matched, stored.scores, stored.state))
+    newer = plans.newer.frame().collect()
+    plans.ordered.fill_rows([(*row, price) for row, price in zip(newer, steps.earlier_prices(newer), strict=True)])
+    fired = plans.fire.frame().collect()
+    lap("re-arm")
+    if not fired:
+        return len(versions), len(matched), None
+    positions = steps.cap_positions(fired, stored.stored_days)
+    plans.positioned.fill_rows([(*row, place) for row, place in zip(fired, positions, strict=True)])
+    plans.state.fill_rows(steps.state_rows(fired))
+    lap("decide")
+    rows = CollectedRows([template.frame() for template in plans.rows], stack=False)
+    lap("collect")
+    return len(versions), len(matched), rows
+
+
+def _with_fields(schema: T.StructType, *fields: tuple[str, T.DataType]) -> T.StructType:
+    return T.StructType([*schema.fields, *(T.StructField(name, kind) for name, kind in fields)])
+
+
+class _AlertPlans:
+    """`AlertSink`'s frames for a small batch, built once per session over slots (`plan_templates`).
+
+    Spark runs a job for a join, a window or an aggregate, and computes a filter or projection of a
+    slot's rows on the driver. So the small path alternates: a projection collected (no job), a step
+    over its rows in Python (`alert_steps`), the result in the next slot:
+    records -> versions (with their index keys) -> joined with the interests -> `match` (the criteria)
+    -> scored (with the version's score and the pair's state) -> `newer` (the verified discount, newer
+    than the state) -> ordered (with the pair's earlier lowest price) -> `fire` (re-arm rule, ids,
+    reasons, dating) -> positioned (the place under the daily cap) -> the rows (delivery decision).
+    The one Spark job left reads the micro-batch's records into `raw`.
+
+    Beside the deals stream on two cores (bench.alerts, 2026-12-08), a batch of 30-40 deals ran four
+    jobs there, match 0.4-0.7 s, re-arm 0.2-0.5 s, decide 0.4-0.7 s and the rows 0.2-0.4 s: 1.5 of
+    its 2.1 s. On a quiet machine (40 records, 390 pairs) the match's job took 0.38 s, and its slot's
+    fill and projection 0.07 s."""
 
     def __init__(self, spark: SparkSession, topic: str) -> None:
         self.raw = Slot(spark, schemas.RAW_RECORD_SCHEMA)
         valid_df = self.raw.df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals)
-        self.version_keys = Template(dt.clean_deals(valid_df).select("deal_id", "updated_at", at.index_keys()))
-        self.interests = Slot(spark, INTERESTS_BY_KEY_SCHEMA)
-        self.match = Template(at.match_interests(at.alert_versions(valid_df), self.interests.df))
-        self.matched = Slot(spark, self.match.schema)
-        self.needed = Template(versions_needing_scores(self.matched.df))
-        self.matched_deals = Template(self.matched.df.select("deal_id"))
-        self.day_keys = Template(day_keys(self.matched.df))
-        self.scores = Slot(spark, VERSION_SCORE_SCHEMA)
+        versions_df = at.version_records(valid_df).withColumn("index_keys", at.index_keys())
+        self.versions = Template(versions_df)
+        # a joined row: the version's columns but its keys (the last), then the interest's but its key
+        self.joined = Slot(spark, T.StructType([*versions_df.schema.fields[:-1],
+                                                *INTERESTS_BY_KEY_SCHEMA.fields[1:]]))
+        self.match = Template(at.matching(self.joined.df))
+        self.scored = Slot(spark, _with_fields(self.match.schema, ("verified_discount_pct", T.DoubleType()),
+                                               *[(f.name, f.dataType) for f in ALERT_STATE_BY_DEAL_SCHEMA.fields[2:]]))
+        self.newer = Template(at.newer_matches(at.verified(self.scored.df)))
+        self.ordered = Slot(spark, _with_fields(self.newer.schema, ("earlier_price", T.DoubleType())))
+        self.fire = Template(ad.dated(at.alerts_of(self.ordered.df)))
+        self.positioned = Slot(spark, _with_fields(self.fire.schema, ("position", T.LongType())))
         self.state = Slot(spark, ALERT_STATE_BY_DEAL_SCHEMA)
-        self.fire = Template(at.fired_alerts(at.with_verified_discount(self.matched.df, self.scores.df),
-                                             self.state.df))
-        self.fired = Slot(spark, self.fire.schema)
-        self.stored_days = Slot(spark, ALERTS_BY_INTEREST_DAY_SCHEMA)
-        self.decide = Template(ad.with_delivery(self.fired.df, self.stored_days.df))
-        self.decided = Slot(spark, self.decide.schema)
-        self.rows = [Template(frame) for frame in delivery_frames(self.decided.df, topic)]
+        self.rows = [Template(frame) for frame in delivery_frames(ad.decided(self.positioned.df), self.state.df,
+                                                                  topic)]
 
     def clear(self) -> None:
-        for slot in (self.raw, self.interests, self.matched, self.scores, self.state, self.fired,
-                     self.stored_days, self.decided):
+        for slot in (self.raw, self.joined, self.scored, self.ordered, self.positioned, self.state):
             slot.clear()

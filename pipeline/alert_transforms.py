@@ -4,6 +4,9 @@ Flow: valid deal records --alert_versions--> one row per deal version (the share
       when it first arrived) --with_index_keys--> one row per index key --match_interests (equi-join on
       the key with the interests filed under it, then every criterion)--> candidate (interest, deal
       version) pairs --fired_alerts (the re-arm rule against the stored state)--> alerts.
+Every join, window and dedup sits between projections (`version_records`, `matching`, `verified`,
+`newer_matches`, `alerts_of`): a small batch runs those steps over rows on the driver
+(`pipeline.alert_steps`) and only the projections in Spark, which computes them there without a job.
 No I/O, no session access: safe in foreachBatch and in tests alike. The column expressions are built
 once per JVM (`column_cache.reused`), not once per micro-batch.
 """
@@ -16,9 +19,21 @@ from pipeline import deal_transforms as dt
 from pipeline.alert_keys import CATEGORY_PREFIX, CELL_PREFIX, NEW_MATCH, PRICE_DROP
 from pipeline.column_cache import reused
 from pipeline.geo import haversine_km
-from pipeline.records import integer
 
 PAIR = ["interest_id", "deal_id"]
+
+
+#: The columns of a deal version the matcher uses: its criteria, its index keys, the alert's rows, and
+#: the record that dates it.
+VERSION_COLUMNS = ("deal_id", "updated_at", "source_offset", "received_at", "title", "merchant_name",
+                   "category_slug", "parent_category", "price", "discount_pct", "latitude", "longitude",
+                   "expires_at", "geocell")
+
+
+def version_records(valid_df: DataFrame) -> DataFrame:
+    """One row per valid record with the columns the matcher uses (a projection: over a few rows held
+    on the driver Spark computes it there, without a job)."""
+    return dt.clean_deals(valid_df, "received_at").select(*VERSION_COLUMNS)
 
 
 def alert_versions(valid_df: DataFrame) -> DataFrame:
@@ -27,12 +42,9 @@ def alert_versions(valid_df: DataFrame) -> DataFrame:
     The first record, not the later one: a re-crawl of a version must not move when the alert is
     dated, so the alert is the same whether both records fall in one micro-batch or in two.
     """
-    arrived_df = valid_df.select(integer(F.col("deal").getField("id")).alias("deal_id"),
-                                 F.col("offset").alias("source_offset"), "received_at")
     # Records of one deal share a Kafka partition (keyed by deal id): (deal id, offset) is unique.
-    clean_df = dt.clean_deals(valid_df).join(arrived_df, on=["deal_id", "source_offset"])
     first = Window.partitionBy("deal_id", "updated_at").orderBy(F.col("source_offset").asc())
-    return (clean_df.withColumn("record_rank", F.row_number().over(first))
+    return (version_records(valid_df).withColumn("record_rank", F.row_number().over(first))
             .filter(F.col("record_rank") == 1).drop("record_rank"))
 
 
@@ -73,9 +85,13 @@ def _criteria(distance: Column) -> Column:
 def match_interests(versions_df: DataFrame, interests_df: DataFrame) -> DataFrame:
     """Candidate pairs: an equi-join on the index key, then every criterion but the verified discount."""
     joined_df = with_index_keys(versions_df).join(interests_df, on="index_key")
+    return matching(joined_df).drop("index_key").dropDuplicates([*PAIR, "updated_at"])
+
+
+def matching(joined_df: DataFrame) -> DataFrame:
+    """The (version, interest) rows whose every criterion holds, with `distance_km` (a projection)."""
     criteria, distance_km = _match_columns()
-    return (joined_df.filter(criteria).withColumn("distance_km", distance_km)
-            .drop("index_key").dropDuplicates([*PAIR, "updated_at"]))
+    return joined_df.filter(criteria).withColumn("distance_km", distance_km)
 
 
 @reused
@@ -87,7 +103,11 @@ def _match_columns() -> tuple[Column, Column]:
 
 def with_verified_discount(candidates_df: DataFrame, scores_df: DataFrame) -> DataFrame:
     """Apply `minVerifiedDiscount` with the score of each version (null when it has none: no match)."""
-    scored_df = candidates_df.join(scores_df, on=["deal_id", "updated_at"], how="left")
+    return verified(candidates_df.join(scores_df, on=["deal_id", "updated_at"], how="left"))
+
+
+def verified(scored_df: DataFrame) -> DataFrame:
+    """The candidates (with `verified_discount_pct`) whose interest's `minVerifiedDiscount` holds."""
     return scored_df.filter(F.col("min_verified_discount").isNull()
                             | (F.col("verified_discount_pct") >= F.col("min_verified_discount")))
 
@@ -100,23 +120,36 @@ def fired_alerts(matched_df: DataFrame, state_df: DataFrame) -> DataFrame:
     versions are split into micro-batches, and a replayed batch finds its own alerts in the state.
     """
     joined_df = matched_df.join(state_df.select(*PAIR, "last_price", "last_updated_at"), on=PAIR, how="left")
-    is_newer, previous, is_lower, kind = _rearm_columns()
-    alerted_df = joined_df.filter(is_newer).withColumn("previous_price", previous).filter(is_lower)
+    earlier = Window.partitionBy(*PAIR).orderBy(*PAIR_ORDER).rowsBetween(Window.unboundedPreceding, -1)
+    return alerts_of(newer_matches(joined_df).withColumn("earlier_price", F.min("price").over(earlier)))
+
+
+#: The order of a pair's versions, in which each is compared with the ones before it.
+PAIR_ORDER = ("updated_at", "source_offset")
+
+
+def newer_matches(with_state_df: DataFrame) -> DataFrame:
+    """The matches newer than the stored state of their pair (`last_updated_at`; a projection)."""
+    return with_state_df.filter(F.col("last_updated_at").isNull() | (F.col("updated_at") > F.col("last_updated_at")))
+
+
+def alerts_of(newer_df: DataFrame) -> DataFrame:
+    """The newer matches that alert (a projection), given `earlier_price`: the lowest price of the pair's
+    newer matches before each one (`PAIR_ORDER`), null for the first."""
+    previous, is_lower, kind = _rearm_columns()
+    alerted_df = newer_df.withColumn("previous_price", previous).filter(is_lower).drop("earlier_price")
     # the alert is dated by when the platform received the version: fixed by the record, so replays agree
     return alerted_df.withColumns({"kind": kind, "alert_id": alert_id(), "reason": alert_reason(),
                                    "alert_at": F.col("received_at")})
 
 
 @reused
-def _rearm_columns() -> tuple[Column, Column, Column, Column]:
-    """Newer than the stored state; the last alerted price; a price below it; the alert's kind."""
-    is_newer = F.col("last_updated_at").isNull() | (F.col("updated_at") > F.col("last_updated_at"))
-    earlier = Window.partitionBy(*PAIR).orderBy("updated_at", "source_offset").rowsBetween(Window.unboundedPreceding,
-                                                                                            -1)
-    previous = F.least(F.col("last_price"), F.min("price").over(earlier))
+def _rearm_columns() -> tuple[Column, Column, Column]:
+    """The last alerted price; a price below it; the alert's kind."""
+    previous = F.least(F.col("last_price"), F.col("earlier_price"))
     is_lower = F.col("previous_price").isNull() | (F.col("price") < F.col("previous_price"))
     kind = F.when(F.col("previous_price").isNull(), F.lit(NEW_MATCH)).otherwise(F.lit(PRICE_DROP))
-    return is_newer, previous, is_lower, kind
+    return previous, is_lower, kind
 
 
 @reused

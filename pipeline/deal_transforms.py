@@ -123,9 +123,10 @@ def _coordinate(col: Column, *, is_online: Column) -> Column:
     return F.when(~is_online & col.isNotNull() & (col != 0.0), col)
 
 
-def clean_deals(valid_df: DataFrame) -> DataFrame:
-    """One clean row per valid record: plain text, canonical category, recomputed savings, geohash."""
-    return valid_df.select(*_clean_deal_columns()).transform(with_geohash_cells)
+def clean_deals(valid_df: DataFrame, *passed: str) -> DataFrame:
+    """One clean row per valid record: plain text, canonical category, recomputed savings, geohash;
+    with the record's columns `passed` as they are (the alerts stream keeps `received_at`)."""
+    return valid_df.select(*_clean_deal_columns(), *passed).transform(with_geohash_cells)
 
 
 @reused

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from conf.settings import Settings
 from graphql_api.auth import create_token
+from pipeline.alert_keys import interest_index_keys
 from tests import factories
 
 CITIES = ((43.04, -87.91), (40.71, -74.00), (34.05, -118.24))
@@ -72,6 +73,18 @@ def interests(users: int, seed: int) -> list[dict[str, Any]]:
             made.append({"user_id": user, "category": "product", "min_verified_discount": 0.4,
                          "delivery": "INSTANT"})
     return made
+
+
+def interest_rows(interests: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """INTERESTS_BY_KEY_SCHEMA rows of `interests`, one under each of their index keys."""
+    rows = []
+    for i in interests:
+        near = i.get("near") or (None, None, None)
+        quiet = i.get("quiet_hours") or (None, None)
+        rows += [(key, i["user_id"], i["interest_id"], i.get("category"), i.get("max_price"), i.get("min_discount"),
+                  i.get("min_verified_discount"), *near, list(i.get("keywords") or ()), i.get("delivery", "INSTANT"),
+                  i.get("max_per_day"), *quiet) for key in interest_index_keys(i.get("category"), i.get("near"))]
+    return rows
 
 
 def as_input(interest: dict[str, Any]) -> dict[str, Any]:

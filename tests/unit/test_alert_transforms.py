@@ -13,22 +13,10 @@ from pyspark.sql import functions as F
 from pipeline import alert_delivery as ad
 from pipeline import alert_transforms as at
 from pipeline import deal_transforms as dt
-from pipeline.alert_keys import interest_index_keys
 from pipeline.alert_schemas import ALERT_STATE_BY_DEAL_SCHEMA, ALERTS_BY_INTEREST_DAY_SCHEMA, INTERESTS_BY_KEY_SCHEMA
 from pipeline.schemas import RAW_RECORD_SCHEMA
 from tests import alert_oracle
 from tests.integration import alert_fixtures as fx
-
-
-def interest_rows(interests):
-    rows = []
-    for i in interests:
-        near = i.get("near") or (None, None, None)
-        quiet = i.get("quiet_hours") or (None, None)
-        rows += [(key, i["user_id"], i["interest_id"], i.get("category"), i.get("max_price"), i.get("min_discount"),
-                  i.get("min_verified_discount"), *near, list(i.get("keywords") or ()), i.get("delivery", "INSTANT"),
-                  i.get("max_per_day"), *quiet) for key in interest_index_keys(i.get("category"), i.get("near"))]
-    return rows
 
 
 def test_one_batch_alerts_and_delivery_equal_the_oracle(spark):
@@ -41,7 +29,7 @@ def test_one_batch_alerts_and_delivery_equal_the_oracle(spark):
     raw_df = spark.createDataFrame([(str(r["id"]), orjson.dumps(r).decode(), "t", 0, n, t.replace(tzinfo=None))
                                     for n, (r, t) in enumerate(stamped)], RAW_RECORD_SCHEMA)
     versions_df = at.alert_versions(raw_df.transform(dt.parse_deal_records).transform(dt.filter_valid_deals))
-    interests_df = spark.createDataFrame(interest_rows(interests), INTERESTS_BY_KEY_SCHEMA)
+    interests_df = spark.createDataFrame(fx.interest_rows(interests), INTERESTS_BY_KEY_SCHEMA)
     candidates_df = at.match_interests(versions_df, interests_df).withColumn(
         "verified_discount_pct", F.lit(0.5))
     fired_df = at.fired_alerts(candidates_df, spark.createDataFrame([], ALERT_STATE_BY_DEAL_SCHEMA))
