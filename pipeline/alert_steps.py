@@ -8,7 +8,8 @@ each match, the lowest earlier price of a pair, the place under the daily cap, t
 Every rule of a single row (the criteria, the verified discount, "newer than the state", the re-arm
 and delivery decisions, ids and reasons) stays in the Spark columns of those modules, which Spark
 evaluates over a slot's rows on the driver without a job (`pipeline.plan_templates`). Each function
-names the Spark step it restates; tests/unit/test_alert_steps.py checks each against it.
+names the Spark step it restates; tests/unit/test_alert_steps.py checks that a batch taken through
+them writes every row the Spark steps write.
 
 Rows come in as Spark `Row`s (collected: naive datetimes in local time) or the Cassandra driver's
 tuples (aware UTC datetimes), and go out as tuples in a slot's field order.

@@ -21,6 +21,8 @@ from pipeline.column_cache import reused
 from pipeline.geo import haversine_km
 
 PAIR = ["interest_id", "deal_id"]
+#: The order of a pair's versions, in which each is compared with the ones before it.
+PAIR_ORDER = ("updated_at", "source_offset")
 
 
 #: The columns of a deal version the matcher uses: its criteria, its index keys, the alert's rows, and
@@ -122,10 +124,6 @@ def fired_alerts(matched_df: DataFrame, state_df: DataFrame) -> DataFrame:
     joined_df = matched_df.join(state_df.select(*PAIR, "last_price", "last_updated_at"), on=PAIR, how="left")
     earlier = Window.partitionBy(*PAIR).orderBy(*PAIR_ORDER).rowsBetween(Window.unboundedPreceding, -1)
     return alerts_of(newer_matches(joined_df).withColumn("earlier_price", F.min("price").over(earlier)))
-
-
-#: The order of a pair's versions, in which each is compared with the ones before it.
-PAIR_ORDER = ("updated_at", "source_offset")
 
 
 def newer_matches(with_state_df: DataFrame) -> DataFrame:
