@@ -140,8 +140,18 @@ def watch_rows(session: Any, ids: list[int], seen: dict[int, float], stop: threa
 
 
 def _rows_processed(query: Any) -> int:
-    """Input rows of a streaming query's recent micro-batches (its last hundred progress reports)."""
-    return sum(int(progress["numInputRows"]) for progress in query.recentProgress)
+    """Records a streaming query has processed of its topic, new in this run: the sum of its last
+    batch's end offsets. (Not the input rows of its progress reports: Spark keeps the last hundred, and
+    a warm-up of short micro-batches runs more than that.)"""
+    progress = query.lastProgress
+    if not progress:
+        return 0
+    total = 0
+    for source in progress["sources"]:
+        ends = source.get("endOffset") or {}
+        for offsets in (json.loads(ends) if isinstance(ends, str) else ends).values():
+            total += sum(int(offset) for offset in offsets.values())
+    return total
 
 
 def probe_deal(base: dict[str, Any], deal_id: int) -> dict[str, Any]:
