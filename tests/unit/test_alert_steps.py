@@ -42,7 +42,9 @@ def stored_rows(records: list[dict[str, Any]], interests: list[dict[str, Any]], 
     """Scores for most versions; a stored alert state for some pairs, at their deal's first version (so
     later versions are newer) or after all of them (so none is); two instant alerts already delivered on
     the batch's first day for every capped interest."""
-    scores = [(r["id"], _updated(r), round(rng.uniform(0.0, 0.8), 2)) for r in records if rng.random() < 0.8]
+    versions = sorted({(r["id"], _updated(r)) for r in records})  # one score per version, as its table keys it
+    scores = [(deal_id, updated, round(rng.uniform(0.0, 0.8), 2)) for deal_id, updated in versions
+              if rng.random() < 0.8]
     firsts = {r["id"]: r for r in reversed(records)}
     state = [(deal_id, i["interest_id"], round(raw["price"] * rng.choice((0.8, 1.0, 1.2)), 2),
               _updated(raw) + rng.choice((timedelta(0), timedelta(days=30))))
